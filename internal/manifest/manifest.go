@@ -1,0 +1,242 @@
+// Package manifest defines the record each backup keeps of what it holds.
+//
+// A backup folder made by directus-backup holds two manifest files beside the
+// dump and the uploads folder:
+//
+//	manifest.files.jsonl  one JSON object per uploads entry, in walk order
+//	manifest.json         the summary: job, timings, dump and uploads figures,
+//	                      and the SHA-256 of manifest.files.jsonl
+//
+// manifest.json is written last and synced: its presence is what marks a
+// backup complete. The entry list is a stream (JSON Lines, sorted in walk
+// order) so that the next backup can merge against it without holding it in
+// memory, and so that offsite copies can key objects by the SHA-256s it lists.
+package manifest
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// File names inside a backup folder.
+const (
+	FileName      = "manifest.json"
+	FilesListName = "manifest.files.jsonl"
+)
+
+// Format is the on-disk format version written into every manifest.
+// Readers refuse a newer format instead of misreading it.
+const Format = 1
+
+// Manifest is the summary of one complete backup.
+type Manifest struct {
+	Format     int       `json:"format"`
+	Tool       string    `json:"tool"`
+	Version    string    `json:"version"`
+	JobID      string    `json:"job_id"`
+	Name       string    `json:"name"`
+	Timestamp  int64     `json:"timestamp"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Steps      []Step    `json:"steps"`
+	Database   Database  `json:"database"`
+	Uploads    Uploads   `json:"uploads"`
+}
+
+// Step records how long one step of the run took.
+type Step struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Database describes the dump file.
+type Database struct {
+	File        string `json:"file"`        // db_backup.sql.gz or db_backup.sql
+	Compression string `json:"compression"` // "gzip" or "none"
+	Level       int    `json:"level,omitempty"`
+	Method      string `json:"method"` // "local" or "docker"
+	Name        string `json:"name"`   // the database that was dumped
+	RawBytes    int64  `json:"raw_bytes"`
+	RawSHA256   string `json:"raw_sha256"`
+	Bytes       int64  `json:"bytes"`  // size of File on disk
+	SHA256      string `json:"sha256"` // of File on disk
+}
+
+// Uploads describes the uploads snapshot.
+type Uploads struct {
+	Source      string `json:"source"`
+	Previous    string `json:"previous,omitempty"` // backup the unchanged files are linked to
+	Files       int64  `json:"files"`
+	Dirs        int64  `json:"dirs"`
+	Symlinks    int64  `json:"symlinks"`
+	Skipped     int64  `json:"skipped"` // sockets, FIFOs, devices
+	Bytes       int64  `json:"bytes"`   // total size of regular files
+	Linked      int64  `json:"linked"`
+	Copied      int64  `json:"copied"`
+	CopiedBytes int64  `json:"copied_bytes"`
+	ListFile    string `json:"list_file"`
+	ListSHA256  string `json:"list_sha256"`
+	Entries     int64  `json:"entries"`
+}
+
+// Entry types.
+const (
+	TypeFile    = "file"
+	TypeDir     = "dir"
+	TypeSymlink = "symlink"
+)
+
+// Entry is one item of the uploads tree, relative to the backup's uploads/.
+// The root folder itself is the entry with Path ".".
+type Entry struct {
+	Path    string `json:"path"` // slash-separated
+	Type    string `json:"type"`
+	Size    int64  `json:"size,omitempty"`
+	Mode    string `json:"mode"` // octal permission and setuid/setgid/sticky bits, e.g. "0644"
+	MTimeNS int64  `json:"mtime_ns"`
+	UID     int    `json:"uid"`
+	GID     int    `json:"gid"`
+	SHA256  string `json:"sha256,omitempty"` // regular files only
+	Target  string `json:"target,omitempty"` // symlinks only
+}
+
+// ErrNotFound is returned by Load when the folder has no manifest.json.
+var ErrNotFound = errors.New("no manifest")
+
+// Load reads dir/manifest.json. It returns an error wrapping ErrNotFound when
+// the file does not exist.
+func Load(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, FileName), err)
+	}
+	if m.Format < 1 || m.Format > Format {
+		return nil, fmt.Errorf("%s: manifest format %d is not supported (this version reads 1 to %d)",
+			filepath.Join(dir, FileName), m.Format, Format)
+	}
+	return &m, nil
+}
+
+// Write stores m as dir/manifest.json: written to a temporary name, synced,
+// renamed into place and the folder synced, so that a crash leaves either no
+// manifest or a whole one.
+func Write(dir string, m *Manifest) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	final := filepath.Join(dir, FileName)
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a folder so that renames and new entries in it survive a
+// power cut.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ComparePaths orders entry paths the way a walk visits them: component by
+// component, a folder before everything inside it, names in byte order.
+// ("a" < "a/b" < "a.b", whereas a plain string comparison puts "a.b" first.)
+func ComparePaths(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if a == "." {
+		return -1
+	}
+	if b == "." {
+		return 1
+	}
+	for {
+		ai := strings.IndexByte(a, '/')
+		bi := strings.IndexByte(b, '/')
+		ac, bc := a, b
+		if ai >= 0 {
+			ac = a[:ai]
+		}
+		if bi >= 0 {
+			bc = b[:bi]
+		}
+		if c := strings.Compare(ac, bc); c != 0 {
+			return c
+		}
+		switch {
+		case ai < 0 && bi < 0:
+			return 0
+		case ai < 0:
+			return -1
+		case bi < 0:
+			return 1
+		}
+		a, b = a[ai+1:], b[bi+1:]
+	}
+}
+
+// Reader streams the entries of a manifest.files.jsonl file.
+type Reader struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+// NewReader reads entries from r.
+func NewReader(r io.Reader) *Reader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	return &Reader{sc: sc}
+}
+
+// Next returns the next entry, or io.EOF after the last one.
+func (r *Reader) Next() (Entry, error) {
+	var e Entry
+	if !r.sc.Scan() {
+		if err := r.sc.Err(); err != nil {
+			return e, err
+		}
+		return e, io.EOF
+	}
+	r.line++
+	if err := json.Unmarshal(r.sc.Bytes(), &e); err != nil {
+		return e, fmt.Errorf("line %d: %w", r.line, err)
+	}
+	return e, nil
+}
