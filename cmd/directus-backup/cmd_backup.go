@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/job"
+)
+
+func newBackupCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "backup",
+		Short: "Make one backup: database dump, uploads snapshot, finalize, cleanup",
+		Long: `Make one backup, as the specification's backup.sh does:
+
+  1. init      check settings and commands, take the lock, make temp_<job-id>/
+  2. database  pg_dump streamed through gzip into db_backup.sql.gz
+  3. uploads   copy the uploads folder; files unchanged since the previous
+               backup are hard links to it (rsync -a --link-dest semantics)
+  4. finalize  write the manifest, rename to backup_<date>_<timestamp>,
+               switch backup_latest
+  5. cleanup   remove leftovers of dead runs, apply retention, remove old
+               error folders
+
+A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never
+touches earlier backups or backup_latest.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			return a.runBackup(c, cfg)
+		},
+	}
+}
+
+func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
+	capture := &syncBuffer{}
+	progress := &job.Progress{}
+	var logOut io.Writer = a.stderr
+	var display *progressDisplay
+	if a.showProgress() {
+		display = newProgressDisplay(a.stderr, progress)
+		logOut = display
+		defer display.Stop()
+	}
+	log := a.logger(cfg, logOut, capture)
+	rep, err := job.Run(c.Context(), cfg, job.Deps{
+		Log:      log,
+		Version:  version,
+		Progress: progress,
+		JobLog:   capture.Bytes,
+		Environ:  cfg.Environ(),
+	})
+	if display != nil {
+		display.Stop()
+	}
+	if rep != nil && rep.Path != "" {
+		printSummary(a.stdout, rep)
+	}
+	return err
+}
+
+func printSummary(w io.Writer, rep *job.Report) {
+	d := rep.Dump
+	fmt.Fprintf(w, "Backup complete: %s\n", rep.Path)
+	fmt.Fprintf(w, "  duration   %s\n", rep.Finished.Sub(rep.Started).Round(10*time.Millisecond))
+	ratio := ""
+	if d.Bytes > 0 && d.Bytes != d.RawBytes {
+		ratio = fmt.Sprintf(" (%.2f:1)", float64(d.RawBytes)/float64(d.Bytes))
+	}
+	fmt.Fprintf(w, "  database   %s raw, %s stored%s, via %s\n", job.HumanBytes(d.RawBytes), job.HumanBytes(d.Bytes), ratio, rep.Method)
+	u := rep.Uploads
+	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
+		u.Files, job.HumanBytes(u.Bytes), u.Linked, u.Copied, job.HumanBytes(u.CopiedBytes))
+	if rep.Previous != "" {
+		fmt.Fprintf(w, "  previous   %s\n", rep.Previous)
+	}
+	cl := rep.Cleanup
+	if n := len(cl.Expired) + len(cl.Incomplete) + len(cl.Leftovers) + len(cl.ErrorDirs); n > 0 {
+		fmt.Fprintf(w, "  removed    %s\n", strings.Join(append(append(append(append([]string(nil),
+			cl.Expired...), cl.Incomplete...), cl.Leftovers...), cl.ErrorDirs...), ", "))
+	}
+	fmt.Fprintf(w, "  kept       %d backups\n", len(cl.Kept))
+}
+
+// showProgress: a progress display only for a person at a terminal; never
+// under cron, in a pipe, or with JSON logs.
+func (a *app) showProgress() bool {
+	if a.noProgress || a.logFormat != "text" {
+		return false
+	}
+	f, ok := a.stderr.(*os.File)
+	return ok && isTerminal(f)
+}

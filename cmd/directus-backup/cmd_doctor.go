@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/directus-backup/directus-backup/internal/doctor"
+)
+
+// doctorProblems is returned when doctor found something that would make a
+// backup fail.
+type doctorProblems int
+
+func (n doctorProblems) Error() string { return fmt.Sprintf("doctor found %d problem(s)", int(n)) }
+
+func newDoctorCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check settings, commands, database connection, folders and free space",
+		Long: `Check everything a backup needs and say how to fix what is wrong. Changes
+nothing. Exit code 0 when a backup can run, 8 when something would make it
+fail, 2 when the settings themselves are invalid.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			fails := 0
+			for _, f := range doctor.Run(c.Context(), cfg) {
+				fmt.Fprintf(a.stdout, "%-4s  %-22s %s\n", f.Status, f.Check, f.Detail)
+				if f.Fix != "" {
+					fmt.Fprintf(a.stdout, "      %-22s fix: %s\n", "", f.Fix)
+				}
+				if f.Status == doctor.Fail {
+					fails++
+				}
+			}
+			if fails > 0 {
+				return doctorProblems(fails)
+			}
+			fmt.Fprintln(a.stdout, "All checks passed.")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,106 @@
+// Command directus-backup backs up a Directus deployment (its PostgreSQL
+// database and uploads folder) into the folder layout of the original
+// backup.sh: compressed dump, hard-linked incremental uploads, backup_latest.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, documented in the README and in --help.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // unexpected error
+	exitUsage       = 2 // invalid settings or command line
+	exitInit        = 3 // init step: commands, folders, permissions
+	exitDatabase    = 4 // database dump failed
+	exitUploads     = 5 // uploads copy failed
+	exitFinalize    = 6 // finalize failed
+	exitCleanup     = 7 // cleanup/retention failed; the new backup is complete
+	exitDoctor      = 8 // doctor found problems
+	exitLocked      = 11
+	exitInterrupted = 130
+)
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    unexpected error
+  2    invalid settings or command line (nothing was done)
+  3    init failed: missing command, uploads folder, backups folder not writable
+  4    database dump failed
+  5    uploads backup failed
+  6    finalize failed (manifest, rename, backup_latest)
+  7    cleanup failed (the new backup itself is complete)
+  8    doctor found problems
+  11   another run holds the lock on BACKUPS_DIR
+  130  interrupted (SIGINT/SIGTERM); the partial backup was removed`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runCLI runs the command line and returns the process exit code.
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	// A run logs its own step errors (once, into its log and error folder);
+	// everything else is reported here.
+	var se *job.StepError
+	if !errors.As(err, &se) {
+		fmt.Fprintf(stderr, "ERROR: %v\n", err)
+	}
+	return code
+}
+
+// exitCode is the one place errors become exit codes.
+func exitCode(err error) int {
+	var se *job.StepError
+	var de doctorProblems
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, repo.ErrLocked):
+		return exitLocked
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, errUsage):
+		return exitUsage
+	case errors.As(err, &de):
+		return exitDoctor
+	case errors.As(err, &se):
+		switch se.Step {
+		case job.StepInit:
+			return exitInit
+		case job.StepDatabase:
+			return exitDatabase
+		case job.StepUploads:
+			return exitUploads
+		case job.StepFinalize:
+			return exitFinalize
+		case job.StepCleanup:
+			return exitCleanup
+		}
+	}
+	return exitFailure
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/directus-backup/directus-backup/internal/job"
+)
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// progressDisplay redraws one status line on a terminal and clears it
+// before each log line, so the two never garble each other.
+type progressDisplay struct {
+	mu    sync.Mutex
+	w     io.Writer
+	p     *job.Progress
+	shown bool
+	done  chan struct{}
+	once  sync.Once
+	start time.Time
+}
+
+func newProgressDisplay(w io.Writer, p *job.Progress) *progressDisplay {
+	d := &progressDisplay{w: w, p: p, done: make(chan struct{}), start: time.Now()}
+	go d.loop()
+	return d
+}
+
+func (d *progressDisplay) loop() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-t.C:
+			d.draw()
+		}
+	}
+}
+
+func (d *progressDisplay) draw() {
+	step, _ := d.p.Step.Load().(string)
+	line := fmt.Sprintf("[%s] %s | dump %s | uploads %d files, %s",
+		time.Since(d.start).Round(time.Second), step,
+		job.HumanBytes(d.p.DumpBytes.Load()), d.p.Files.Load(), job.HumanBytes(d.p.FilesBytes.Load()))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.w, "\r\033[K%s", line)
+	d.shown = true
+}
+
+// Write passes a log line through, clearing the status line first.
+func (d *progressDisplay) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.shown {
+		io.WriteString(d.w, "\r\033[K")
+		d.shown = false
+	}
+	return d.w.Write(p)
+}
+
+// Stop ends the display and clears its line.
+func (d *progressDisplay) Stop() {
+	d.once.Do(func() {
+		close(d.done)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.shown {
+			io.WriteString(d.w, "\r\033[K")
+			d.shown = false
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/logx"
+)
+
+var errUsage = errors.New("usage")
+
+// app holds what every subcommand shares: where output goes and the
+// global flags.
+type app struct {
+	stdout, stderr io.Writer
+	flags          *pflag.FlagSet
+	logFormat      string
+	verbose        bool
+	noProgress     bool
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "directus-backup",
+		Short: "Back up a Directus database and uploads folder",
+		Long: `directus-backup makes consistent, verifiable backups of a Directus (or any
+PostgreSQL + uploads folder) deployment, in the layout of the original backup.sh:
+
+  BACKUPS_DIR/backup_<date>_<timestamp>/db_backup.sql.gz
+  BACKUPS_DIR/backup_<date>_<timestamp>/uploads/   (unchanged files hard-linked)
+  BACKUPS_DIR/backup_latest -> newest backup
+
+Settings come from command-line flags, then environment variables, then the
+.env file (BACKUP_ENV_FILE, default ./.env), then defaults.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v (see %s --help)", errUsage, err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	for _, s := range config.Settings {
+		if s.Flag == "" {
+			continue // secrets have no flag: ps would show them
+		}
+		pf.String(s.Flag, "", fmt.Sprintf("%s [env %s, default %s]", s.Usage, s.Env, s.Default))
+	}
+	pf.StringVar(&a.logFormat, "log-format", logx.FormatText, "log format: text or json")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log debug details")
+	pf.BoolVar(&a.noProgress, "no-progress", false, "no progress display, even on a terminal")
+	a.flags = pf
+
+	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newDoctorCommand(a), newVersionCommand(a))
+	return root
+}
+
+// loadConfig builds the settings from flags, environment and .env file.
+func (a *app) loadConfig() (*config.Config, error) {
+	if a.logFormat != logx.FormatText && a.logFormat != logx.FormatJSON {
+		return nil, fmt.Errorf("%w: --log-format=%q: accepted: text or json", errUsage, a.logFormat)
+	}
+	flags := map[string]string{}
+	for _, s := range config.Settings {
+		if s.Flag == "" {
+			continue
+		}
+		if f := a.flags.Lookup(s.Flag); f != nil && f.Changed {
+			flags[s.Env] = f.Value.String()
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, WorkDir: wd}, time.Now())
+}
+
+// logger makes the run's logger: to stderr (behind the progress display
+// when there is one) and into capture, with the database password scrubbed.
+func (a *app) logger(cfg *config.Config, out io.Writer, capture io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if a.verbose {
+		level = slog.LevelDebug
+	}
+	var secrets []string
+	if cfg != nil {
+		secrets = append(secrets, cfg.DB.Password)
+	}
+	return logx.New(out, a.logFormat, capture, level, secrets)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the run to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}

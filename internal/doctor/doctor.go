@@ -1,0 +1,179 @@
+// Package doctor checks that a backup can run: settings, commands, the
+// database connection, folder permissions and free space. It changes
+// nothing (a probe file is created and removed to test writability) and
+// says how to fix each problem it finds.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// Status of a finding.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "FAIL"
+)
+
+// Finding is the result of one check.
+type Finding struct {
+	Check  string
+	Status Status
+	Detail string
+	Fix    string // what to do, for Warn and Fail
+}
+
+// Run performs every check and returns the findings in order.
+func Run(ctx context.Context, cfg *config.Config) []Finding {
+	var fs []Finding
+	add := func(check string, st Status, detail, fix string) {
+		fs = append(fs, Finding{Check: check, Status: st, Detail: detail, Fix: fix})
+	}
+	if cfg.EnvFile != "" {
+		add("settings", OK, "valid; .env file read: "+cfg.EnvFile, "")
+	} else {
+		add("settings", OK, "valid; no .env file read", "")
+	}
+
+	method := job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
+	cmdName := job.RequiredCommand(method)
+	detail := fmt.Sprintf("method %s (BACKUP_DB_METHOD=%s)", method, cfg.DBMethod)
+	if method == pgdump.MethodDocker {
+		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
+	}
+	cmdOK := true
+	if p, err := exec.LookPath(cmdName); err != nil {
+		cmdOK = false
+		add("command "+cmdName, Fail, detail+": "+cmdName+" not found on PATH",
+			"install it (apt-get install postgresql-client for pg_dump) or set BACKUP_DB_METHOD")
+	} else {
+		add("command "+cmdName, OK, detail+": "+p, "")
+	}
+
+	if cmdOK {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		v, err := pgdump.Probe(pctx, pgdump.Options{
+			Conn: pgdump.Conn{Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
+				Password: cfg.DB.Password, Database: cfg.DB.Database},
+			Method: method, ComposeFile: cfg.DockerComposeFile, Service: cfg.DockerService,
+		})
+		cancel()
+		if err != nil {
+			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
+				"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
+		} else {
+			add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
+		}
+	}
+
+	if fi, err := os.Stat(cfg.UploadsDir); err != nil {
+		add("uploads folder", Fail, err.Error(), "set BACKUP_UPLOADS_DIR (or STORAGE_LOCAL_ROOT) to the Directus uploads folder")
+	} else if !fi.IsDir() {
+		add("uploads folder", Fail, cfg.UploadsDir+" is not a folder", "set BACKUP_UPLOADS_DIR to the uploads folder")
+	} else if f, err := os.Open(cfg.UploadsDir); err != nil {
+		add("uploads folder", Fail, err.Error(), "run as a user that can read the uploads folder")
+	} else {
+		_, rerr := f.Readdirnames(1)
+		f.Close()
+		if rerr != nil && rerr.Error() != "EOF" {
+			add("uploads folder", Fail, rerr.Error(), "run as a user that can read the uploads folder")
+		} else {
+			add("uploads folder", OK, cfg.UploadsDir+" is readable", "")
+		}
+	}
+
+	fs = append(fs, checkWritable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
+	if cfg.ErrorDir != filepath.Join(cfg.BackupsDir, "error_logs") {
+		fs = append(fs, checkWritable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
+	}
+	fs = append(fs, checkBackups(cfg)...)
+	return fs
+}
+
+// checkWritable checks dir (or, when it does not exist yet, the nearest
+// existing parent, since the run will create it).
+func checkWritable(check, dir, setting string) []Finding {
+	target := dir
+	for {
+		if _, err := os.Stat(target); err == nil {
+			break
+		}
+		parent := filepath.Dir(target)
+		if parent == target {
+			break
+		}
+		target = parent
+	}
+	probe := filepath.Join(target, fmt.Sprintf(".directus-backup-doctor-%d", os.Getpid()))
+	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return []Finding{{Check: check, Status: Fail, Detail: fmt.Sprintf("%s: cannot write in %s: %v", dir, target, err),
+			Fix: "fix the permissions, or set " + setting + " to a writable folder"}}
+	}
+	f.Close()
+	os.Remove(probe)
+	var out []Finding
+	detail := dir + " is writable"
+	if target != dir {
+		detail = dir + " will be created in " + target
+	}
+	out = append(out, Finding{Check: check, Status: OK, Detail: detail})
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		out = append(out, Finding{Check: check + " permissions", Status: Warn,
+			Detail: fmt.Sprintf("%s has mode %04o: other users can read the backups", dir, fi.Mode().Perm()),
+			Fix:    "chmod 700 " + dir})
+	}
+	return out
+}
+
+func checkBackups(cfg *config.Config) []Finding {
+	var out []Finding
+	backups, err := repo.List(cfg.BackupsDir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return []Finding{{Check: "backups", Status: OK, Detail: "no backups yet"}}
+		}
+		return []Finding{{Check: "backups", Status: Fail, Detail: err.Error(), Fix: "fix the permissions of BACKUPS_DIR"}}
+	}
+	usable := 0
+	var needed int64
+	for _, b := range backups {
+		if b.Usable() {
+			usable++
+		}
+		if b.Manifest != nil && needed == 0 {
+			needed = b.Manifest.Database.Bytes + b.Manifest.Uploads.CopiedBytes
+		}
+	}
+	out = append(out, Finding{Check: "backups", Status: OK, Detail: fmt.Sprintf("%d complete of %d", usable, len(backups))})
+	if target, ok := repo.Latest(cfg.BackupsDir); target != "" && !ok {
+		out = append(out, Finding{Check: "backup_latest", Status: Warn, Detail: "points at missing " + target,
+			Fix: "the next successful backup repairs it"})
+	}
+	if free, err := repo.FreeBytes(cfg.BackupsDir); err == nil {
+		st, fix := OK, ""
+		if int64(free) < needed {
+			st, fix = Warn, "free space, or lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT"
+		}
+		out = append(out, Finding{Check: "free space", Status: st,
+			Detail: fmt.Sprintf("%s free; the last backup needed %s", job.HumanBytes(int64(free)), job.HumanBytes(needed)), Fix: fix})
+	}
+	if l, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (doctor)", os.Getpid())); err != nil {
+		out = append(out, Finding{Check: "lock", Status: Warn, Detail: err.Error(), Fix: "wait for the running backup to finish"})
+	} else {
+		l.Release()
+	}
+	return out
+}

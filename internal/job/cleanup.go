@@ -1,0 +1,124 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/retention"
+)
+
+// ErrorDirPrefix starts the name of every error folder.
+const ErrorDirPrefix = "error_"
+
+// CleanupResult lists what the cleanup step removed and kept.
+type CleanupResult struct {
+	Leftovers  []string // temp_/deleting_ folders of dead runs
+	Incomplete []string // backup_ folders with neither manifest nor dump
+	Expired    []string // complete backups removed by retention
+	Kept       []string // complete backups kept
+	ErrorDirs  []string // old error folders removed
+	Damaged    []string // backups whose manifest cannot be read (left alone)
+}
+
+// cleanup removes what dead runs left, applies retention and removes old
+// error folders. The caller holds the lock. Each removal is logged.
+func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time) (CleanupResult, error) {
+	var res CleanupResult
+	var errs []error
+
+	left, err := removeLeftovers(cfg.BackupsDir, log)
+	res.Leftovers = left
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	backups, err := repo.List(cfg.BackupsDir)
+	if err != nil {
+		return res, errors.Join(append(errs, err)...)
+	}
+	var items []retention.Item
+	for _, b := range backups {
+		switch b.State {
+		case repo.Incomplete:
+			if err := repo.Remove(cfg.BackupsDir, b.Name); err != nil {
+				errs = append(errs, fmt.Errorf("remove incomplete backup %s: %w", b.Name, err))
+				continue
+			}
+			res.Incomplete = append(res.Incomplete, b.Name)
+			log.Info("removed incomplete backup (no manifest and no dump)", "name", b.Name)
+		case repo.Damaged:
+			res.Damaged = append(res.Damaged, b.Name)
+			log.Warn("backup has an unreadable manifest; left alone, check it by hand", "name", b.Name, "err", b.Err)
+		default:
+			items = append(items, retention.Item{Name: b.Name, Time: b.Time})
+		}
+	}
+
+	policy := retention.Policy{Days: cfg.RetentionDays, Count: cfg.RetentionCount}
+	for _, d := range retention.Apply(items, policy, now) {
+		if err := ctx.Err(); err != nil {
+			return res, errors.Join(append(errs, err)...)
+		}
+		if d.Keep {
+			res.Kept = append(res.Kept, d.Name)
+			continue
+		}
+		if err := repo.Remove(cfg.BackupsDir, d.Name); err != nil {
+			errs = append(errs, fmt.Errorf("remove expired backup %s: %w", d.Name, err))
+			continue
+		}
+		res.Expired = append(res.Expired, d.Name)
+		log.Info("removed backup by retention policy", "name", d.Name, "reason", d.Reason)
+	}
+	log.Info("retention applied", "kept", len(res.Kept), "removed", len(res.Expired),
+		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount)
+
+	removed, err := removeOldErrorDirs(cfg.ErrorDir, cfg.ErrorLogsRetentionDays, now, log)
+	res.ErrorDirs = removed
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return res, errors.Join(errs...)
+}
+
+// removeOldErrorDirs removes error_* folders last changed more than days
+// ago. days = 0 keeps them all.
+func removeOldErrorDirs(dir string, days int, now time.Time, log *slog.Logger) ([]string, error) {
+	if days == 0 {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list error folders: %w", err)
+	}
+	cutoff := now.Add(-time.Duration(days) * 24 * time.Hour)
+	var removed []string
+	var errs []error
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ErrorDirPrefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, fmt.Errorf("remove error folder %s: %w", e.Name(), err))
+			continue
+		}
+		removed = append(removed, e.Name())
+		log.Info("removed old error folder", "name", e.Name(), "older_than_days", days)
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,9 @@
+// Package job runs one backup: the specification's flow as a list of steps
+// (init, database, uploads, finalize, cleanup), each in its own file, with
+// error capture when any of them fails. Run is the whole pipeline; Prune is
+// the cleanup step alone.
+//
+// The package never prints: it logs through the *slog.Logger it is given and
+// returns a Report. A failed run returns a *StepError naming the step, which
+// the CLI maps to its exit code.
+package job

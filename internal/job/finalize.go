@@ -1,0 +1,85 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// finalize makes the backup durable and visible: everything written is
+// synced, the manifest (the mark of completeness) is written last, the
+// folder is renamed to its final name and backup_latest is switched.
+func (r *run) finalize(ctx context.Context) error {
+	// One syncfs flushes every copied file at once, far cheaper than an
+	// fsync per file, and it must happen before the manifest says "complete".
+	if err := syncFS(r.temp); err != nil {
+		return fmt.Errorf("sync backup data: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m := r.buildManifest()
+	if err := manifest.Write(r.temp, m); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := repo.Finalize(r.cfg.BackupsDir, filepath.Base(r.temp), r.rep.Name); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", filepath.Base(r.temp), r.rep.Name, err)
+	}
+	r.temp = "" // it is the backup now: never remove it on a later failure
+	r.rep.Path = r.backupPath(r.rep.Name)
+	if err := repo.SetLatest(r.cfg.BackupsDir, r.rep.Name); err != nil {
+		return fmt.Errorf("update %s: %w", repo.LatestLink, err)
+	}
+	r.log.Info("backup complete", "path", r.rep.Path)
+	return nil
+}
+
+func (r *run) buildManifest() *manifest.Manifest {
+	cfg := r.cfg
+	file := repo.DumpGzip
+	level := cfg.GzipLevel
+	if cfg.Compression == pgdump.CompressionNone {
+		file, level = repo.DumpPlain, 0
+	}
+	u := r.rep.Uploads
+	return &manifest.Manifest{
+		Format:     manifest.Format,
+		Tool:       "directus-backup",
+		Version:    r.deps.Version,
+		JobID:      r.rep.JobID,
+		Name:       r.rep.Name,
+		Timestamp:  cfg.Timestamp,
+		StartedAt:  r.rep.Started.UTC(),
+		FinishedAt: time.Now().UTC(),
+		Steps:      r.rep.Steps,
+		Database: manifest.Database{
+			File: file, Compression: cfg.Compression, Level: level, Method: r.method,
+			Name:     cfg.DB.Database,
+			RawBytes: r.rep.Dump.RawBytes, RawSHA256: r.rep.Dump.RawSHA256,
+			Bytes: r.rep.Dump.Bytes, SHA256: r.rep.Dump.SHA256,
+		},
+		Uploads: manifest.Uploads{
+			Source: cfg.UploadsDir, Previous: r.rep.Previous,
+			Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped,
+			Bytes: u.Bytes, Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes,
+			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
+		},
+	}
+}
+
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}

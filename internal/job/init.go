@@ -1,0 +1,164 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// ResolveMethod turns BACKUP_DB_METHOD=auto into local or docker: docker
+// when the compose file exists, as the specification runs pg_dump.
+func ResolveMethod(method, composeFile string) string {
+	if method != "auto" {
+		return method
+	}
+	if fi, err := os.Stat(composeFile); err == nil && fi.Mode().IsRegular() {
+		return pgdump.MethodDocker
+	}
+	return pgdump.MethodLocal
+}
+
+// RequiredCommand is the program the dump needs for a resolved method.
+func RequiredCommand(method string) string {
+	if method == pgdump.MethodDocker {
+		return "docker"
+	}
+	return "pg_dump"
+}
+
+// init checks everything a run needs before any work is done, takes the
+// lock and makes the temporary folder.
+func (r *run) init(ctx context.Context) error {
+	cfg := r.cfg
+	r.method = ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
+	r.rep.Method = r.method
+	if r.method == pgdump.MethodDocker {
+		r.log.Info("database will be dumped through docker compose",
+			"compose_file", cfg.DockerComposeFile, "service", cfg.DockerService)
+	} else {
+		r.log.Info("database will be dumped with the local pg_dump",
+			"host", orDefault(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
+	}
+	if cmd := RequiredCommand(r.method); cmd != "" {
+		if _, err := exec.LookPath(cmd); err != nil {
+			return fmt.Errorf("required command %q not found on PATH (install it, e.g. apt-get install %s): %w",
+				cmd, installHint(cmd), err)
+		}
+	}
+	if fi, err := os.Stat(cfg.UploadsDir); err != nil {
+		return fmt.Errorf("uploads folder (BACKUP_UPLOADS_DIR): %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("uploads folder (BACKUP_UPLOADS_DIR) %s is not a folder", cfg.UploadsDir)
+	}
+	if err := mkdirOwnerOnly(cfg.BackupsDir); err != nil {
+		return fmt.Errorf("create backups folder (BACKUPS_DIR): %w", err)
+	}
+	if err := mkdirOwnerOnly(cfg.ErrorDir); err != nil {
+		return fmt.Errorf("create error folder (BACKUP_ERROR_DIR): %w", err)
+	}
+	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID))
+	if err != nil {
+		return err
+	}
+	r.lock = lock
+
+	name := repo.BackupName(cfg.FormattedDate, cfg.Timestamp)
+	if _, err := os.Lstat(r.backupPath(name)); err == nil {
+		return fmt.Errorf("backup %s already exists (is BACKUP_TIMESTAMP fixed?)", name)
+	}
+	r.rep.Name = name
+
+	// We hold the lock, so any temp_ or deleting_ folder belongs to a run
+	// that is no longer running: clear it now to free its space first.
+	if _, err := removeLeftovers(cfg.BackupsDir, r.log); err != nil {
+		return err
+	}
+
+	backups, err := repo.List(cfg.BackupsDir)
+	if err != nil {
+		return fmt.Errorf("list backups: %w", err)
+	}
+	r.prev, r.hasPrev = repo.NewestUsable(backups)
+	r.checkFreeSpace()
+
+	r.temp = r.backupPath(repo.TempPrefix + r.rep.JobID)
+	if err := os.Mkdir(r.temp, 0o700); err != nil {
+		r.temp = ""
+		return fmt.Errorf("create temporary folder: %w", err)
+	}
+	r.log.Info("backup started", "backups_dir", cfg.BackupsDir, "uploads_dir", cfg.UploadsDir, "name", name)
+	return ctx.Err()
+}
+
+// checkFreeSpace warns when the filesystem has less room than the previous
+// backup's dump took: not an error, since the new data may be smaller.
+func (r *run) checkFreeSpace() {
+	free, err := repo.FreeBytes(r.cfg.BackupsDir)
+	if err != nil || !r.hasPrev || r.prev.Manifest == nil {
+		return
+	}
+	need := uint64(r.prev.Manifest.Database.Bytes + r.prev.Manifest.Uploads.CopiedBytes)
+	if free < need {
+		r.log.Warn("free space is less than the previous backup needed",
+			"free", HumanBytes(int64(free)), "previous_needed", HumanBytes(int64(need)))
+	}
+}
+
+// mkdirOwnerOnly creates dir and any missing parents with mode 0700: a
+// backup holds the whole database, so no one else should read it.
+func mkdirOwnerOnly(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s exists and is not a folder", dir)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return nil
+}
+
+// removeLeftovers removes temp_ and deleting_ folders. Only call it with the
+// lock held: then they belong to runs that are no longer running.
+func removeLeftovers(dir string, log *slog.Logger) ([]string, error) {
+	left, err := repo.Leftovers(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list leftovers: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, n := range left {
+		if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", n, err))
+			continue
+		}
+		removed = append(removed, n)
+		log.Info("removed leftover of an earlier run", "path", filepath.Join(dir, n))
+	}
+	return removed, errors.Join(errs...)
+}
+
+func installHint(cmd string) string {
+	switch cmd {
+	case "pg_dump":
+		return "postgresql-client"
+	case "docker":
+		return "docker-ce-cli or docker.io"
+	}
+	return cmd
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

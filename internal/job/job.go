@@ -1,0 +1,192 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/snapshot"
+)
+
+// Step names, as they appear in logs, error folders and StepError.
+const (
+	StepInit     = "init"
+	StepDatabase = "database"
+	StepUploads  = "uploads"
+	StepFinalize = "finalize"
+	StepCleanup  = "cleanup"
+)
+
+// StepError is the error of a failed run: which step, and why. It has
+// already been logged and recorded in the error folder when Run returns it.
+type StepError struct {
+	Step     string
+	Err      error
+	ErrorDir string // the error folder written for it, "" if none could be
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Progress holds counters a progress display can read while the run goes.
+type Progress struct {
+	Step       atomic.Value // string
+	DumpBytes  atomic.Int64 // raw bytes read from pg_dump
+	Files      atomic.Int64 // upload files done
+	FilesBytes atomic.Int64
+}
+
+// Deps are what a run needs from its caller.
+type Deps struct {
+	Log      *slog.Logger
+	Version  string
+	Progress *Progress // may be nil
+	// JobLog returns the text log of this run so far, for the error folder.
+	JobLog func() []byte
+	// Environ is the merged environment (real and .env), for the error
+	// folder; secrets are redacted before it is written.
+	Environ []string
+	Now     func() time.Time
+}
+
+// Report is what a run did.
+type Report struct {
+	JobID    string
+	Name     string // backup folder name
+	Path     string
+	Method   string
+	Previous string // backup the uploads were linked against
+	Started  time.Time
+	Finished time.Time
+	Dump     pgdump.Result
+	Uploads  snapshot.Result
+	Steps    []manifest.Step
+	Cleanup  CleanupResult
+}
+
+// run is the state of one backup job.
+type run struct {
+	cfg       *config.Config
+	deps      Deps
+	log       *slog.Logger
+	rep       *Report
+	lock      *repo.Lock
+	temp      string // absolute path of temp_<job>
+	prev      repo.Backup
+	hasPrev   bool
+	method    string
+	stderr    *boundedBuffer // pg_dump's stderr
+	listSHA   string
+	listCount int64
+}
+
+// Run makes one backup as cfg says.
+func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Progress == nil {
+		deps.Progress = &Progress{}
+	}
+	jobID := "job-" + uuid.NewString()
+	r := &run{
+		cfg:    cfg,
+		deps:   deps,
+		log:    deps.Log.With("job", jobID),
+		rep:    &Report{JobID: jobID, Started: deps.Now()},
+		stderr: &boundedBuffer{max: 1 << 20},
+	}
+	defer r.lock.Release()
+
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{StepInit, r.init},
+		{StepDatabase, r.dumpDatabase},
+		{StepUploads, r.snapshotUploads},
+		{StepFinalize, r.finalize},
+	}
+	for _, s := range steps {
+		deps.Progress.Step.Store(s.name)
+		start := time.Now()
+		err := s.fn(ctx)
+		r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: s.name, Seconds: time.Since(start).Seconds()})
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return r.rep, r.fail(s.name, err)
+		}
+	}
+
+	// The backup is complete and safe from here on; a cleanup problem is
+	// reported but never touches the new backup.
+	deps.Progress.Step.Store(StepCleanup)
+	start := time.Now()
+	res, err := cleanup(ctx, cfg, r.log, deps.Now())
+	r.rep.Cleanup = res
+	r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepCleanup, Seconds: time.Since(start).Seconds()})
+	r.rep.Finished = deps.Now()
+	if err != nil {
+		r.log.Error("cleanup failed; the new backup is complete", "backup", r.rep.Path, "err", err)
+		return r.rep, &StepError{Step: StepCleanup, Err: err}
+	}
+	return r.rep, nil
+}
+
+// Prune runs only the cleanup step: leftovers, retention and old error
+// folders, under the same lock as a backup.
+func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if fi, err := os.Stat(cfg.BackupsDir); err != nil || !fi.IsDir() {
+		err := fmt.Errorf("backups folder (BACKUPS_DIR) %s does not exist", cfg.BackupsDir)
+		deps.Log.Error(err.Error())
+		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
+	}
+	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()))
+	if err != nil {
+		deps.Log.Error("cannot prune", "err", err)
+		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
+	}
+	defer lock.Release()
+	res, err := cleanup(ctx, cfg, deps.Log, deps.Now())
+	if err != nil {
+		deps.Log.Error("cleanup failed", "err", err)
+		return res, &StepError{Step: StepCleanup, Err: err}
+	}
+	return res, nil
+}
+
+// fail logs the error once, writes the error folder and removes the
+// partial work. Earlier backups and backup_latest are never touched here.
+func (r *run) fail(step string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		r.log.Error("backup interrupted", "step", step)
+	} else {
+		r.log.Error(fmt.Sprintf("%s step failed: %v", step, err), "step", step)
+	}
+	serr := &StepError{Step: step, Err: err}
+	serr.ErrorDir = r.writeErrorDir(step, err)
+	if r.temp != "" {
+		if rmErr := os.RemoveAll(r.temp); rmErr != nil {
+			r.log.Warn("could not remove the temporary folder; the next run will", "path", r.temp, "err", rmErr)
+		}
+	}
+	return serr
+}
+
+func (r *run) backupPath(name string) string { return filepath.Join(r.cfg.BackupsDir, name) }

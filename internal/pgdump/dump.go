@@ -1,0 +1,294 @@
+package pgdump
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/pgzip"
+)
+
+// CompletionLine is the comment pg_dump writes at the very end of a plain
+// dump. Its absence means the dump was cut short.
+const CompletionLine = "-- PostgreSQL database dump complete"
+
+// Methods of running pg_dump.
+const (
+	MethodLocal  = "local"
+	MethodDocker = "docker"
+)
+
+// Compressions of the dump file.
+const (
+	CompressionGzip = "gzip"
+	CompressionNone = "none"
+)
+
+// Errors a Dump can end with, besides the process's own error.
+var (
+	ErrEmpty      = errors.New("pg_dump wrote nothing")
+	ErrIncomplete = errors.New("dump does not end with pg_dump's completion line")
+)
+
+// Conn says which database to dump and as whom.
+type Conn struct {
+	Host, Port, User, Password, Database string
+}
+
+// Options for Dump.
+type Options struct {
+	Conn        Conn
+	Method      string // MethodLocal or MethodDocker
+	ComposeFile string // docker only
+	Service     string // docker only
+	Compression string // CompressionGzip or CompressionNone
+	Level       int    // gzip level 1-9
+	// Stderr receives pg_dump's standard error as it is written; may be nil.
+	Stderr io.Writer
+	// OnBytes is called with the number of raw bytes read so far; may be nil.
+	OnBytes func(raw int64)
+}
+
+// Result describes a finished dump.
+type Result struct {
+	RawBytes  int64
+	RawSHA256 string
+	Bytes     int64 // size of the file written
+	SHA256    string
+	Command   string // the command line, without secrets, for the log
+}
+
+// Command returns the pg_dump invocation for opts: the program, its
+// arguments and its environment. The password travels only in the
+// environment (for docker, passed through by name with -e), never in the
+// arguments that ps shows.
+func Command(opts Options) (name string, args []string, env []string) {
+	dumpArgs := []string{"--format=plain", "--clean", "--if-exists", "--no-password"}
+	env = os.Environ()
+	switch opts.Method {
+	case MethodDocker:
+		args = []string{"compose", "-f", opts.ComposeFile, "exec", "-T"}
+		if opts.Conn.Password != "" {
+			args = append(args, "-e", "PGPASSWORD")
+			env = append(env, "PGPASSWORD="+opts.Conn.Password)
+		}
+		args = append(args, opts.Service, "pg_dump")
+		args = append(args, dumpArgs...)
+		if opts.Conn.User != "" {
+			args = append(args, "--username="+opts.Conn.User)
+		}
+		args = append(args, "--dbname="+opts.Conn.Database)
+		return "docker", args, env
+	default:
+		set := func(k, v string) {
+			if v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+		set("PGHOST", opts.Conn.Host)
+		set("PGPORT", opts.Conn.Port)
+		set("PGUSER", opts.Conn.User)
+		set("PGPASSWORD", opts.Conn.Password)
+		set("PGDATABASE", opts.Conn.Database)
+		return "pg_dump", dumpArgs, env
+	}
+}
+
+// Dump runs pg_dump as opts say and writes the dump to path, which must not
+// exist. On error the partial file is removed.
+func Dump(ctx context.Context, opts Options, path string) (res Result, err error) {
+	name, args, env := Command(opts)
+	res.Command = name + " " + strings.Join(args, " ")
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+
+	fileHash := sha256.New()
+	fileCount := &countWriter{}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, fileHash, fileCount), 1<<20)
+
+	var sink io.Writer = bw
+	var gz *pgzip.Writer
+	if opts.Compression != CompressionNone {
+		gz, err = pgzip.NewWriterLevel(bw, opts.Level)
+		if err != nil {
+			return res, err
+		}
+		sink = gz
+	}
+
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	// On cancellation ask pg_dump (or docker) to stop, then kill it if it
+	// lingers, so SIGINT on us never leaves a dump running.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	stderr := &tailBuffer{max: 64 << 10}
+	if opts.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, opts.Stderr)
+	} else {
+		cmd.Stderr = stderr
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return res, fmt.Errorf("%s not found on PATH: %w", name, err)
+		}
+		return res, fmt.Errorf("start %s: %w", name, err)
+	}
+
+	raw := &rawWriter{h: sha256.New(), onBytes: opts.OnBytes}
+	_, copyErr := io.Copy(io.MultiWriter(sink, raw), stdout)
+	if copyErr != nil {
+		// Unblock pg_dump so Wait returns.
+		io.Copy(io.Discard, stdout)
+	}
+	waitErr := cmd.Wait()
+
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("pg_dump stopped: %w", ctx.Err())
+	}
+	if waitErr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = "no message"
+		}
+		return res, fmt.Errorf("%s failed (%v): %s", name, waitErr, lastLines(msg, 10))
+	}
+	if copyErr != nil {
+		return res, fmt.Errorf("write dump: %w", copyErr)
+	}
+	if raw.n == 0 {
+		return res, ErrEmpty
+	}
+	if !strings.HasSuffix(strings.TrimRight(string(raw.tail), "\n"), CompletionLine) {
+		return res, ErrIncomplete
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return res, fmt.Errorf("compress dump: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return res, fmt.Errorf("write dump: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return res, fmt.Errorf("sync dump: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return res, fmt.Errorf("close dump: %w", err)
+	}
+	res.RawBytes = raw.n
+	res.RawSHA256 = hex.EncodeToString(raw.h.Sum(nil))
+	res.Bytes = fileCount.n
+	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
+	return res, nil
+}
+
+// rawWriter hashes and counts the uncompressed stream and keeps its last
+// bytes for the completion check.
+type rawWriter struct {
+	h       hash.Hash
+	n       int64
+	tail    []byte
+	onBytes func(int64)
+}
+
+const tailSize = 256
+
+func (w *rawWriter) Write(p []byte) (int, error) {
+	w.h.Write(p)
+	w.n += int64(len(p))
+	if len(p) >= tailSize {
+		w.tail = append(w.tail[:0], p[len(p)-tailSize:]...)
+	} else {
+		w.tail = append(w.tail, p...)
+		if len(w.tail) > tailSize {
+			w.tail = append(w.tail[:0], w.tail[len(w.tail)-tailSize:]...)
+		}
+	}
+	if w.onBytes != nil {
+		w.onBytes(w.n)
+	}
+	return len(p), nil
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// tailBuffer keeps the last max bytes written to it: enough of pg_dump's
+// stderr to explain a failure without unbounded memory.
+type tailBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.buf.Write(p)
+	if b.buf.Len() > b.max {
+		keep := b.buf.Bytes()[b.buf.Len()-b.max:]
+		b.buf = *bytes.NewBuffer(append([]byte(nil), keep...))
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string { return b.buf.String() }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Probe checks that pg_dump can connect with opts, the way a backup will,
+// by dumping the schema of a table that does not exist: it costs the server
+// nothing. It returns the server version pg_dump reports.
+func Probe(ctx context.Context, opts Options) (serverVersion string, err error) {
+	name, args, env := Command(opts)
+	args = append(args, "--schema-only", "--table=directus_backup_probe_no_such_table")
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return "", fmt.Errorf("%s not found on PATH: %w", name, err)
+		}
+		return "", fmt.Errorf("%s failed (%v): %s", name, err, lastLines(strings.TrimSpace(errb.String()), 5))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "-- Dumped from database version "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "unknown", nil
+}

@@ -1,0 +1,16 @@
+// Package repo owns the on-disk layout of BACKUPS_DIR: backup folder names,
+// the backup_latest link, temporary job folders, the run lock, and removal.
+// No other package builds paths inside BACKUPS_DIR.
+//
+//	BACKUPS_DIR/
+//	├── backup_<date>_<timestamp>/   a backup; complete once manifest.json is in it
+//	│   ├── db_backup.sql.gz         (db_backup.sql when compression is off)
+//	│   ├── uploads/
+//	│   ├── manifest.files.jsonl
+//	│   └── manifest.json
+//	├── backup_latest -> backup_<date>_<timestamp>
+//	├── error_logs/error_<date>_<job-id>/
+//	├── temp_<job-id>/               a run in progress (or one that died)
+//	├── deleting_<name>/             a backup being removed (renamed first)
+//	└── .directus-backup.lock
+package repo

@@ -1,0 +1,49 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrLocked means another run holds the lock on the backups folder.
+var ErrLocked = errors.New("another directus-backup run is using this backups folder")
+
+// Lock is an exclusive hold on a backups folder. It is an flock(2) lock, so
+// the kernel releases it when the process dies, however it dies: a run
+// killed with SIGKILL never leaves a stale lock behind.
+type Lock struct{ f *os.File }
+
+// Acquire takes the lock on dir without waiting. holder is written into the
+// lock file so that a refused run can say who holds it.
+func Acquire(dir, holder string) (*Lock, error) {
+	path := filepath.Join(dir, LockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		data, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (held by %s)", ErrLocked, strings.TrimSpace(string(data)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(holder+"\n"), 0)
+	return &Lock{f: f}, nil
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close() // closing the descriptor releases the flock
+	l.f = nil
+	return err
+}

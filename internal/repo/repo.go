@@ -1,0 +1,224 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/manifest"
+)
+
+// Names inside BACKUPS_DIR and inside a backup folder.
+const (
+	BackupPrefix   = "backup_"
+	LatestLink     = "backup_latest"
+	TempPrefix     = "temp_"
+	DeletingPrefix = "deleting_"
+	LockName       = ".directus-backup.lock"
+	DumpGzip       = "db_backup.sql.gz"
+	DumpPlain      = "db_backup.sql"
+	UploadsDir     = "uploads"
+)
+
+// State of a backup folder.
+type State string
+
+const (
+	// Complete: made by this tool, manifest.json present and readable.
+	Complete State = "complete"
+	// Legacy: made by the old backup.sh (no manifest, but a dump file).
+	// Counted as complete so users can switch tools on an existing folder.
+	Legacy State = "legacy"
+	// Incomplete: neither a manifest nor a dump; left by a run that died.
+	Incomplete State = "incomplete"
+	// Damaged: a manifest that cannot be read. Never removed automatically.
+	Damaged State = "damaged"
+)
+
+// Backup is one backup_* folder.
+type Backup struct {
+	Name     string
+	Path     string
+	Time     time.Time // from the timestamp in the name
+	State    State
+	Manifest *manifest.Manifest // Complete only
+	Err      error              // Damaged only
+}
+
+// Usable reports whether the backup holds a whole dump (complete or legacy).
+func (b Backup) Usable() bool { return b.State == Complete || b.State == Legacy }
+
+// DumpFile returns the path of the backup's dump, or "" when it has none.
+func (b Backup) DumpFile() string {
+	if b.Manifest != nil {
+		return filepath.Join(b.Path, b.Manifest.Database.File)
+	}
+	for _, n := range []string{DumpGzip, DumpPlain} {
+		if fi, err := os.Stat(filepath.Join(b.Path, n)); err == nil && fi.Mode().IsRegular() {
+			return filepath.Join(b.Path, n)
+		}
+	}
+	return ""
+}
+
+var nameRE = regexp.MustCompile(`^backup_(.+)_([0-9]{1,11})$`)
+
+// BackupName is the folder name for a backup made at the given formatted
+// date and Unix timestamp, as the specification names it.
+func BackupName(date string, ts int64) string {
+	return fmt.Sprintf("%s%s_%d", BackupPrefix, date, ts)
+}
+
+// ParseName returns the timestamp in a backup folder name.
+func ParseName(name string) (time.Time, bool) {
+	m := nameRE.FindStringSubmatch(name)
+	if m == nil || name == LatestLink {
+		return time.Time{}, false
+	}
+	ts, err := strconv.ParseInt(m[2], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(ts, 0), true
+}
+
+// List returns the backup folders in dir, newest first. Entries whose name
+// does not parse as a backup name are not backups and are left out.
+func List(dir string) ([]Backup, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Backup
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), BackupPrefix) {
+			continue // backup_latest is a symlink, not a dir entry of type dir
+		}
+		t, ok := ParseName(e.Name())
+		if !ok {
+			continue
+		}
+		out = append(out, inspect(dir, e.Name(), t))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.After(out[j].Time)
+		}
+		return out[i].Name > out[j].Name
+	})
+	return out, nil
+}
+
+func inspect(dir, name string, t time.Time) Backup {
+	b := Backup{Name: name, Path: filepath.Join(dir, name), Time: t}
+	m, err := manifest.Load(b.Path)
+	switch {
+	case err == nil:
+		b.State, b.Manifest = Complete, m
+	case !errors.Is(err, manifest.ErrNotFound):
+		b.State, b.Err = Damaged, err
+	case b.DumpFile() != "":
+		b.State = Legacy
+	default:
+		b.State = Incomplete
+	}
+	return b
+}
+
+// NewestUsable returns the newest complete or legacy backup, if any.
+func NewestUsable(backups []Backup) (Backup, bool) {
+	for _, b := range backups {
+		if b.Usable() {
+			return b, true
+		}
+	}
+	return Backup{}, false
+}
+
+// Latest returns the name backup_latest points at ("" when there is no
+// link) and whether it points at an existing folder.
+func Latest(dir string) (target string, ok bool) {
+	t, err := os.Readlink(filepath.Join(dir, LatestLink))
+	if err != nil {
+		return "", false
+	}
+	fi, err := os.Stat(filepath.Join(dir, LatestLink))
+	return t, err == nil && fi.IsDir()
+}
+
+// SetLatest points backup_latest at name, atomically: a new link is made
+// under a temporary name and renamed over the old one, so there is never a
+// moment without a valid link. The target is relative so the whole folder
+// can be moved or mounted elsewhere.
+func SetLatest(dir, name string) error {
+	tmp := filepath.Join(dir, ".backup_latest.tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(name, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, LatestLink)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return manifest.SyncDir(dir)
+}
+
+// Finalize renames a finished temporary folder to its backup name and syncs
+// everything needed for the backup to survive a power cut.
+func Finalize(dir, tempName, name string) error {
+	final := filepath.Join(dir, name)
+	if _, err := os.Lstat(final); err == nil {
+		return fmt.Errorf("%s already exists: %w", final, os.ErrExist)
+	}
+	if err := os.Rename(filepath.Join(dir, tempName), final); err != nil {
+		return err
+	}
+	return manifest.SyncDir(dir)
+}
+
+// Remove deletes a backup folder. It is first renamed to deleting_<name>, so
+// that a removal cut short (a crash, a kill) never leaves something that
+// looks like a backup; the next cleanup finishes it.
+func Remove(dir, name string) error {
+	gone := filepath.Join(dir, DeletingPrefix+name)
+	if err := os.Rename(filepath.Join(dir, name), gone); err != nil {
+		return err
+	}
+	if err := manifest.SyncDir(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// Leftovers returns the temp_* and deleting_* folders in dir: work of runs
+// that are no longer running, when the caller holds the lock.
+func Leftovers(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() && (strings.HasPrefix(n, TempPrefix) || strings.HasPrefix(n, DeletingPrefix)) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// FreeBytes returns the space available to this user on dir's filesystem.
+func FreeBytes(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}

@@ -1,0 +1,80 @@
+package retention
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+
+// daily returns n backups made at 02:00 on each of the last n days, the
+// newest first: "d0" is today's, "d1" yesterday's, ...
+func daily(n int) []Item {
+	var items []Item
+	for i := 0; i < n; i++ {
+		items = append(items, Item{Name: fmt.Sprintf("d%d", i), Time: now.Add(-time.Duration(i) * 24 * time.Hour)})
+	}
+	return items
+}
+
+func kept(ds []Decision) string {
+	var k []string
+	for _, d := range ds {
+		if d.Keep {
+			k = append(k, d.Name)
+		}
+	}
+	return strings.Join(k, ",")
+}
+
+func TestApply(t *testing.T) {
+	tests := []struct {
+		name  string
+		items []Item
+		p     Policy
+		want  string
+	}{
+		// The specification's default: 7 days, count 0. A backup exactly 7
+		// days old is not "older than" 7 days.
+		{"defaults keep seven days", daily(10), Policy{Days: 7, Count: 0}, "d0,d1,d2,d3,d4,d5,d6,d7"},
+		// "Keep backups for one month, but ensure at least 10 recent backups exist."
+		{"month but at least ten, daily", daily(40), Policy{Days: 30, Count: 10}, "d0,d1,d2,d3,d4,d5,d6,d7,d8,d9,d10,d11,d12,d13,d14,d15,d16,d17,d18,d19,d20,d21,d22,d23,d24,d25,d26,d27,d28,d29,d30"},
+		{"month but at least ten, all old", shift(daily(12), 100), Policy{Days: 30, Count: 10}, "d0,d1,d2,d3,d4,d5,d6,d7,d8,d9"},
+		// BACKUP_RETENTION_DAYS=30 BACKUP_RETENTION_COUNT=5
+		{"spec example 30/5 all old", shift(daily(8), 60), Policy{Days: 30, Count: 5}, "d0,d1,d2,d3,d4"},
+		{"count only", daily(6), Policy{Days: 0, Count: 3}, "d0,d1,d2"},
+		{"both zero keep all", shift(daily(5), 1000), Policy{}, "d0,d1,d2,d3,d4"},
+		{"newest kept even if all expired", shift(daily(3), 50), Policy{Days: 7}, "d0"},
+		{"empty", nil, Policy{Days: 7}, ""},
+		{"unsorted input", []Item{daily(3)[2], daily(3)[0], daily(3)[1]}, Policy{Days: 0, Count: 2}, "d0,d1"},
+		{"future timestamp kept", []Item{{Name: "future", Time: now.Add(48 * time.Hour)}, {Name: "old", Time: now.Add(-30 * 24 * time.Hour)}}, Policy{Days: 7}, "future"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Apply(tt.items, tt.p, now)
+			if k := kept(got); k != tt.want {
+				t.Errorf("kept %q, want %q", k, tt.want)
+			}
+			if len(got) != len(tt.items) {
+				t.Errorf("%d decisions for %d items", len(got), len(tt.items))
+			}
+			for _, d := range got {
+				if d.Reason == "" {
+					t.Errorf("%s: no reason", d.Name)
+				}
+			}
+			if len(got) > 0 && !got[0].Keep {
+				t.Errorf("newest backup %s removed", got[0].Name)
+			}
+		})
+	}
+}
+
+func shift(items []Item, days int) []Item {
+	for i := range items {
+		items[i].Time = items[i].Time.Add(-time.Duration(days) * 24 * time.Hour)
+	}
+	return items
+}

@@ -1,0 +1,87 @@
+# Helpers to install and run a throwaway PostgreSQL cluster; sourced by
+# scripts/test.sh and scripts/demo.sh. Exports the cluster's address as
+# DIRECTUS_BACKUP_TEST_PG{HOST,PORT,USER,PASSWORD} and PG_BIN.
+
+pg_find_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+      PG_BIN=$d
+    fi
+  done
+  [ -n "${PG_BIN:-}" ]
+}
+
+pg_install_if_missing() {
+  local need=()
+  pg_find_bin || need+=(postgresql-15)
+  command -v psql >/dev/null || need+=(postgresql-client-15)
+  command -v pg_dump >/dev/null || need+=(postgresql-client-15)
+  command -v gzip >/dev/null || need+=(gzip)
+  command -v rsync >/dev/null || need+=(rsync)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]} (apt-get)"
+    if [ "$(id -u)" -ne 0 ]; then
+      log "not root: install ${need[*]} yourself (sudo apt-get install ${need[*]})"
+      return 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    # The Debian package would start its own cluster on 5432; we only want
+    # the binaries, so keep the package's scripts from starting a service.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+    pg_find_bin
+  fi
+}
+
+pg_free_port() {
+  local p
+  for p in $(seq 55432 55532); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+pg_start_cluster() {
+  PG_DIR=$(mktemp -d /tmp/directus-backup-pg.XXXXXX)
+  chmod 755 "$PG_DIR"
+  local run_as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # postgres refuses to run as root.
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$PG_DIR"
+    run_as=(runuser -u postgres --)
+  fi
+  DIRECTUS_BACKUP_TEST_PGPASSWORD="pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  printf '%s\n' "$DIRECTUS_BACKUP_TEST_PGPASSWORD" > "$PG_DIR/pwfile"
+  chmod 600 "$PG_DIR/pwfile"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR/pwfile"
+  "${run_as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --pwfile="$PG_DIR/pwfile" \
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+    || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  rm -f "$PG_DIR/pwfile"
+  local port
+  port=$(pg_free_port)
+  "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
+    || { cat "$PG_DIR/server.log" >&2; return 1; }
+  export DIRECTUS_BACKUP_TEST_PGHOST=127.0.0.1
+  export DIRECTUS_BACKUP_TEST_PGPORT=$port
+  export DIRECTUS_BACKUP_TEST_PGUSER=postgres
+  export DIRECTUS_BACKUP_TEST_PGPASSWORD
+  export PG_BIN PG_DIR
+  log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$port (data in $PG_DIR)"
+}
+
+pg_stop_cluster() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  local run_as=()
+  [ "$(id -u)" -eq 0 ] && run_as=(runuser -u postgres --)
+  "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
