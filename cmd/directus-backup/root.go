@@ -87,7 +87,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, WorkDir: wd}, time.Now())
+	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd}, time.Now())
 }
 
 // logger makes the run's logger: to stderr (behind the progress display

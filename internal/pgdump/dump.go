@@ -183,7 +183,7 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	if raw.n == 0 {
 		return res, ErrEmpty
 	}
-	if !strings.HasSuffix(strings.TrimRight(string(raw.tail), "\n"), CompletionLine) {
+	if !endsComplete(raw.tail) {
 		return res, ErrIncomplete
 	}
 	if gz != nil {
@@ -216,7 +216,7 @@ type rawWriter struct {
 	onBytes func(int64)
 }
 
-const tailSize = 256
+const tailSize = 1024
 
 func (w *rawWriter) Write(p []byte) (int, error) {
 	w.h.Write(p)
@@ -259,6 +259,24 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *tailBuffer) String() string { return b.buf.String() }
+
+// endsComplete reports whether a dump's last bytes hold pg_dump's
+// completion line followed only by comment, blank or \unrestrict lines
+// (pg_dump since 15.14 ends with "\unrestrict <key>").
+func endsComplete(tail []byte) bool {
+	s := string(tail)
+	i := strings.LastIndex(s, CompletionLine)
+	if i < 0 {
+		return false
+	}
+	for _, line := range strings.Split(s[i+len(CompletionLine):], "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && line != "--" && !strings.HasPrefix(line, `\unrestrict `) {
+			return false
+		}
+	}
+	return true
+}
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(s, "\n")

@@ -1,0 +1,447 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DB is the database connection, in Directus's terms.
+type DB struct {
+	Client   string // always "pg"
+	Host     string // "" = libpq default
+	Port     string // validated 1-65535
+	Database string
+	User     string // "" = libpq default
+	Password string // from DB_PASSWORD or DB_PASSWORD_FILE; never log it
+}
+
+// Config is the resolved, validated settings of one run.
+type Config struct {
+	BackupsDir             string // absolute, cleaned
+	RetentionDays          int
+	RetentionCount         int
+	GzipLevel              int
+	Compression            string // "gzip" or "none"
+	ErrorDir               string // absolute
+	DateFormat             string // setting as given
+	Timestamp              int64  // BACKUP_TIMESTAMP or now.Unix()
+	FormattedDate          string // resolved date string used in the backup folder name
+	ErrorLogsRetentionDays int
+	DB                     DB
+	UploadsDir             string // absolute
+	DBMethod               string // "auto", "local" or "docker"
+	DockerComposeFile      string // absolute
+	DockerService          string
+	EnvFile                string // absolute path of the .env file that was read, or ""
+
+	vars layers // the raw sources, for Lookup and Environ
+}
+
+// Sources are the layers a Config is built from.
+type Sources struct {
+	Flags   map[string]string           // keyed by env name (the CLI maps changed flags to their env names)
+	Env     func(string) (string, bool) // os.LookupEnv in production; nil = empty environment
+	WorkDir string                      // for relative paths (os.Getwd in production); "" = os.Getwd
+
+	// Environ lists the whole real environment (os.Environ in production)
+	// for Config.Environ, so that the error folder's dump also shows PATH,
+	// PG* and the like. nil: Config.Environ lists only the settings,
+	// STORAGE_LOCAL_ROOT and the names in Flags and the .env file.
+	Environ func() []string
+}
+
+// Limits that are not obvious from the settings table.
+const (
+	// maxDays keeps days*24h far from time.Duration overflow (about 106751
+	// days), which would turn a retention cutoff into the future.
+	maxDays = 36500
+	// maxTimestamp is exclusive; it keeps typos in milliseconds out.
+	maxTimestamp = 1e11
+)
+
+// Load reads the .env file (BACKUP_ENV_FILE from Flags or Env; by default
+// WorkDir/.env when it exists; an explicitly named file that does not exist
+// is an error), layers flags > env > file > defaults, resolves and validates
+// everything. now gives the default timestamp, and its location is the zone
+// BACKUP_FORMATTED_DATE is applied in.
+//
+// Errors about settings match ErrInvalid and list every problem found.
+// Other errors (WorkDir cannot be determined) do not match ErrInvalid.
+func Load(src Sources, now time.Time) (*Config, error) {
+	wd := src.WorkDir
+	if wd == "" {
+		var err error
+		if wd, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("find the working folder: %w", err)
+		}
+	}
+	wd, err := filepath.Abs(wd)
+	if err != nil {
+		return nil, fmt.Errorf("find the working folder: %w", err)
+	}
+
+	c := &Config{vars: layers{flags: src.Flags, env: src.Env}}
+	if src.Environ != nil {
+		c.vars.environ = src.Environ()
+	}
+	if c.EnvFile, c.vars.file, err = readEnvFile(c.vars, wd); err != nil {
+		// Without the file every other value may be wrong; report only this.
+		return nil, errors.Join(err)
+	}
+
+	r := resolver{vars: c.vars, wd: wd, envDir: filepath.Dir(c.EnvFile)}
+
+	c.BackupsDir = r.path(envBackupsDir)
+	c.RetentionDays = r.integer(envRetentionDays, 0, maxDays, "an integer from 0 to 36500 (0 = no age limit)")
+	c.RetentionCount = r.integer(envRetentionCount, 0, math.MaxInt, "an integer of 0 or more (0 = no minimum)")
+	c.GzipLevel = r.integer(envGzipLevel, 1, 9, "an integer from 1 to 9")
+	c.Compression = r.choice(envCompression, "gzip or none", map[string]string{"gzip": "gzip", "none": "none"})
+
+	if v, _, ok := r.get(envErrorDir); ok {
+		c.ErrorDir = resolvePath(wd, v)
+	} else {
+		c.ErrorDir = filepath.Join(c.BackupsDir, "error_logs")
+	}
+
+	c.Timestamp = now.Unix()
+	if v, _, ok := r.get(envTimestamp); ok {
+		ts, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ts <= 0 || ts >= maxTimestamp {
+			r.fail(envTimestamp, v, "a Unix timestamp in seconds, from 1 to 99999999999", nil)
+		} else {
+			c.Timestamp = ts
+		}
+	}
+	c.DateFormat = r.value(envFormattedDate)
+	// A bad timestamp was reported above; now.Unix() still lets the format
+	// be checked.
+	if c.FormattedDate, err = formatDate(c.DateFormat, time.Unix(c.Timestamp, 0).In(now.Location())); err != nil {
+		r.fail(envFormattedDate, c.DateFormat, dateAccepted, err)
+	}
+
+	c.ErrorLogsRetentionDays = r.integer(envErrorLogsDays, 0, maxDays, "an integer from 0 to 36500 (0 = keep all)")
+
+	c.DB.Client = r.dbClient()
+	c.DB.Host = r.value(envDBHost)
+	c.DB.Port = r.value(envDBPort)
+	if p, err := strconv.Atoi(c.DB.Port); err != nil || p < 1 || p > 65535 {
+		r.fail(envDBPort, c.DB.Port, "a port number from 1 to 65535", nil)
+	} else {
+		c.DB.Port = strconv.Itoa(p) // "+05432" would puzzle libpq
+	}
+	c.DB.Database = r.value(envDBDatabase)
+	if c.DB.Database == "" {
+		r.fail(envDBDatabase, "", "the name of the Directus database (required)", nil)
+	}
+	c.DB.User = r.value(envDBUser)
+	c.DB.Password = r.password()
+
+	c.UploadsDir = r.uploadsDir()
+	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
+		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
+	c.DockerComposeFile = r.path(envDockerComposeFile)
+	c.DockerService = r.value(envDockerService)
+	if !composeServiceName(c.DockerService) {
+		// Also keeps a value like "-T" from being read as a docker option.
+		r.fail(envDockerService, c.DockerService,
+			"a compose service name: a letter or digit, then letters, digits, '.', '_' or '-'", nil)
+	}
+
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	return c, nil
+}
+
+// Lookup returns the merged raw (untrimmed) value of any variable, with the
+// precedence Load uses: flags, then the real environment, then the .env
+// file; a blank value only wins when no source has a non-blank one.
+func (c *Config) Lookup(name string) (string, bool) {
+	v, _, ok := c.vars.lookup(name)
+	return v, ok
+}
+
+// Environ returns the merged environment as sorted KEY=VALUE strings: the
+// real environment (Sources.Environ as of Load) with the .env file beneath
+// it and the flags above it, by the same rule as Lookup. It holds secrets:
+// pass it through redact.Env before writing it anywhere.
+func (c *Config) Environ() []string {
+	merged := map[string]string{}
+	put := func(k, v string) {
+		// A blank value never hides a non-blank one from a lower layer.
+		if old, ok := merged[k]; ok && blank(v) && !blank(old) {
+			return
+		}
+		merged[k] = v
+	}
+	for k, v := range c.vars.file {
+		put(k, v)
+	}
+	if c.vars.environ != nil {
+		for _, kv := range c.vars.environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				put(k, v)
+			}
+		}
+	} else if c.vars.env != nil {
+		// Without the full list, ask for every name we know of.
+		names := []string{envStorageLocalRoot}
+		for _, s := range Settings {
+			names = append(names, s.Env)
+		}
+		for k := range c.vars.file {
+			names = append(names, k)
+		}
+		for k := range c.vars.flags {
+			names = append(names, k)
+		}
+		for _, k := range names {
+			if v, ok := c.vars.env(k); ok {
+				put(k, v)
+			}
+		}
+	}
+	for k, v := range c.vars.flags {
+		put(k, v)
+	}
+	out := make([]string, 0, len(merged))
+	for k, v := range merged {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Secrets returns the secret values in use (the database password), for
+// redact.String on log text and pg_dump output.
+func (c *Config) Secrets() []string {
+	if c.DB.Password == "" {
+		return nil
+	}
+	return []string{c.DB.Password}
+}
+
+// origin is where a value came from; higher wins.
+type origin int
+
+const (
+	fromDefault origin = iota
+	fromFile
+	fromEnv
+	fromFlag
+)
+
+// layers are the raw sources of a Config.
+type layers struct {
+	flags   map[string]string
+	env     func(string) (string, bool)
+	file    map[string]string
+	environ []string // snapshot of Sources.Environ, for Environ only
+}
+
+// lookup returns the highest non-blank value of name, or failing that the
+// highest blank one, untrimmed.
+func (l layers) lookup(name string) (string, origin, bool) {
+	var (
+		blankVal  string
+		blankFrom origin
+		found     bool
+	)
+	try := func(v string, ok bool, from origin) bool {
+		if !ok {
+			return false
+		}
+		if !blank(v) {
+			return true
+		}
+		if !found {
+			blankVal, blankFrom, found = v, from, true
+		}
+		return false
+	}
+	if v, ok := l.flags[name]; try(v, ok, fromFlag) {
+		return v, fromFlag, true
+	}
+	if l.env != nil {
+		if v, ok := l.env(name); try(v, ok, fromEnv) {
+			return v, fromEnv, true
+		}
+	}
+	if v, ok := l.file[name]; try(v, ok, fromFile) {
+		return v, fromFile, true
+	}
+	return blankVal, blankFrom, found
+}
+
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// readEnvFile finds and parses the .env file. The file layer is not used to
+// find it: BACKUP_ENV_FILE inside a .env file means nothing.
+func readEnvFile(l layers, wd string) (string, map[string]string, error) {
+	v, _, ok := l.lookup(envEnvFile)
+	v = strings.TrimSpace(v)
+	explicit := ok && v != ""
+	path := filepath.Join(wd, ".env")
+	if explicit {
+		path = resolvePath(wd, v)
+	} else {
+		v = path
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return path, parseDotenv(data), nil
+	case !explicit && errors.Is(err, fs.ErrNotExist):
+		return "", nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil, &SettingError{Setting: envEnvFile, Value: v,
+			Accepted: "the path of an existing .env file", Err: err}
+	default:
+		return "", nil, &SettingError{Setting: envEnvFile, Value: v,
+			Accepted: "a readable .env file", Err: err}
+	}
+}
+
+// resolver resolves settings and collects every problem.
+type resolver struct {
+	vars   layers
+	wd     string // absolute
+	envDir string // folder of the .env file, for Directus's own paths
+	errs   []error
+}
+
+// fail records a problem. No caller passes a secret's value; Error()
+// would not print it anyway.
+func (r *resolver) fail(setting, value, accepted string, err error) {
+	r.errs = append(r.errs, &SettingError{Setting: setting, Value: value, Accepted: accepted, Err: err})
+}
+
+// get returns the trimmed value of a setting when some source sets it.
+func (r *resolver) get(name string) (string, origin, bool) {
+	v, from, ok := r.vars.lookup(name)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return "", fromDefault, false
+	}
+	return v, from, true
+}
+
+// value returns the setting or its default.
+func (r *resolver) value(name string) string {
+	if v, _, ok := r.get(name); ok {
+		return v
+	}
+	return settingDefault(name)
+}
+
+func (r *resolver) path(name string) string {
+	return resolvePath(r.wd, r.value(name))
+}
+
+func (r *resolver) integer(name string, lo, hi int, accepted string) int {
+	v := r.value(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, v, accepted, nil)
+		return 0
+	}
+	return n
+}
+
+// choice accepts the keys of allowed, case-insensitively, and returns the
+// canonical value.
+func (r *resolver) choice(name, accepted string, allowed map[string]string) string {
+	v := r.value(name)
+	if c, ok := allowed[strings.ToLower(v)]; ok {
+		return c
+	}
+	r.fail(name, v, accepted, nil)
+	return ""
+}
+
+func (r *resolver) dbClient() string {
+	v := r.value(envDBClient)
+	switch strings.ToLower(v) {
+	case "pg", "postgres", "postgresql":
+		return "pg"
+	case "mysql", "mysql2", "mariadb", "sqlite3", "better-sqlite3", "mssql", "oracledb", "oracle", "cockroachdb", "redshift":
+		r.fail(envDBClient, v, "pg (also postgres or postgresql)",
+			errors.New("not supported yet: directus-backup supports PostgreSQL (pg)"))
+	default:
+		r.fail(envDBClient, v, "pg (also postgres or postgresql)", nil)
+	}
+	return ""
+}
+
+// password resolves DB_PASSWORD and DB_PASSWORD_FILE. The one from the
+// higher-precedence source wins, so a DB_PASSWORD_FILE in the environment
+// (a Docker secret) overrides a DB_PASSWORD in the .env file; both in the
+// same source is ambiguous and refused, as the official postgres image does.
+// The password itself is not trimmed: Directus uses it as given.
+func (r *resolver) password() string {
+	pw, pwFrom, pwOK := r.vars.lookup(envDBPassword)
+	file, fileFrom, fileOK := r.get(envDBPasswordFile)
+	pwOK = pwOK && !blank(pw)
+	switch {
+	case fileOK && pwOK && fileFrom == pwFrom:
+		r.fail(envDBPasswordFile, file, "either DB_PASSWORD or DB_PASSWORD_FILE, not both in the same place", nil)
+		return ""
+	case fileOK && (!pwOK || fileFrom > pwFrom):
+		data, err := os.ReadFile(r.directusPath(file, fileFrom))
+		if err != nil {
+			r.fail(envDBPasswordFile, file, "a readable file holding the database password", err)
+			return ""
+		}
+		s := string(data)
+		if t, ok := strings.CutSuffix(s, "\n"); ok {
+			s = strings.TrimSuffix(t, "\r")
+		}
+		return s
+	case pwOK:
+		return pw
+	}
+	return ""
+}
+
+// uploadsDir is BACKUP_UPLOADS_DIR, else Directus's STORAGE_LOCAL_ROOT, else
+// the default.
+func (r *resolver) uploadsDir() string {
+	if v, _, ok := r.get(envUploadsDir); ok {
+		return resolvePath(r.wd, v)
+	}
+	if v, from, ok := r.get(envStorageLocalRoot); ok {
+		return r.directusPath(v, from)
+	}
+	return resolvePath(r.wd, "./directus/uploads")
+}
+
+// directusPath resolves a path from one of Directus's own variables: one
+// from the .env file is relative to the file's folder, where Directus runs.
+func (r *resolver) directusPath(p string, from origin) string {
+	if from == fromFile {
+		return resolvePath(r.envDir, p)
+	}
+	return resolvePath(r.wd, p)
+}
+
+// resolvePath makes p absolute against base (absolute) and cleans it.
+func resolvePath(base, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+// composeServiceName follows Compose's service name pattern.
+func composeServiceName(s string) bool {
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`).MatchString(s)
+}

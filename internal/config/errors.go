@@ -1,0 +1,43 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid is matched (errors.Is) by every error Load returns because of a
+// bad setting, so the CLI can map it to its usage exit code.
+var ErrInvalid = errors.New("invalid settings")
+
+// SettingError reports one invalid setting.
+type SettingError struct {
+	Setting  string // environment name, e.g. BACKUP_GZIP_LEVEL
+	Value    string // the value as given; always "" for secret settings
+	Accepted string // what would be accepted
+	Err      error  // optional detail: unreadable file, unknown directive, ...
+}
+
+// Error reads like
+//
+//	BACKUP_GZIP_LEVEL="10" is invalid: accepted: an integer from 1 to 9
+//
+// with the detail, when there is one, before "accepted". A secret setting is
+// named without its value.
+func (e *SettingError) Error() string {
+	s := e.Setting
+	if !isSecret(e.Setting) {
+		s += fmt.Sprintf("=%q", e.Value)
+	}
+	s += " is invalid: "
+	if e.Err != nil {
+		s += e.Err.Error() + "; "
+	}
+	return s + "accepted: " + e.Accepted
+}
+
+// Is makes every SettingError match ErrInvalid.
+func (e *SettingError) Is(target error) bool { return target == ErrInvalid }
+
+// Unwrap returns the detail, so errors.Is(err, fs.ErrNotExist) works for a
+// missing file.
+func (e *SettingError) Unwrap() error { return e.Err }

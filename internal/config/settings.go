@@ -1,0 +1,112 @@
+package config
+
+// Setting describes one setting, for flags, --help and the README.
+//
+// Default is the value shown to users. For most settings it is also the value
+// Load uses; for the few whose default is derived (BACKUP_ERROR_DIR,
+// BACKUP_TIMESTAMP, BACKUP_UPLOADS_DIR, BACKUP_ENV_FILE) it describes how Load
+// derives it, so the CLI must not pass it back as a flag value.
+type Setting struct {
+	Env     string // environment variable name, the key everywhere else
+	Flag    string // long flag name without dashes; "" means no flag
+	Default string
+	Usage   string
+	Secret  bool // never printed, never accepted as a flag
+}
+
+// Environment names used by Load.
+const (
+	envBackupsDir        = "BACKUPS_DIR"
+	envRetentionDays     = "BACKUP_RETENTION_DAYS"
+	envRetentionCount    = "BACKUP_RETENTION_COUNT"
+	envGzipLevel         = "BACKUP_GZIP_LEVEL"
+	envCompression       = "BACKUP_COMPRESSION"
+	envErrorDir          = "BACKUP_ERROR_DIR"
+	envFormattedDate     = "BACKUP_FORMATTED_DATE"
+	envTimestamp         = "BACKUP_TIMESTAMP"
+	envErrorLogsDays     = "BACKUP_ERROR_LOGS_RETENTION_DAYS"
+	envDBClient          = "DB_CLIENT"
+	envDBHost            = "DB_HOST"
+	envDBPort            = "DB_PORT"
+	envDBDatabase        = "DB_DATABASE"
+	envDBUser            = "DB_USER"
+	envDBPassword        = "DB_PASSWORD"
+	envDBPasswordFile    = "DB_PASSWORD_FILE"
+	envUploadsDir        = "BACKUP_UPLOADS_DIR"
+	envDBMethod          = "BACKUP_DB_METHOD"
+	envDockerComposeFile = "BACKUP_DOCKER_COMPOSE_FILE"
+	envDockerService     = "BACKUP_DOCKER_SERVICE"
+	envEnvFile           = "BACKUP_ENV_FILE"
+
+	// envStorageLocalRoot is Directus's uploads folder; not a setting of
+	// ours, only the default of BACKUP_UPLOADS_DIR.
+	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
+)
+
+// Settings lists every setting in display order (single source of truth for
+// the CLI's flags and help). Treat it as read-only.
+var Settings = []Setting{
+	{Env: envBackupsDir, Flag: "backups-dir", Default: "./directus/data/backups",
+		Usage: "folder that holds the backups"},
+	{Env: envRetentionDays, Flag: "retention-days", Default: "7",
+		Usage: "remove backups older than this many days (0 = no age limit, at most 36500)"},
+	{Env: envRetentionCount, Flag: "retention-count", Default: "0",
+		Usage: "always keep at least this many newest backups (0 = no minimum)"},
+	{Env: envGzipLevel, Flag: "gzip-level", Default: "9",
+		Usage: "gzip compression level of the database dump, 1 (fastest) to 9 (smallest)"},
+	{Env: envCompression, Flag: "compression", Default: "gzip",
+		Usage: "database dump compression: gzip (db_backup.sql.gz) or none (db_backup.sql)"},
+	{Env: envErrorDir, Flag: "error-dir", Default: "$BACKUPS_DIR/error_logs",
+		Usage: "folder for the diagnostics of failed runs"},
+	{Env: envFormattedDate, Flag: "formatted-date", Default: "%Y-%m-%d_%H-%M-%S",
+		Usage: "date part of backup folder names: a strftime format (%Y %m %d %H %M %S %y %j %s %F %%, local time) or a literal date"},
+	{Env: envTimestamp, Flag: "timestamp", Default: "now",
+		Usage: "Unix timestamp used to name the backup (default: the current time)"},
+	{Env: envErrorLogsDays, Flag: "error-logs-retention-days", Default: "30",
+		Usage: "remove error logs older than this many days (0 = keep all, at most 36500)"},
+	{Env: envDBClient, Flag: "db-client", Default: "pg",
+		Usage: "Directus database client; only pg (PostgreSQL) is supported"},
+	{Env: envDBHost, Flag: "db-host", Default: "",
+		Usage: "database host (empty = libpq default, usually the local socket)"},
+	{Env: envDBPort, Flag: "db-port", Default: "5432",
+		Usage: "database port"},
+	{Env: envDBDatabase, Flag: "db-database", Default: "",
+		Usage: "database name (required)"},
+	{Env: envDBUser, Flag: "db-user", Default: "",
+		Usage: "database user (empty = libpq default)"},
+	{Env: envDBPassword, Flag: "", Default: "", Secret: true,
+		Usage: "database password; environment or .env only, since a flag would show in ps"},
+	{Env: envDBPasswordFile, Flag: "db-password-file", Default: "",
+		Usage: "file holding the database password (Directus *_FILE convention, one trailing newline dropped); " +
+			"if DB_PASSWORD is also set, the one from the higher-precedence source wins, and both in the same source is an error"},
+	{Env: envUploadsDir, Flag: "uploads-dir", Default: "$STORAGE_LOCAL_ROOT or ./directus/uploads",
+		Usage: "Directus uploads folder to back up"},
+	{Env: envDBMethod, Flag: "db-method", Default: "auto",
+		Usage: "how to run pg_dump: local, docker (docker compose exec) or auto"},
+	{Env: envDockerComposeFile, Flag: "docker-compose-file", Default: "docker-compose.base.yml",
+		Usage: "compose file of the database service, for --db-method=docker"},
+	{Env: envDockerService, Flag: "docker-service", Default: "database",
+		Usage: "compose service running PostgreSQL, for --db-method=docker"},
+	{Env: envEnvFile, Flag: "env-file", Default: "./.env when present",
+		Usage: "Directus .env file to read settings from (an explicitly named file must exist)"},
+}
+
+// settingDefault returns the Default of the named setting.
+func settingDefault(env string) string {
+	for _, s := range Settings {
+		if s.Env == env {
+			return s.Default
+		}
+	}
+	return ""
+}
+
+// isSecret reports whether the named setting is marked Secret.
+func isSecret(env string) bool {
+	for _, s := range Settings {
+		if s.Env == env {
+			return s.Secret
+		}
+	}
+	return false
+}

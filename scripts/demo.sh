@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A complete demo on a fresh machine: installs PostgreSQL when missing,
+# starts a throwaway cluster with a small Directus-like database, makes an
+# uploads folder, builds directus-backup, then runs a full backup, changes
+# some files and rows, runs an incremental backup, and restores the latest
+# dump into a scratch database with the specification's own command.
+#
+#   scripts/demo.sh            (results stay in $DEMO_DIR, default /tmp/directus-backup-demo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# shellcheck source=scripts/pg.sh
+. scripts/pg.sh
+pg_install_if_missing
+pg_start_cluster
+trap pg_stop_cluster EXIT
+
+DEMO_DIR=${DEMO_DIR:-/tmp/directus-backup-demo}
+rm -rf "$DEMO_DIR"
+mkdir -p "$DEMO_DIR"
+
+log "building bin/directus-backup"
+make -s build
+BIN=$PWD/bin/directus-backup
+
+export PGHOST=$DIRECTUS_BACKUP_TEST_PGHOST PGPORT=$DIRECTUS_BACKUP_TEST_PGPORT
+export PGUSER=$DIRECTUS_BACKUP_TEST_PGUSER PGPASSWORD=$DIRECTUS_BACKUP_TEST_PGPASSWORD
+DEMO_PASSWORD="demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+log "creating a Directus-like database 'directus' owned by role 'directus'"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+CREATE ROLE directus LOGIN PASSWORD '$DEMO_PASSWORD';
+CREATE DATABASE directus OWNER directus;
+SQL
+PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -d directus <<'SQL'
+CREATE TABLE directus_users (id uuid PRIMARY KEY, email text UNIQUE, first_name text, status text);
+CREATE TABLE directus_files (id uuid PRIMARY KEY, filename_disk text, filename_download text, filesize bigint);
+CREATE TABLE articles (id serial PRIMARY KEY, title text, body text, data jsonb, published timestamptz);
+INSERT INTO directus_users SELECT md5(i::text)::uuid, 'user'||i||'@example.com', 'User '||i, 'active' FROM generate_series(1,50) i;
+INSERT INTO articles (title, body, data, published)
+  SELECT 'Article '||i, repeat('Lorem ipsum dolor sit amet. ', 40), jsonb_build_object('n', i, 'tags', ARRAY['a','b']), now() - i * interval '1 hour'
+  FROM generate_series(1,5000) i;
+SQL
+
+UPLOADS=$DEMO_DIR/directus/uploads
+mkdir -p "$UPLOADS"
+for i in $(seq 1 200); do
+  head -c $(( (i * 7919) % 60000 + 100 )) /dev/urandom > "$UPLOADS/file-$i.bin"
+  PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d directus -c \
+    "INSERT INTO directus_files VALUES (md5('f$i')::uuid, 'file-$i.bin', 'File $i.bin', $(stat -c %s "$UPLOADS/file-$i.bin"))"
+done
+mkdir -p "$UPLOADS/thumbnails" "$UPLOADS/empty-folder"
+echo "hello" > "$UPLOADS/thumbnails/hello world.txt"
+
+# The settings a Directus deployment has in its .env file.
+cat > "$DEMO_DIR/.env" <<ENV
+DB_CLIENT=pg
+DB_HOST=$PGHOST
+DB_PORT=$PGPORT
+DB_DATABASE=directus
+DB_USER=directus
+DB_PASSWORD=$DEMO_PASSWORD
+STORAGE_LOCAL_ROOT=./directus/uploads
+BACKUPS_DIR=./directus/data/backups
+BACKUP_RETENTION_DAYS=7
+ENV
+chmod 600 "$DEMO_DIR/.env"
+cd "$DEMO_DIR"
+
+log "directus-backup doctor"
+"$BIN" doctor
+
+log "first backup (full)"
+"$BIN" backup --no-progress
+
+log "a day of changes: 2 files changed, 1 added, 1 deleted, 10 rows updated"
+sleep 1.1 # a new BACKUP_TIMESTAMP
+head -c 5000 /dev/urandom > directus/uploads/file-1.bin
+head -c 5000 /dev/urandom > directus/uploads/file-2.bin
+head -c 7000 /dev/urandom > directus/uploads/new-file.bin
+rm directus/uploads/file-3.bin
+PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d directus -c "UPDATE articles SET title = title || ' (edited)' WHERE id <= 10"
+
+log "second backup (incremental: unchanged files are hard links)"
+"$BIN" backup --no-progress
+
+log "the backups folder"
+ls -la directus/data/backups
+latest=directus/data/backups/backup_latest
+echo "inode of file-10.bin in both backups (the same inode = hard link):"
+for b in directus/data/backups/backup_2*; do stat -c '%i  %n' "$b/uploads/file-10.bin"; done
+
+log "restore with the specification's command into a scratch database"
+createdb -O directus test_restore
+gunzip -t "$latest/db_backup.sql.gz" && echo "gunzip -t: OK"
+gunzip -c "$latest/db_backup.sql.gz" | PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d test_restore >/dev/null
+echo "SELECT COUNT(*) FROM directus_users in the restored database: $(psql -X -At -d test_restore -c 'SELECT COUNT(*) FROM directus_users')"
+echo "edited articles in the restored database: $(psql -X -At -d test_restore -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(edited)'")"
+
+log "done: the demo's files are in $DEMO_DIR (the database server is stopped now)"
