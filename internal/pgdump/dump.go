@@ -138,10 +138,7 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
-	// On cancellation ask pg_dump (or docker) to stop, then kill it if it
-	// lingers, so SIGINT on us never leaves a dump running.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
+	stopOnCancel(cmd)
 	stderr := &tailBuffer{max: 64 << 10}
 	if opts.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(stderr, opts.Stderr)
@@ -205,6 +202,16 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	res.Bytes = fileCount.n
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
 	return res, nil
+}
+
+// stopOnCancel makes a cancelled context stop the command and everything
+// it started: pg_dump runs in its own process group (so a terminal's Ctrl-C
+// reaches only us, and we decide), the group gets SIGTERM, and whatever
+// still lingers after WaitDelay is killed. A dump never outlives the run.
+func stopOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 }
 
 // rawWriter hashes and counts the uncompressed stream and keeps its last
@@ -278,6 +285,21 @@ func endsComplete(tail []byte) bool {
 	return true
 }
 
+// headBuffer keeps the first max bytes written to it and drops the rest.
+type headBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *headBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (b *headBuffer) String() string { return b.buf.String() }
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
@@ -287,16 +309,18 @@ func lastLines(s string, n int) string {
 }
 
 // Probe checks that pg_dump can connect with opts, the way a backup will,
-// by dumping the schema of a table that does not exist: it costs the server
-// nothing. It returns the server version pg_dump reports.
+// and read the schema of every table (which also takes the same share locks
+// a dump takes, so missing privileges show up here), without dumping data.
+// It returns the server version pg_dump reports.
 func Probe(ctx context.Context, opts Options) (serverVersion string, err error) {
 	name, args, env := Command(opts)
-	args = append(args, "--schema-only", "--table=directus_backup_probe_no_such_table")
+	args = append(args, "--schema-only")
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	stopOnCancel(cmd)
+	out := &headBuffer{max: 64 << 10}
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &errb
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return "", fmt.Errorf("%s not found on PATH: %w", name, err)
