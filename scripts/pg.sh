@@ -19,6 +19,8 @@ pg_install_if_missing() {
   command -v pg_dump >/dev/null || need+=(postgresql-client-15)
   command -v gzip >/dev/null || need+=(gzip)
   command -v rsync >/dev/null || need+=(rsync)
+  command -v ps >/dev/null || need+=(procps)
+  command -v chattr >/dev/null || need+=(e2fsprogs)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]} (apt-get)"
     if [ "$(id -u)" -ne 0 ]; then
@@ -28,10 +30,14 @@ pg_install_if_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     # The Debian package would start its own cluster on 5432; we only want
     # the binaries, so keep the package's scripts from starting a service.
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
+    local made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      made_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    rm -f /usr/sbin/policy-rc.d
+    [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
     pg_find_bin
   fi
 }

@@ -331,3 +331,40 @@ func TestInvalidSettingsRejected(t *testing.T) {
 		})
 	}
 }
+
+// fakePgDump puts a pg_dump on PATH that runs body (a shell snippet, with
+// $REAL the real pg_dump) instead.
+func fakePgDump(t *testing.T, f *fixture, body string) {
+	t.Helper()
+	real, err := exec.LookPath("pg_dump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/bash\nREAL=%q\n%s\n", real, body)
+	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.path = bin + ":" + os.Getenv("PATH")
+}
+
+// Step 2: pg_dump exiting 0 is not enough; an empty dump or one cut short
+// (no completion line) fails the run and leaves no backup.
+func TestEmptyOrTruncatedDumpFails(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty":     "exit 0",
+		"truncated": `"$REAL" "$@" | head -c 20000; exit 0`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			latest := filepath.Base(f.mustBackup())
+			before := f.backupNames()
+			fakePgDump(t, f, body)
+			r := f.run("backup")
+			assertFailedCleanly(t, f, r, exitDatabase, "database", before, latest)
+			if !strings.Contains(r.stderr, "pg_dump wrote nothing") && !strings.Contains(r.stderr, "completion line") {
+				t.Errorf("log does not say why:\n%s", r.stderr)
+			}
+		})
+	}
+}
