@@ -58,7 +58,11 @@ Settings come from command-line flags, then environment variables, then the
 		if s.Flag == "" {
 			continue // secrets have no flag: ps would show them
 		}
-		pf.String(s.Flag, "", fmt.Sprintf("%s [env %s, default %s]", s.Usage, s.Env, s.Default))
+		help := fmt.Sprintf("%s [env %s, default %s]", s.Usage, s.Env, s.Default)
+		if s.Default == "" {
+			help = fmt.Sprintf("%s [env %s]", s.Usage, s.Env)
+		}
+		pf.String(s.Flag, "", help)
 	}
 	pf.StringVar(&a.logFormat, "log-format", logx.FormatText, "log format: text or json")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log debug details")

@@ -51,7 +51,7 @@ var Settings = []Setting{
 	{Env: envRetentionDays, Flag: "retention-days", Default: "7",
 		Usage: "remove backups older than this many days (0 = no age limit, at most 36500)"},
 	{Env: envRetentionCount, Flag: "retention-count", Default: "0",
-		Usage: "always keep at least this many newest backups (0 = no minimum)"},
+		Usage: "always keep at least this many newest backups; with BACKUP_RETENTION_DAYS=0, keep only this many (0 = no count rule)"},
 	{Env: envGzipLevel, Flag: "gzip-level", Default: "9",
 		Usage: "gzip compression level of the database dump, 1 (fastest) to 9 (smallest)"},
 	{Env: envCompression, Flag: "compression", Default: "gzip",

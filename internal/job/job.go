@@ -107,7 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		rep:    &Report{JobID: jobID, Started: deps.Now()},
 		stderr: &boundedBuffer{max: 1 << 20},
 	}
-	defer r.lock.Release()
+	defer func() { r.lock.Release() }() // r.lock is set by init
 
 	steps := []struct {
 		name string
@@ -121,11 +121,13 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	for _, s := range steps {
 		deps.Progress.Step.Store(s.name)
 		start := time.Now()
-		err := s.fn(ctx)
-		r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: s.name, Seconds: time.Since(start).Seconds()})
-		if err == nil && ctx.Err() != nil {
-			err = ctx.Err()
+		// A signal between steps stops the run before the next one starts;
+		// once finalize has succeeded the backup stands, whatever comes.
+		err := ctx.Err()
+		if err == nil {
+			err = s.fn(ctx)
 		}
+		r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: s.name, Seconds: time.Since(start).Seconds()})
 		if err != nil {
 			return r.rep, r.fail(s.name, err)
 		}
