@@ -146,6 +146,11 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.DB.Password = r.password()
 
 	c.UploadsDir = r.uploadsDir()
+	// Backups inside the uploads folder would be copied into every new
+	// backup (and uploads inside the backups folder would be pruned).
+	if within(c.UploadsDir, c.BackupsDir) || within(c.BackupsDir, c.UploadsDir) {
+		r.fail(envBackupsDir, c.BackupsDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
+	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
 	c.DockerComposeFile = r.path(envDockerComposeFile)
@@ -434,6 +439,30 @@ func (r *resolver) directusPath(p string, from origin) string {
 }
 
 // resolvePath makes p absolute against base (absolute) and cleans it.
+// within reports whether path is dir or inside it, after resolving
+// symlinks of the parts that exist.
+func within(dir, path string) bool {
+	dir, path = realPath(dir), realPath(path)
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// realPath resolves symlinks in the longest existing prefix of p.
+func realPath(p string) string {
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
 func resolvePath(base, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)

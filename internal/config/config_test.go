@@ -701,3 +701,23 @@ func TestWorkDirRelativePaths(t *testing.T) {
 		t.Errorf("ErrorDir = %q", c.ErrorDir)
 	}
 }
+
+func TestBackupsAndUploadsMustNotNest(t *testing.T) {
+	wd := t.TempDir()
+	for _, tc := range []struct{ backups, uploads string }{
+		{"./directus/uploads/backups", "./directus/uploads"},
+		{"./directus", "./directus/uploads"},
+		{"./same", "./same"},
+	} {
+		env := map[string]string{"DB_DATABASE": "d", "BACKUPS_DIR": tc.backups, "BACKUP_UPLOADS_DIR": tc.uploads}
+		_, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, WorkDir: wd}, time.Now())
+		var se *SettingError
+		if !errors.As(err, &se) || se.Setting != "BACKUPS_DIR" {
+			t.Errorf("backups %s, uploads %s: %v", tc.backups, tc.uploads, err)
+		}
+	}
+	env := map[string]string{"DB_DATABASE": "d", "BACKUPS_DIR": "./directus/data/backups", "BACKUP_UPLOADS_DIR": "./directus/uploads"}
+	if _, err := Load(Sources{Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, WorkDir: wd}, time.Now()); err != nil {
+		t.Errorf("the default layout is rejected: %v", err)
+	}
+}
