@@ -21,7 +21,7 @@ rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
 
 log "building bin/directus-backup"
-make -s build
+CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/directus-backup ./cmd/directus-backup
 BIN=$PWD/bin/directus-backup
 
 export PGHOST=$DIRECTUS_BACKUP_TEST_PGHOST PGPORT=$DIRECTUS_BACKUP_TEST_PGPORT

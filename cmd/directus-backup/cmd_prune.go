@@ -23,15 +23,18 @@ func newPruneCommand(a *app) *cobra.Command {
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.loadConfigNoDB()
 			if err != nil {
 				return err
 			}
 			log := a.logger(cfg, a.stderr, nil)
 			res, err := job.Prune(c.Context(), cfg, job.Deps{Log: log})
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(a.stdout, "Prune: %d kept, %d expired, %d incomplete, %d leftovers, %d error folders removed\n",
 				len(res.Kept), len(res.Expired), len(res.Incomplete), len(res.Leftovers), len(res.ErrorDirs))
-			return err
+			return nil
 		},
 	}
 }

@@ -54,6 +54,7 @@ func TestPruneRetention(t *testing.T) {
 	unrelated := filepath.Join(f.backups, "my-notes")
 	os.MkdirAll(unrelated, 0o700)
 
+	delete(f.env, "DB_DATABASE") // prune never touches the database
 	r := f.run("prune")
 	if r.code != 0 {
 		t.Fatalf("prune exit %d\n%s", r.code, r.stderr)
@@ -235,5 +236,26 @@ func TestHelpListsEnvironment(t *testing.T) {
 	}
 	if r := f.run("backup", "--no-such-flag"); r.code != exitUsage {
 		t.Errorf("unknown flag: exit %d", r.code)
+	}
+}
+
+// A run whose BACKUP_TIMESTAMP is older than the retention window keeps the
+// backup it just made (and backup_latest stays valid).
+func TestOldFixedTimestampKeepsNewBackup(t *testing.T) {
+	f := newFixture(t)
+	f.mustBackup() // a newer backup, so the old-stamped one is not the newest
+	cmd, _, stderr := f.command("backup")
+	cmd.Env = append(cmd.Env, fmt.Sprintf("BACKUP_TIMESTAMP=%d", time.Now().Unix()-30*24*3600))
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("backup: %v\n%s", err, stderr)
+	}
+	if len(f.backupNames()) != 2 {
+		t.Fatalf("backups: %v", f.backupNames())
+	}
+	if _, err := os.Stat(filepath.Join(f.latest(), "manifest.json")); err != nil {
+		t.Errorf("backup_latest: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "kept anyway") {
+		t.Errorf("no warning about the old timestamp:\n%s", stderr)
 	}
 }

@@ -173,6 +173,9 @@ func TestConcurrentRunRefused(t *testing.T) {
 	if time.Since(start) > 1500*time.Millisecond {
 		t.Errorf("second run waited %v instead of exiting at once", time.Since(start))
 	}
+	if len(f.errorDirs()) != 0 {
+		t.Errorf("a refused run wrote an error folder: %v", f.errorDirs())
+	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run failed: %v\n%s", err, firstErr)
 	}

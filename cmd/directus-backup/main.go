@@ -46,7 +46,7 @@ const exitCodesHelp = `Exit codes:
   7    cleanup failed (the new backup itself is complete)
   8    doctor found problems
   11   another run holds the lock on BACKUPS_DIR
-  130  interrupted (SIGINT/SIGTERM); the partial backup was removed`
+  130  interrupted (SIGINT/SIGTERM); a backup not yet finalized is removed`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

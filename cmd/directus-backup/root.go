@@ -74,7 +74,12 @@ Settings come from command-line flags, then environment variables, then the
 }
 
 // loadConfig builds the settings from flags, environment and .env file.
-func (a *app) loadConfig() (*config.Config, error) {
+func (a *app) loadConfig() (*config.Config, error) { return a.load(false) }
+
+// loadConfigNoDB is loadConfig for commands that never reach the database.
+func (a *app) loadConfigNoDB() (*config.Config, error) { return a.load(true) }
+
+func (a *app) load(noDatabase bool) (*config.Config, error) {
 	if a.logFormat != logx.FormatText && a.logFormat != logx.FormatJSON {
 		return nil, fmt.Errorf("%w: --log-format=%q: accepted: text or json", errUsage, a.logFormat)
 	}
@@ -91,7 +96,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd}, time.Now())
+	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd, NoDatabase: noDatabase}, time.Now())
 }
 
 // logger makes the run's logger: to stderr (behind the progress display

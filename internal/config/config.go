@@ -57,6 +57,10 @@ type Sources struct {
 	// PG* and the like. nil: Config.Environ lists only the settings,
 	// STORAGE_LOCAL_ROOT and the names in Flags and the .env file.
 	Environ func() []string
+
+	// NoDatabase is set by commands that never reach the database (prune):
+	// then DB_DATABASE is not required.
+	NoDatabase bool
 }
 
 // Limits that are not obvious from the settings table.
@@ -139,7 +143,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 		c.DB.Port = strconv.Itoa(p) // "+05432" would puzzle libpq
 	}
 	c.DB.Database = r.value(envDBDatabase)
-	if c.DB.Database == "" {
+	if c.DB.Database == "" && !src.NoDatabase {
 		r.fail(envDBDatabase, "", "the name of the Directus database (required)", nil)
 	}
 	c.DB.User = r.value(envDBUser)

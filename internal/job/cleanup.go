@@ -30,7 +30,9 @@ type CleanupResult struct {
 
 // cleanup removes what dead runs left, applies retention and removes old
 // error folders. The caller holds the lock. Each removal is logged.
-func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time) (CleanupResult, error) {
+// keep names a backup that must survive whatever the policy says: the one
+// this run just made (its BACKUP_TIMESTAMP may be old).
+func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time, keep string) (CleanupResult, error) {
 	var res CleanupResult
 	var errs []error
 
@@ -67,7 +69,11 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 		if err := ctx.Err(); err != nil {
 			return res, errors.Join(append(errs, err)...)
 		}
-		if d.Keep {
+		if d.Keep || d.Name == keep {
+			if !d.Keep {
+				log.Warn("the new backup's timestamp puts it beyond the retention policy; kept anyway (is BACKUP_TIMESTAMP fixed?)",
+					"name", d.Name, "reason", d.Reason)
+			}
 			res.Kept = append(res.Kept, d.Name)
 			continue
 		}

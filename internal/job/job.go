@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	// reported but never touches the new backup.
 	deps.Progress.Step.Store(StepCleanup)
 	start := time.Now()
-	res, err := cleanup(ctx, cfg, r.log, deps.Now())
+	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name)
 	r.rep.Cleanup = res
 	r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepCleanup, Seconds: time.Since(start).Seconds()})
 	r.rep.Finished = deps.Now()
@@ -165,7 +165,7 @@ func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, e
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
 	defer lock.Release()
-	res, err := cleanup(ctx, cfg, deps.Log, deps.Now())
+	res, err := cleanup(ctx, cfg, deps.Log, deps.Now(), "")
 	if err != nil {
 		deps.Log.Error("cleanup failed", "err", err)
 		return res, &StepError{Step: StepCleanup, Err: err}
@@ -182,6 +182,11 @@ func (r *run) fail(step string, err error) error {
 		r.log.Error(fmt.Sprintf("%s step failed: %v", step, err), "step", step)
 	}
 	serr := &StepError{Step: step, Err: err}
+	if errors.Is(err, repo.ErrLocked) {
+		// Refused, not failed: the running job is fine, and overlapping
+		// cron runs should not pile up error folders.
+		return serr
+	}
 	serr.ErrorDir = r.writeErrorDir(step, err)
 	if r.temp != "" {
 		if rmErr := os.RemoveAll(r.temp); rmErr != nil {
