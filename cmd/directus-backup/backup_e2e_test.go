@@ -85,6 +85,12 @@ func TestBackupFullThenIncremental(t *testing.T) {
 	if m.Database.RawBytes == 0 || m.Database.Bytes == 0 || m.Database.Bytes >= m.Database.RawBytes {
 		t.Errorf("dump sizes raw %d stored %d", m.Database.RawBytes, m.Database.Bytes)
 	}
+	if got := m.Database.TableRows["public.articles"]; got != 3001 {
+		t.Errorf("manifest counts %d rows of public.articles, want 3001 (all: %v)", got, m.Database.TableRows)
+	}
+	if got, ok := m.Database.TableRows["public.directus_files"]; !ok || got != 0 {
+		t.Errorf("empty table directus_files: %d, %v", got, ok)
+	}
 	if m.Uploads.Files != 5 || m.Uploads.Copied != 5 || m.Uploads.Linked != 0 {
 		t.Errorf("first backup uploads = %+v", m.Uploads)
 	}
@@ -201,7 +207,7 @@ func TestDockerMethod(t *testing.T) {
 		t.Errorf("log does not say docker was used:\n%s", r.stderr)
 	}
 	argv, _ := os.ReadFile(argvLog)
-	if !strings.Contains(string(argv), "exec -T -e PGPASSWORD database pg_dump") {
+	if !strings.Contains(string(argv), "exec -T -e PGUSER -e PGPASSWORD -e PGDATABASE database pg_dump") {
 		t.Errorf("docker called as %q", argv)
 	}
 	if strings.Contains(string(argv), f.password) {

@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -50,7 +51,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	method := job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
 	cmdName := job.RequiredCommand(method)
 	detail := fmt.Sprintf("method %s (BACKUP_DB_METHOD=%s)", method, cfg.DBMethod)
-	if method == pgdump.MethodDocker {
+	if method == pgexec.MethodDocker {
 		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
 	}
 	cmdOK := true
@@ -64,11 +65,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 
 	if cmdOK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		v, err := pgdump.Probe(pctx, pgdump.Options{
-			Conn: pgdump.Conn{Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
-				Password: cfg.DB.Password, Database: cfg.DB.Database},
-			Method: method, ComposeFile: cfg.DockerComposeFile, Service: cfg.DockerService,
-		})
+		v, err := pgdump.Probe(pctx, job.Target(cfg, method))
 		cancel()
 		if err != nil {
 			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),

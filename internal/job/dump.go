@@ -5,39 +5,38 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// DumpOptions builds the pg_dump options for cfg and a resolved method.
-func (r *run) dumpOptions() pgdump.Options {
-	cfg := r.cfg
-	return pgdump.Options{
-		Conn: pgdump.Conn{
-			Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
-			Password: cfg.DB.Password, Database: cfg.DB.Database,
-		},
-		Method:      r.method,
-		ComposeFile: cfg.DockerComposeFile,
-		Service:     cfg.DockerService,
-		Compression: cfg.Compression,
-		Level:       cfg.GzipLevel,
+// Target is where cfg says the database is, reached by a resolved method.
+func Target(cfg *config.Config, method string) pgexec.Target {
+	return pgexec.Target{
+		Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
+		Password: cfg.DB.Password, Database: cfg.DB.Database,
+		Method: method, ComposeFile: cfg.DockerComposeFile, Service: cfg.DockerService,
 	}
 }
 
 func (r *run) dumpDatabase(ctx context.Context) error {
-	opts := r.dumpOptions()
-	opts.Stderr = r.stderr
-	opts.OnBytes = func(n int64) { r.deps.Progress.DumpBytes.Store(n) }
+	opts := pgdump.Options{
+		Target:      Target(r.cfg, r.method),
+		Compression: r.cfg.Compression,
+		Level:       r.cfg.GzipLevel,
+		Stderr:      r.stderr,
+		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n) },
+	}
 	file := repo.DumpGzip
 	if opts.Compression == pgdump.CompressionNone {
 		file = repo.DumpPlain
 	}
-	r.log.Info("dumping database", "database", opts.Conn.Database, "compression", opts.Compression)
+	r.log.Info("dumping database", "database", opts.Target.Database, "compression", opts.Compression)
 	res, err := pgdump.Dump(ctx, opts, filepath.Join(r.temp, file))
 	r.rep.Dump = res
 	if err != nil {
-		return fmt.Errorf("dump database %s: %w", opts.Conn.Database, err)
+		return fmt.Errorf("dump database %s: %w", opts.Target.Database, err)
 	}
 	if s := r.stderr.String(); s != "" {
 		r.log.Warn("pg_dump wrote to stderr", "stderr", s)

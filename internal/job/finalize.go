@@ -65,6 +65,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Name:     cfg.DB.Database,
 			RawBytes: r.rep.Dump.RawBytes, RawSHA256: r.rep.Dump.RawSHA256,
 			Bytes: r.rep.Dump.Bytes, SHA256: r.rep.Dump.SHA256,
+			TableRows: r.rep.Dump.TableRows,
 		},
 		Uploads: manifest.Uploads{
 			Source: cfg.UploadsDir, Previous: r.rep.Previous,

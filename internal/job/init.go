@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -20,14 +20,14 @@ func ResolveMethod(method, composeFile string) string {
 		return method
 	}
 	if fi, err := os.Stat(composeFile); err == nil && fi.Mode().IsRegular() {
-		return pgdump.MethodDocker
+		return pgexec.MethodDocker
 	}
-	return pgdump.MethodLocal
+	return pgexec.MethodLocal
 }
 
 // RequiredCommand is the program the dump needs for a resolved method.
 func RequiredCommand(method string) string {
-	if method == pgdump.MethodDocker {
+	if method == pgexec.MethodDocker {
 		return "docker"
 	}
 	return "pg_dump"
@@ -39,7 +39,7 @@ func (r *run) init(ctx context.Context) error {
 	cfg := r.cfg
 	r.method = ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
 	r.rep.Method = r.method
-	if r.method == pgdump.MethodDocker {
+	if r.method == pgexec.MethodDocker {
 		r.log.Info("database will be dumped through docker compose",
 			"compose_file", cfg.DockerComposeFile, "service", cfg.DockerService)
 	} else {

@@ -67,6 +67,10 @@ type Database struct {
 	RawSHA256   string `json:"raw_sha256"`
 	Bytes       int64  `json:"bytes"`  // size of File on disk
 	SHA256      string `json:"sha256"` // of File on disk
+	// TableRows counts the rows the dump holds for each table, as counted
+	// from its COPY blocks while it streamed by (keys as the dump names the
+	// tables, e.g. public.directus_users).
+	TableRows map[string]int64 `json:"table_rows,omitempty"`
 }
 
 // Uploads describes the uploads snapshot.

@@ -13,21 +13,16 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/klauspost/pgzip"
+
+	"github.com/directus-backup/directus-backup/internal/dumpscan"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 )
 
 // CompletionLine is the comment pg_dump writes at the very end of a plain
 // dump. Its absence means the dump was cut short.
 const CompletionLine = "-- PostgreSQL database dump complete"
-
-// Methods of running pg_dump.
-const (
-	MethodLocal  = "local"
-	MethodDocker = "docker"
-)
 
 // Compressions of the dump file.
 const (
@@ -41,17 +36,9 @@ var (
 	ErrIncomplete = errors.New("dump does not end with pg_dump's completion line")
 )
 
-// Conn says which database to dump and as whom.
-type Conn struct {
-	Host, Port, User, Password, Database string
-}
-
 // Options for Dump.
 type Options struct {
-	Conn        Conn
-	Method      string // MethodLocal or MethodDocker
-	ComposeFile string // docker only
-	Service     string // docker only
+	Target      pgexec.Target
 	Compression string // CompressionGzip or CompressionNone
 	Level       int    // gzip level 1-9
 	// Stderr receives pg_dump's standard error as it is written; may be nil.
@@ -66,51 +53,19 @@ type Result struct {
 	RawSHA256 string
 	Bytes     int64 // size of the file written
 	SHA256    string
-	Command   string // the command line, without secrets, for the log
+	// TableRows counts the rows of each table's COPY block, keyed by the
+	// table's name as the dump writes it.
+	TableRows map[string]int64
 }
 
-// Command returns the pg_dump invocation for opts: the program, its
-// arguments and its environment. The password travels only in the
-// environment (for docker, passed through by name with -e), never in the
-// arguments that ps shows.
-func Command(opts Options) (name string, args []string, env []string) {
-	dumpArgs := []string{"--format=plain", "--clean", "--if-exists", "--no-password"}
-	env = os.Environ()
-	switch opts.Method {
-	case MethodDocker:
-		args = []string{"compose", "-f", opts.ComposeFile, "exec", "-T"}
-		if opts.Conn.Password != "" {
-			args = append(args, "-e", "PGPASSWORD")
-			env = append(env, "PGPASSWORD="+opts.Conn.Password)
-		}
-		args = append(args, opts.Service, "pg_dump")
-		args = append(args, dumpArgs...)
-		if opts.Conn.User != "" {
-			args = append(args, "--username="+opts.Conn.User)
-		}
-		args = append(args, "--dbname="+opts.Conn.Database)
-		return "docker", args, env
-	default:
-		set := func(k, v string) {
-			if v != "" {
-				env = append(env, k+"="+v)
-			}
-		}
-		set("PGHOST", opts.Conn.Host)
-		set("PGPORT", opts.Conn.Port)
-		set("PGUSER", opts.Conn.User)
-		set("PGPASSWORD", opts.Conn.Password)
-		set("PGDATABASE", opts.Conn.Database)
-		return "pg_dump", dumpArgs, env
-	}
-}
+// dumpArgs makes a plain SQL dump that restores both into an empty
+// database and over the existing one (--clean --if-exists), and never waits
+// for a password prompt (--no-password): the password comes from PGPASSWORD.
+var dumpArgs = []string{"--format=plain", "--clean", "--if-exists", "--no-password"}
 
 // Dump runs pg_dump as opts say and writes the dump to path, which must not
 // exist. On error the partial file is removed.
 func Dump(ctx context.Context, opts Options, path string) (res Result, err error) {
-	name, args, env := Command(opts)
-	res.Command = name + " " + strings.Join(args, " ")
-
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return res, err
@@ -136,9 +91,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 		sink = gz
 	}
 
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env
-	stopOnCancel(cmd)
+	cmd := opts.Target.Command(ctx, "pg_dump", dumpArgs...)
+	name := opts.Target.Program("pg_dump")
 	stderr := &tailBuffer{max: 64 << 10}
 	if opts.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(stderr, opts.Stderr)
@@ -157,7 +111,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	}
 
 	raw := &rawWriter{h: sha256.New(), onBytes: opts.OnBytes}
-	_, copyErr := io.Copy(io.MultiWriter(sink, raw), stdout)
+	scan := dumpscan.New()
+	_, copyErr := io.Copy(io.MultiWriter(sink, raw, scan), stdout)
 	if copyErr != nil {
 		// Unblock pg_dump so Wait returns.
 		io.Copy(io.Discard, stdout)
@@ -201,17 +156,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	res.RawSHA256 = hex.EncodeToString(raw.h.Sum(nil))
 	res.Bytes = fileCount.n
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
+	res.TableRows = scan.Rows
 	return res, nil
-}
-
-// stopOnCancel makes a cancelled context stop the command and everything
-// it started: pg_dump runs in its own process group (so a terminal's Ctrl-C
-// reaches only us, and we decide), the group gets SIGTERM, and whatever
-// still lingers after WaitDelay is killed. A dump never outlives the run.
-func stopOnCancel(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
 }
 
 // rawWriter hashes and counts the uncompressed stream and keeps its last
@@ -312,12 +258,9 @@ func lastLines(s string, n int) string {
 // and read the schema of every table (which also takes the same share locks
 // a dump takes, so missing privileges show up here), without dumping data.
 // It returns the server version pg_dump reports.
-func Probe(ctx context.Context, opts Options) (serverVersion string, err error) {
-	name, args, env := Command(opts)
-	args = append(args, "--schema-only")
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env
-	stopOnCancel(cmd)
+func Probe(ctx context.Context, t pgexec.Target) (serverVersion string, err error) {
+	cmd := t.Command(ctx, "pg_dump", "--schema-only", "--no-password")
+	name := t.Program("pg_dump")
 	out := &headBuffer{max: 64 << 10}
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = out, &errb

@@ -1,0 +1,80 @@
+// Package pgexec runs PostgreSQL's client programs (pg_dump, psql) against
+// the configured server: on this host, or inside the database's docker
+// compose service as the specification does. Connection settings travel in
+// libpq's PG* environment variables, never in arguments that ps shows; for
+// docker they are passed through by name (-e NAME).
+package pgexec
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Methods of running the client programs.
+const (
+	MethodLocal  = "local"
+	MethodDocker = "docker"
+)
+
+// Target says which database to reach and how.
+type Target struct {
+	Host, Port, User, Password, Database string
+
+	Method      string // MethodLocal or MethodDocker
+	ComposeFile string // docker only
+	Service     string // docker only
+}
+
+// WithDatabase returns t aimed at another database on the same server.
+func (t Target) WithDatabase(name string) Target {
+	t.Database = name
+	return t
+}
+
+// Program returns the executable a command for t starts: docker for the
+// docker method, the client program itself otherwise.
+func (t Target) Program(program string) string {
+	if t.Method == MethodDocker {
+		return "docker"
+	}
+	return program
+}
+
+// Command returns a command running program with args against t. A
+// cancelled ctx stops it and everything it started: it runs in its own
+// process group (so a terminal's Ctrl-C reaches only us, and we decide),
+// the group gets SIGTERM, and whatever lingers after WaitDelay is killed.
+func (t Target) Command(ctx context.Context, program string, args ...string) *exec.Cmd {
+	env := os.Environ()
+	vars := [][2]string{{"PGUSER", t.User}, {"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database}}
+	var cmd *exec.Cmd
+	if t.Method == MethodDocker {
+		// Inside the database container the client reaches the server
+		// through its own socket: host and port are not passed.
+		argv := []string{"compose", "-f", t.ComposeFile, "exec", "-T"}
+		for _, v := range vars {
+			if v[1] != "" {
+				argv = append(argv, "-e", v[0])
+				env = append(env, v[0]+"="+v[1])
+			}
+		}
+		argv = append(argv, t.Service, program)
+		cmd = exec.CommandContext(ctx, "docker", append(argv, args...)...)
+	} else {
+		vars = append(vars, [2]string{"PGHOST", t.Host}, [2]string{"PGPORT", t.Port})
+		for _, v := range vars {
+			if v[1] != "" {
+				env = append(env, v[0]+"="+v[1])
+			}
+		}
+		cmd = exec.CommandContext(ctx, program, args...)
+	}
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
