@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
@@ -44,7 +46,7 @@ touches earlier backups or backup_latest.
 }
 
 func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
-	capture := &syncBuffer{}
+	capture := &capbuf.Head{Max: 16 << 20} // the job log, for the error folder
 	progress := &job.Progress{}
 	var logOut io.Writer = a.stderr
 	var display *progressDisplay
@@ -64,7 +66,10 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
 	if display != nil {
 		display.Stop()
 	}
-	if rep != nil && rep.Path != "" {
+	// The summary says "complete": print it only when the backup is, and
+	// backup_latest points at it (a cleanup failure leaves both true).
+	var se *job.StepError
+	if rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
 		printSummary(a.stdout, rep)
 	}
 	return err
@@ -91,6 +96,9 @@ func printSummary(w io.Writer, rep *job.Report) {
 			cl.Expired...), cl.Incomplete...), cl.Leftovers...), cl.ErrorDirs...), ", "))
 	}
 	fmt.Fprintf(w, "  kept       %d backups\n", len(cl.Kept))
+	if len(cl.Damaged) > 0 {
+		fmt.Fprintf(w, "  damaged    %s (unreadable manifest; left alone)\n", strings.Join(cl.Damaged, ", "))
+	}
 }
 
 // showProgress: a progress display only for a person at a terminal; never

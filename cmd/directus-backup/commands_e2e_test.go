@@ -45,12 +45,15 @@ func TestPruneRetention(t *testing.T) {
 	os.MkdirAll(filepath.Join(f.backups, incomplete, "uploads"), 0o700)
 	os.MkdirAll(filepath.Join(f.backups, "temp_job-dead"), 0o700)
 	os.MkdirAll(filepath.Join(f.backups, "deleting_backup_x_1"), 0o700)
-	oldErr := filepath.Join(f.backups, "error_logs", "error_old_job-1")
-	newErr := filepath.Join(f.backups, "error_logs", "error_new_job-2")
-	os.MkdirAll(oldErr, 0o700)
-	os.MkdirAll(newErr, 0o700)
+	oldErr := filepath.Join(f.backups, "error_logs", "error_2026-01-01_00-00-00_job-2b1c6a4e-1d2f-4c1e-9a7b-0d3e5f6a7b8c")
+	newErr := filepath.Join(f.backups, "error_logs", "error_2026-11-01_00-00-00_job-3c2d7b5f-2e3a-4d2f-8b8c-1e4f6a7b8c9d")
+	notOurs := filepath.Join(f.backups, "error_logs", "error_handling_notes") // not named by this tool
+	for _, d := range []string{oldErr, newErr, notOurs} {
+		os.MkdirAll(d, 0o700)
+	}
 	past := time.Now().Add(-40 * 24 * time.Hour)
 	os.Chtimes(oldErr, past, past)
+	os.Chtimes(notOurs, past, past)
 	unrelated := filepath.Join(f.backups, "my-notes")
 	os.MkdirAll(unrelated, 0o700)
 
@@ -74,14 +77,13 @@ func TestPruneRetention(t *testing.T) {
 	if _, err := os.Stat(oldErr); !os.IsNotExist(err) {
 		t.Error("error folder older than 30 days kept")
 	}
-	for _, kept := range []string{newErr, unrelated} {
+	for _, kept := range []string{newErr, notOurs, unrelated} {
 		if _, err := os.Stat(kept); err != nil {
 			t.Errorf("%s removed", kept)
 		}
 	}
 
-	// Count only: BACKUP_RETENTION_DAYS=0 BACKUP_RETENTION_COUNT=1 keeps the
-	// newest; with everything expired, the newest still survives.
+	// BACKUP_RETENTION_DAYS=1: everything is expired, the newest survives.
 	f.env["BACKUP_RETENTION_DAYS"] = "1"
 	makeLegacyBackup(t, f, now-5*day, false)
 	if r := f.run("prune"); r.code != 0 {
@@ -89,6 +91,19 @@ func TestPruneRetention(t *testing.T) {
 	}
 	if got := strings.Join(f.backupNames(), ","); got != recent {
 		t.Errorf("newest backup not kept when all expired: %s", got)
+	}
+
+	// Count only: BACKUP_RETENTION_DAYS=0 BACKUP_RETENTION_COUNT=2 keeps the
+	// newest two whatever their age.
+	f.env["BACKUP_RETENTION_DAYS"] = "0"
+	f.env["BACKUP_RETENTION_COUNT"] = "2"
+	second := makeLegacyBackup(t, f, now-400*day, false)
+	makeLegacyBackup(t, f, now-500*day, false)
+	if r := f.run("prune"); r.code != 0 {
+		t.Fatalf("prune exit %d\n%s", r.code, r.stderr)
+	}
+	if got := strings.Join(f.backupNames(), ","); got != second+","+recent {
+		t.Errorf("count-only retention kept %s, want %s and %s", got, second, recent)
 	}
 }
 
@@ -181,7 +196,8 @@ func TestDoctor(t *testing.T) {
 	if _, err := os.Stat(f.backups); !os.IsNotExist(err) {
 		t.Error("doctor created the backups folder")
 	}
-	f.env["DB_PASSWORD"] = "wrong"
+	wrong := "wr0ng-<pass>\"word"
+	f.env["DB_PASSWORD"] = wrong
 	f.env["BACKUP_UPLOADS_DIR"] = filepath.Join(f.dir, "missing")
 	r = f.run("doctor")
 	if r.code != exitDoctor {
@@ -192,7 +208,7 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if strings.Contains(r.stdout, "wrong") && strings.Contains(r.stdout, "DB_PASSWORD=wrong") {
+	if strings.Contains(r.stdout+r.stderr, "wr0ng") {
 		t.Error("doctor printed the password")
 	}
 }

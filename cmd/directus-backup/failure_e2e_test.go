@@ -102,6 +102,9 @@ func TestUnwritableBackupsFolder(t *testing.T) {
 	before := f.backupNames()
 	if os.Geteuid() == 0 {
 		if out, err := exec.Command("chattr", "+i", f.backups).CombinedOutput(); err != nil {
+			if os.Getenv("DIRECTUS_BACKUP_TEST_REQUIRE_PG") != "" {
+				t.Fatalf("chattr +i: %v %s", err, out) // scripts/test.sh promises no skips
+			}
 			t.Skipf("chattr +i not available here: %v %s", err, out)
 		}
 		t.Cleanup(func() { exec.Command("chattr", "-i", f.backups).Run() })
@@ -369,5 +372,84 @@ func TestEmptyOrTruncatedDumpFails(t *testing.T) {
 				t.Errorf("log does not say why:\n%s", r.stderr)
 			}
 		})
+	}
+}
+
+// A pg_dump that prints the password (as a driver error might) must not get
+// it into the log, the error folder or the output, however it is quoted.
+func TestSecretInToolOutputIsScrubbed(t *testing.T) {
+	f := newFixture(t)
+	f.password = `Pw"<&>'x` + testpgSuffix(t)
+	f.pg.MustExec(t, "postgres", `ALTER ROLE "`+f.user+`" PASSWORD '`+strings.ReplaceAll(f.password, "'", "''")+`'`)
+	f.env["DB_PASSWORD"] = f.password
+	fakePgDump(t, f, `echo "pg_dump: error: password \"$PGPASSWORD\" rejected" >&2; exit 1`)
+	r := f.run("backup")
+	if r.code != exitDatabase {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "[REDACTED]") {
+		t.Errorf("the password was not where the test expects it:\n%s", r.stderr)
+	}
+	for _, out := range []string{r.stdout, r.stderr} {
+		if strings.Contains(out, "<&>") {
+			t.Errorf("password in output:\n%s", out)
+		}
+	}
+	filepath.WalkDir(f.backups, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), "<&>") {
+				t.Errorf("password in %s:\n%s", p, data)
+			}
+		}
+		return nil
+	})
+	f.run("backup", "--log-format", "json")
+	if r := f.run("backup", "--log-format", "json"); strings.Contains(r.stderr, "<&>") || strings.Contains(r.stderr, `\u003c&\u003e`) {
+		t.Errorf("password in JSON log:\n%s", r.stderr)
+	}
+}
+
+func testpgSuffix(t *testing.T) string { return fmt.Sprint(time.Now().UnixNano() % 100000) }
+
+// Backups keep the modes of the uploads folders. As a non-root user a
+// read-only folder (0555) must not make old backups impossible to remove,
+// nor block every later run. Runs the binary as nobody (needs root).
+func TestReadOnlyUploadFolderAsNonRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the binary as another user")
+	}
+	f := newFixture(t)
+	ro := filepath.Join(f.uploads, "ro")
+	os.MkdirAll(ro, 0o755)
+	os.WriteFile(filepath.Join(ro, "f.txt"), []byte("locked in"), 0o644)
+	os.Chmod(ro, 0o555)
+	os.Chmod(filepath.Dir(f.dir), 0o711) // let nobody reach the fixture
+	const nobody = 65534
+	filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			os.Lchown(p, nobody, nobody)
+		}
+		return nil
+	})
+	f.env["BACKUP_RETENTION_DAYS"] = "0"
+	f.env["BACKUP_RETENTION_COUNT"] = "1"
+	for i := 0; i < 3; i++ {
+		cmd, stdout, stderr := f.command("backup")
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: nobody, Gid: nobody}
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("run %d as nobody: %v\n%s%s", i+1, err, stdout, stderr)
+		}
+	}
+	if got := f.backupNames(); len(got) != 1 {
+		t.Errorf("backups after three runs with count 1: %v", got)
+	}
+	ents, _ := os.ReadDir(f.backups)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "deleting_") || strings.HasPrefix(e.Name(), "temp_") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(f.latest(), "uploads", "ro")); err != nil || fi.Mode().Perm() != 0o555 {
+		t.Errorf("read-only folder in the backup: %v %v", fi.Mode().Perm(), err)
 	}
 }

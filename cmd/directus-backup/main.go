@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/job"
@@ -68,7 +70,10 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// everything else is reported here.
 	var se *job.StepError
 	if !errors.As(err, &se) {
-		fmt.Fprintf(stderr, "ERROR: %v\n", err)
+		stamp := time.Now().Format("2006-01-02 15:04:05")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "%s ERROR: %s\n", stamp, line)
+		}
 	}
 	return code
 }
@@ -80,6 +85,9 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &se) && se.Step == job.StepCleanup:
+		// The new backup is complete, whatever stopped the cleanup.
+		return exitCleanup
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, repo.ErrLocked):

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -108,25 +106,7 @@ func (a *app) logger(cfg *config.Config, out io.Writer, capture io.Writer) *slog
 	}
 	var secrets []string
 	if cfg != nil {
-		secrets = append(secrets, cfg.DB.Password)
+		secrets = cfg.Secrets()
 	}
 	return logx.New(out, a.logFormat, capture, level, secrets)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the run to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
 }

@@ -155,6 +155,9 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	if within(c.UploadsDir, c.BackupsDir) || within(c.BackupsDir, c.UploadsDir) {
 		r.fail(envBackupsDir, c.BackupsDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
 	}
+	if within(c.UploadsDir, c.ErrorDir) || within(c.ErrorDir, c.UploadsDir) {
+		r.fail(envErrorDir, c.ErrorDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
+	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
 	c.DockerComposeFile = r.path(envDockerComposeFile)

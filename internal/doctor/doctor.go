@@ -7,6 +7,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +85,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	} else {
 		_, rerr := f.Readdirnames(1)
 		f.Close()
-		if rerr != nil && rerr.Error() != "EOF" {
+		if rerr != nil && rerr != io.EOF {
 			add("uploads folder", Fail, rerr.Error(), "run as a user that can read the uploads folder")
 		} else {
 			add("uploads folder", OK, cfg.UploadsDir+" is readable", "")
@@ -167,10 +168,9 @@ func checkBackups(cfg *config.Config) []Finding {
 		out = append(out, Finding{Check: "free space", Status: st,
 			Detail: fmt.Sprintf("%s free; the last backup needed %s", job.HumanBytes(int64(free)), job.HumanBytes(needed)), Fix: fix})
 	}
-	if l, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (doctor)", os.Getpid())); err != nil {
-		out = append(out, Finding{Check: "lock", Status: Warn, Detail: err.Error(), Fix: "wait for the running backup to finish"})
-	} else {
-		l.Release()
+	if held, who := repo.Held(cfg.BackupsDir); held {
+		out = append(out, Finding{Check: "lock", Status: Warn, Detail: "a run is in progress: " + who,
+			Fix: "wait for it to finish"})
 	}
 	return out
 }

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
@@ -17,6 +17,8 @@ import (
 
 // ErrorDirPrefix starts the name of every error folder.
 const ErrorDirPrefix = "error_"
+
+var errorDirRE = regexp.MustCompile(`^error_.+_job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // CleanupResult lists what the cleanup step removed and kept.
 type CleanupResult struct {
@@ -31,7 +33,8 @@ type CleanupResult struct {
 // cleanup removes what dead runs left, applies retention and removes old
 // error folders. The caller holds the lock. Each removal is logged.
 // keep names a backup that must survive whatever the policy says: the one
-// this run just made (its BACKUP_TIMESTAMP may be old).
+// this run just made (its BACKUP_TIMESTAMP may be old). The target of
+// backup_latest is always kept too, for the same reason.
 func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time, keep string) (CleanupResult, error) {
 	var res CleanupResult
 	var errs []error
@@ -64,14 +67,15 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 		}
 	}
 
+	latest, _ := repo.Latest(cfg.BackupsDir)
 	policy := retention.Policy{Days: cfg.RetentionDays, Count: cfg.RetentionCount}
 	for _, d := range retention.Apply(items, policy, now) {
 		if err := ctx.Err(); err != nil {
 			return res, errors.Join(append(errs, err)...)
 		}
-		if d.Keep || d.Name == keep {
+		if d.Keep || d.Name == keep || d.Name == latest {
 			if !d.Keep {
-				log.Warn("the new backup's timestamp puts it beyond the retention policy; kept anyway (is BACKUP_TIMESTAMP fixed?)",
+				log.Warn("backup_latest points at a backup whose timestamp puts it beyond the retention policy; kept anyway (is BACKUP_TIMESTAMP fixed, or the clock wrong?)",
 					"name", d.Name, "reason", d.Reason)
 			}
 			res.Kept = append(res.Kept, d.Name)
@@ -112,14 +116,14 @@ func removeOldErrorDirs(dir string, days int, now time.Time, log *slog.Logger) (
 	var removed []string
 	var errs []error
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), ErrorDirPrefix) {
-			continue
+		if !e.IsDir() || !errorDirRE.MatchString(e.Name()) {
+			continue // only folders this tool made: BACKUP_ERROR_DIR may be shared
 		}
 		fi, err := e.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		if err := repo.RemoveTree(filepath.Join(dir, e.Name())); err != nil {
 			errs = append(errs, fmt.Errorf("remove error folder %s: %w", e.Name(), err))
 			continue
 		}

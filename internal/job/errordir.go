@@ -23,7 +23,7 @@ func (r *run) writeErrorDir(step string, stepErr error) string {
 		r.log.Warn("could not write the error folder", "path", dir, "err", err)
 		return ""
 	}
-	secrets := []string{r.cfg.DB.Password}
+	secrets := r.cfg.Secrets()
 	scrub := func(s string) string { return redact.String(s, secrets...) }
 
 	var files []struct{ name, data string }

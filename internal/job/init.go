@@ -46,11 +46,10 @@ func (r *run) init(ctx context.Context) error {
 		r.log.Info("database will be dumped with the local pg_dump",
 			"host", orDefault(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
 	}
-	if cmd := RequiredCommand(r.method); cmd != "" {
-		if _, err := exec.LookPath(cmd); err != nil {
-			return fmt.Errorf("required command %q not found on PATH (install it, e.g. apt-get install %s): %w",
-				cmd, installHint(cmd), err)
-		}
+	cmd := RequiredCommand(r.method)
+	if _, err := exec.LookPath(cmd); err != nil {
+		return fmt.Errorf("required command %q not found on PATH (install it, e.g. apt-get install %s): %w",
+			cmd, installHint(cmd), err)
 	}
 	if fi, err := os.Stat(cfg.UploadsDir); err != nil {
 		return fmt.Errorf("uploads folder (BACKUP_UPLOADS_DIR): %w", err)
@@ -78,7 +77,8 @@ func (r *run) init(ctx context.Context) error {
 	// We hold the lock, so any temp_ or deleting_ folder belongs to a run
 	// that is no longer running: clear it now to free its space first.
 	if _, err := removeLeftovers(cfg.BackupsDir, r.log); err != nil {
-		return err
+		// Only space is at stake: the new backup does not need it gone.
+		r.log.Warn("could not remove a leftover of an earlier run", "err", err)
 	}
 
 	backups, err := repo.List(cfg.BackupsDir)
@@ -136,7 +136,7 @@ func removeLeftovers(dir string, log *slog.Logger) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, n := range left {
-		if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+		if err := repo.RemoveTree(filepath.Join(dir, n)); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", n, err))
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
@@ -86,7 +87,7 @@ type run struct {
 	prev      repo.Backup
 	hasPrev   bool
 	method    string
-	stderr    *boundedBuffer // pg_dump's stderr
+	stderr    *capbuf.Head // pg_dump's stderr
 	listSHA   string
 	listCount int64
 }
@@ -105,7 +106,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		deps:   deps,
 		log:    deps.Log.With("job", jobID),
 		rep:    &Report{JobID: jobID, Started: deps.Now()},
-		stderr: &boundedBuffer{max: 1 << 20},
+		stderr: &capbuf.Head{Max: 1 << 20},
 	}
 	defer func() { r.lock.Release() }() // r.lock is set by init
 
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	r.rep.Finished = deps.Now()
 	if err != nil {
 		r.log.Error("cleanup failed; the new backup is complete", "backup", r.rep.Path, "err", err)
-		return r.rep, &StepError{Step: StepCleanup, Err: err}
+		return r.rep, &StepError{Step: StepCleanup, Err: err, ErrorDir: r.writeErrorDir(StepCleanup, err)}
 	}
 	return r.rep, nil
 }
@@ -181,6 +182,7 @@ func (r *run) fail(step string, err error) error {
 	} else {
 		r.log.Error(fmt.Sprintf("%s step failed: %v", step, err), "step", step)
 	}
+	r.rep.Finished = r.deps.Now()
 	serr := &StepError{Step: step, Err: err}
 	if errors.Is(err, repo.ErrLocked) {
 		// Refused, not failed: the running job is fine, and overlapping
@@ -189,7 +191,7 @@ func (r *run) fail(step string, err error) error {
 	}
 	serr.ErrorDir = r.writeErrorDir(step, err)
 	if r.temp != "" {
-		if rmErr := os.RemoveAll(r.temp); rmErr != nil {
+		if rmErr := repo.RemoveTree(r.temp); rmErr != nil {
 			r.log.Warn("could not remove the temporary folder; the next run will", "path", r.temp, "err", rmErr)
 		}
 	}

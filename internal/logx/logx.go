@@ -36,10 +36,68 @@ func New(out io.Writer, format string, capture io.Writer, level slog.Level, secr
 	if capture != nil {
 		hs = append(hs, &textHandler{w: scrub(capture), level: slog.LevelDebug, mu: &sync.Mutex{}})
 	}
+	var h slog.Handler = fanout(hs)
 	if len(hs) == 1 {
-		return slog.New(hs[0])
+		h = hs[0]
 	}
-	return slog.New(fanout(hs))
+	// Secrets are removed from the message and values before encoding
+	// (quoting and JSON escaping would hide them from a byte-level search),
+	// and once more from the encoded bytes.
+	return slog.New(&redactHandler{next: h, secrets: nonEmpty(secrets)})
+}
+
+// redactHandler replaces secrets in a record's message and attribute
+// values before the next handler encodes them.
+type redactHandler struct {
+	next    slog.Handler
+	secrets []string
+}
+
+func (h *redactHandler) scrub(s string) string {
+	for _, sec := range h.secrets {
+		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	}
+	return s
+}
+
+func (h *redactHandler) attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		as := v.Group()
+		out := make([]any, len(as))
+		for i, g := range as {
+			out[i] = h.attr(g)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindString, slog.KindAny:
+		if s := v.String(); h.scrub(s) != s {
+			return slog.String(a.Key, h.scrub(s))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	nr := slog.NewRecord(r.Time, r.Level, h.scrub(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(h.attr(a)); return true })
+	return h.next.Handle(ctx, nr)
+}
+
+func (h *redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = h.attr(a)
+	}
+	return &redactHandler{next: h.next.WithAttrs(out), secrets: h.secrets}
+}
+
+func (h *redactHandler) WithGroup(name string) slog.Handler {
+	return &redactHandler{next: h.next.WithGroup(name), secrets: h.secrets}
 }
 
 func nonEmpty(ss []string) []string {

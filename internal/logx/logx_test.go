@@ -31,13 +31,14 @@ func TestTextPrefixesAndCapture(t *testing.T) {
 }
 
 func TestSecretsScrubbed(t *testing.T) {
-	secret := `pa"ss word`
+	secret := `pa"ss wo<r>d&\x01`
 	for _, format := range []string{FormatText, FormatJSON} {
 		var out, capture bytes.Buffer
 		log := New(&out, format, &capture, slog.LevelInfo, []string{secret, ""})
-		log.Error("connect failed: password "+secret+" rejected", "dsn", "postgres://u:"+secret+"@h/db")
+		log.Error("connect failed: password "+secret+" rejected", "dsn", "postgres://u:"+secret+"@h/db",
+			"err", errors.New("auth "+secret), slog.Group("g", "inner", secret))
 		for name, s := range map[string]string{"out": out.String(), "capture": capture.String()} {
-			if strings.Contains(s, "ss word") {
+			if strings.Contains(s, "ss wo") || strings.Contains(s, "u003c") {
 				t.Errorf("%s %s leaks the secret: %s", format, name, s)
 			}
 			if !strings.Contains(s, "[REDACTED]") {

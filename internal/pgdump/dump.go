@@ -16,13 +16,10 @@ import (
 
 	"github.com/klauspost/pgzip"
 
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 )
-
-// CompletionLine is the comment pg_dump writes at the very end of a plain
-// dump. Its absence means the dump was cut short.
-const CompletionLine = "-- PostgreSQL database dump complete"
 
 // Compressions of the dump file.
 const (
@@ -91,9 +88,13 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 		sink = gz
 	}
 
-	cmd := opts.Target.Command(ctx, "pg_dump", dumpArgs...)
+	// pg_dump gets its own cancel so that a write error (a full disk) stops
+	// it at once instead of letting it run to the end into nowhere.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cmd := opts.Target.Command(pctx, "pg_dump", dumpArgs...)
 	name := opts.Target.Program("pg_dump")
-	stderr := &tailBuffer{max: 64 << 10}
+	stderr := &capbuf.Tail{Max: 64 << 10}
 	if opts.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(stderr, opts.Stderr)
 	} else {
@@ -114,28 +115,27 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	scan := dumpscan.New()
 	_, copyErr := io.Copy(io.MultiWriter(sink, raw, scan), stdout)
 	if copyErr != nil {
-		// Unblock pg_dump so Wait returns.
-		io.Copy(io.Discard, stdout)
+		stop()
 	}
 	waitErr := cmd.Wait()
 
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("pg_dump stopped: %w", ctx.Err())
 	}
+	if copyErr != nil {
+		return res, fmt.Errorf("write dump (pg_dump stopped): %w", copyErr)
+	}
 	if waitErr != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {
 			msg = "no message"
 		}
-		return res, fmt.Errorf("%s failed (%v): %s", name, waitErr, lastLines(msg, 10))
-	}
-	if copyErr != nil {
-		return res, fmt.Errorf("write dump: %w", copyErr)
+		return res, fmt.Errorf("%s failed (%v): %s", name, waitErr, capbuf.LastLines(msg, 10))
 	}
 	if raw.n == 0 {
 		return res, ErrEmpty
 	}
-	if !endsComplete(raw.tail) {
+	if !dumpscan.EndsComplete(raw.tail) {
 		return res, ErrIncomplete
 	}
 	if gz != nil {
@@ -169,7 +169,7 @@ type rawWriter struct {
 	onBytes func(int64)
 }
 
-const tailSize = 1024
+const tailSize = dumpscan.TailSize
 
 func (w *rawWriter) Write(p []byte) (int, error) {
 	w.h.Write(p)
@@ -195,65 +195,6 @@ func (w *countWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// tailBuffer keeps the last max bytes written to it: enough of pg_dump's
-// stderr to explain a failure without unbounded memory.
-type tailBuffer struct {
-	buf bytes.Buffer
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.buf.Write(p)
-	if b.buf.Len() > b.max {
-		keep := b.buf.Bytes()[b.buf.Len()-b.max:]
-		b.buf = *bytes.NewBuffer(append([]byte(nil), keep...))
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string { return b.buf.String() }
-
-// endsComplete reports whether a dump's last bytes hold pg_dump's
-// completion line followed only by comment, blank or \unrestrict lines
-// (pg_dump since 15.14 ends with "\unrestrict <key>").
-func endsComplete(tail []byte) bool {
-	s := string(tail)
-	i := strings.LastIndex(s, CompletionLine)
-	if i < 0 {
-		return false
-	}
-	for _, line := range strings.Split(s[i+len(CompletionLine):], "\n") {
-		line = strings.TrimSpace(line)
-		if line != "" && line != "--" && !strings.HasPrefix(line, `\unrestrict `) {
-			return false
-		}
-	}
-	return true
-}
-
-// headBuffer keeps the first max bytes written to it and drops the rest.
-type headBuffer struct {
-	buf bytes.Buffer
-	max int
-}
-
-func (b *headBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
-
-func (b *headBuffer) String() string { return b.buf.String() }
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // Probe checks that pg_dump can connect with opts, the way a backup will,
 // and read the schema of every table (which also takes the same share locks
 // a dump takes, so missing privileges show up here), without dumping data.
@@ -261,14 +202,14 @@ func lastLines(s string, n int) string {
 func Probe(ctx context.Context, t pgexec.Target) (serverVersion string, err error) {
 	cmd := t.Command(ctx, "pg_dump", "--schema-only", "--no-password")
 	name := t.Program("pg_dump")
-	out := &headBuffer{max: 64 << 10}
+	out := &capbuf.Head{Max: 64 << 10}
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = out, &errb
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
 			return "", fmt.Errorf("%s not found on PATH: %w", name, err)
 		}
-		return "", fmt.Errorf("%s failed (%v): %s", name, err, lastLines(strings.TrimSpace(errb.String()), 5))
+		return "", fmt.Errorf("%s failed (%v): %s", name, err, capbuf.LastLines(strings.TrimSpace(errb.String()), 5))
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, "-- Dumped from database version "); ok {

@@ -2,7 +2,10 @@
 // the configured server: on this host, or inside the database's docker
 // compose service as the specification does. Connection settings travel in
 // libpq's PG* environment variables, never in arguments that ps shows; for
-// docker they are passed through by name (-e NAME).
+// docker the password is passed through by name (-e PGPASSWORD), and the
+// user and database, which are not secret, as -U and -d (older Compose
+// releases ignore -e NAME without a value; then only the password is lost,
+// which the database container's local trust usually does not need).
 package pgexec
 
 import (
@@ -49,22 +52,26 @@ func (t Target) Program(program string) string {
 // the group gets SIGTERM, and whatever lingers after WaitDelay is killed.
 func (t Target) Command(ctx context.Context, program string, args ...string) *exec.Cmd {
 	env := os.Environ()
-	vars := [][2]string{{"PGUSER", t.User}, {"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database}}
 	var cmd *exec.Cmd
 	if t.Method == MethodDocker {
 		// Inside the database container the client reaches the server
 		// through its own socket: host and port are not passed.
 		argv := []string{"compose", "-f", t.ComposeFile, "exec", "-T"}
-		for _, v := range vars {
-			if v[1] != "" {
-				argv = append(argv, "-e", v[0])
-				env = append(env, v[0]+"="+v[1])
-			}
+		if t.Password != "" {
+			argv = append(argv, "-e", "PGPASSWORD")
+			env = append(env, "PGPASSWORD="+t.Password)
 		}
 		argv = append(argv, t.Service, program)
+		if t.User != "" {
+			argv = append(argv, "-U", t.User)
+		}
+		if t.Database != "" {
+			argv = append(argv, "-d", t.Database)
+		}
 		cmd = exec.CommandContext(ctx, "docker", append(argv, args...)...)
 	} else {
-		vars = append(vars, [2]string{"PGHOST", t.Host}, [2]string{"PGPORT", t.Port})
+		vars := [][2]string{{"PGHOST", t.Host}, {"PGPORT", t.Port}, {"PGUSER", t.User},
+			{"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database}}
 		for _, v := range vars {
 			if v[1] != "" {
 				env = append(env, v[0]+"="+v[1])

@@ -1,6 +1,6 @@
 // Package repo owns the on-disk layout of BACKUPS_DIR: backup folder names,
 // the backup_latest link, temporary job folders, the run lock, and removal.
-// No other package builds paths inside BACKUPS_DIR.
+// Names inside BACKUPS_DIR are defined here, and only here.
 //
 //	BACKUPS_DIR/
 //	├── backup_<date>_<timestamp>/   a backup; complete once manifest.json is in it

@@ -47,3 +47,37 @@ func (l *Lock) Release() error {
 	l.f = nil
 	return err
 }
+
+// Held reports whether a run holds the lock on dir, and who, without
+// taking it (taking it, even briefly, could refuse a backup starting at
+// that moment). It reads the kernel's lock table, /proc/locks.
+func Held(dir string) (bool, string) {
+	path := filepath.Join(dir, LockName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false, ""
+	}
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return false, ""
+	}
+	// Lines look like "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF";
+	// the sixth field is major:minor:inode, the numbers in hex, hex, decimal.
+	major, minor := unixMajor(uint64(st.Dev)), unixMinor(uint64(st.Dev))
+	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
+	for _, line := range strings.Split(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
+			data, _ := os.ReadFile(path)
+			return true, strings.TrimSpace(string(data))
+		}
+	}
+	return false, ""
+}
+
+func unixMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^0xfff }
+func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }

@@ -194,7 +194,28 @@ func Remove(dir, name string) error {
 	if err := manifest.SyncDir(dir); err != nil {
 		return err
 	}
-	return os.RemoveAll(gone)
+	return RemoveTree(gone)
+}
+
+// RemoveTree removes path and everything below it. Backups keep the modes
+// of the uploads folders, so a read-only folder (0555) would stop a
+// non-root os.RemoveAll; such folders are made writable for the owner and
+// the removal retried. Only folders are ever chmod-ed: files may be hard
+// links shared with other backups.
+func RemoveTree(path string) error {
+	err := os.RemoveAll(path)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o700 != 0o700 {
+				os.Chmod(p, fi.Mode().Perm()|0o700)
+			}
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
 }
 
 // Leftovers returns the temp_* and deleting_* folders in dir: work of runs

@@ -131,6 +131,9 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if held, who := Held(dir); !held || who != "first" {
+		t.Errorf("Held = %v, %q while locked", held, who)
+	}
 	// flock is per open file: a second open in this process conflicts like
 	// another process would.
 	if _, err := Acquire(dir, "second"); !errors.Is(err, ErrLocked) {
@@ -138,6 +141,9 @@ func TestLock(t *testing.T) {
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+	if held, _ := Held(dir); held {
+		t.Error("Held after Release")
 	}
 	l2, err := Acquire(dir, "third")
 	if err != nil {

@@ -1,4 +1,4 @@
-package pgdump
+package dumpscan
 
 import "testing"
 
@@ -14,8 +14,8 @@ func TestEndsComplete(t *testing.T) {
 		{"", false},
 	}
 	for _, tt := range tests {
-		if got := endsComplete([]byte(tt.tail)); got != tt.want {
-			t.Errorf("endsComplete(%q) = %v, want %v", tt.tail, got, tt.want)
+		if got := EndsComplete([]byte(tt.tail)); got != tt.want {
+			t.Errorf("EndsComplete(%q) = %v, want %v", tt.tail, got, tt.want)
 		}
 	}
 }
