@@ -76,3 +76,44 @@ func listTree(root string, max int) string {
 	})
 	return b.String()
 }
+
+// FailedRun is one error folder, as the list command shows it.
+type FailedRun struct {
+	Name  string    `json:"name"`
+	Path  string    `json:"path"`
+	Time  time.Time `json:"time"`
+	Step  string    `json:"step"`
+	Error string    `json:"error"`
+}
+
+// FailedRuns reads the error folders in dir, newest first.
+func FailedRuns(dir string) ([]FailedRun, error) {
+	ents, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []FailedRun
+	for _, e := range ents {
+		if !e.IsDir() || !errorDirRE.MatchString(e.Name()) {
+			continue
+		}
+		fr := FailedRun{Name: e.Name(), Path: filepath.Join(dir, e.Name())}
+		if fi, err := e.Info(); err == nil {
+			fr.Time = fi.ModTime()
+		}
+		data, _ := os.ReadFile(filepath.Join(fr.Path, "error.txt"))
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "step: "); ok {
+				fr.Step = v
+			} else if v, ok := strings.CutPrefix(line, "error: "); ok {
+				fr.Error = v
+			}
+		}
+		out = append(out, fr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}

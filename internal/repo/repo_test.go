@@ -151,3 +151,21 @@ func TestLock(t *testing.T) {
 	}
 	l2.Release()
 }
+
+func TestDiskUsage(t *testing.T) {
+	dir := t.TempDir()
+	a := mkdir(t, dir, "backup_a_1", "uploads")
+	b := mkdir(t, dir, "backup_b_2", "uploads")
+	os.WriteFile(filepath.Join(a, "shared"), make([]byte, 100), 0o600)
+	os.Link(filepath.Join(a, "shared"), filepath.Join(b, "shared"))
+	os.WriteFile(filepath.Join(b, "own"), make([]byte, 30), 0o600)
+	os.WriteFile(filepath.Join(dir, "backup_b_2", DumpGzip), make([]byte, 7), 0o600)
+	bs, _ := List(dir)
+	u, err := DiskUsage(bs[0]) // backup_b_2, the newest
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Files != 2 || u.Bytes != 137 || u.UniqueBytes != 37 {
+		t.Errorf("usage = %+v, want 2 files, 137 bytes, 37 unique", u)
+	}
+}

@@ -1,0 +1,392 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// errListBroken stops the walk when the list can no longer be trusted to
+// be in order: everything after would be reported as missing or extra.
+var errListBroken = errors.New("file list unreadable")
+
+// checkFiles compares uploads/ with manifest.files.jsonl. It returns an
+// error only when ctx was cancelled.
+func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) error {
+	m := b.Manifest
+	listName := m.Uploads.ListFile
+	if listName == "" || listName != filepath.Base(listName) || listName == "." || listName == ".." {
+		listName = manifest.FilesListName
+	}
+	lf, err := os.Open(filepath.Join(b.Path, listName))
+	if errors.Is(err, fs.ErrNotExist) {
+		res.add(KindMissing, listName, "the uploads file list is missing")
+		res.skip("file checksums: %s is missing", listName)
+		return nil
+	}
+	if err != nil {
+		res.add(KindListUnreadable, listName, err.Error())
+		res.skip("file checksums: %s cannot be read", listName)
+		return nil
+	}
+	defer lf.Close()
+	listHash := sha256.New()
+	tee := io.TeeReader(lf, listHash)
+
+	w := &walk{
+		ctx:  ctx,
+		res:  res,
+		c:    c,
+		list: &cursor{r: manifest.NewReader(tee)},
+		buf:  make([]byte, chunk),
+	}
+	root := filepath.Join(b.Path, repo.UploadsDir)
+	err = w.root(root)
+	if errors.Is(err, errListBroken) {
+		res.add(KindListUnreadable, listName, w.list.err.Error())
+		res.skip("file checksums: uploads items after %s were not checked, the list is unreadable from there on", w.last)
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	c.flush()
+
+	// The checksum covers the whole list, also what was not parsed.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		res.add(KindListUnreadable, listName, err.Error())
+		return nil
+	}
+	if want := m.Uploads.ListSHA256; want == "" {
+		res.skip("file list checksum: manifest.json records none")
+	} else if got := hex.EncodeToString(listHash.Sum(nil)); got != want {
+		res.add(KindListChecksum, listName, fmt.Sprintf("SHA-256 %s, manifest.json says %s: the list was changed or damaged", got, want))
+	}
+	return nil
+}
+
+// cursor reads the list one entry ahead and checks that it is in walk
+// order, which the merge depends on.
+type cursor struct {
+	r    *manifest.Reader
+	cur  manifest.Entry
+	have bool
+	done bool
+	err  error
+	line int
+}
+
+// peek returns the next entry without taking it; false at the end of the
+// list or when it is unreadable (then err is set).
+func (l *cursor) peek() (manifest.Entry, bool) {
+	if l.have {
+		return l.cur, true
+	}
+	if l.done {
+		return manifest.Entry{}, false
+	}
+	e, err := l.r.Next()
+	if err == io.EOF {
+		l.done = true
+		return manifest.Entry{}, false
+	}
+	l.line++
+	if err == nil && l.line > 1 && manifest.ComparePaths(l.cur.Path, e.Path) >= 0 {
+		err = fmt.Errorf("line %d: %q is out of order after %q", l.line, e.Path, l.cur.Path)
+	}
+	if err != nil {
+		l.done, l.err = true, err
+		return manifest.Entry{}, false
+	}
+	l.cur, l.have = e, true
+	return e, true
+}
+
+// take consumes the entry peek returned.
+func (l *cursor) take() { l.have = false }
+
+// walk merges a sorted walk of uploads/ with the list.
+type walk struct {
+	ctx  context.Context
+	res  *Result
+	c    *counter
+	list *cursor
+	buf  []byte
+	last string // the last walked path, for messages
+}
+
+// relPath is the path of an uploads item relative to the backup folder.
+func relPath(rel string) string { return path.Join(repo.UploadsDir, rel) }
+
+// under reports whether p is inside the folder dir (both list paths).
+func under(p, dir string) bool {
+	return dir == "." || strings.HasPrefix(p, dir+"/")
+}
+
+// root checks the uploads folder itself, then everything in it, then
+// reports the entries no walked item matched.
+func (w *walk) root(abs string) error {
+	fi, err := os.Lstat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Every entry will come out as missing, the root first.
+	case err != nil:
+		w.res.add(KindUnreadable, repo.UploadsDir, err.Error())
+		return w.skipUnder(".", true)
+	default:
+		if err := w.item(".", abs, fi); err != nil {
+			return err
+		}
+	}
+	return w.missingBefore("")
+}
+
+// missingBefore reports the list entries that sort before rel ("" for all
+// that are left): items the walk did not find.
+func (w *walk) missingBefore(rel string) error {
+	for {
+		e, ok := w.list.peek()
+		if !ok {
+			if w.list.err != nil {
+				return errListBroken
+			}
+			return nil
+		}
+		if rel != "" && manifest.ComparePaths(e.Path, rel) >= 0 {
+			return nil
+		}
+		w.list.take()
+		detail := "listed in the manifest but not in the backup"
+		if e.Type == manifest.TypeDir {
+			// One problem for a missing folder, not one per item in it.
+			n, err := w.countUnder(e.Path)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				detail = fmt.Sprintf("folder listed in the manifest (with %d items in it) but not in the backup", n)
+			}
+		}
+		w.res.add(KindMissing, relPath(e.Path), detail)
+	}
+}
+
+// countUnder consumes the entries inside the folder dir and counts them.
+func (w *walk) countUnder(dir string) (int, error) {
+	n := 0
+	for {
+		e, ok := w.list.peek()
+		if !ok {
+			if w.list.err != nil {
+				return n, errListBroken
+			}
+			return n, nil
+		}
+		if !under(e.Path, dir) {
+			return n, nil
+		}
+		w.list.take()
+		n++
+	}
+}
+
+// skipUnder consumes, without reporting them, the entries for rel (when
+// self) and inside it: an item that could not be read is reported once.
+func (w *walk) skipUnder(rel string, self bool) error {
+	if self {
+		if e, ok := w.list.peek(); ok && e.Path == rel {
+			w.list.take()
+		}
+	}
+	_, err := w.countUnder(rel)
+	return err
+}
+
+// item checks one walked item (fi from Lstat) against the list, and the
+// contents of a folder that the list also has as a folder.
+func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
+	if err := w.ctx.Err(); err != nil {
+		return fmt.Errorf("uploads stopped at %s: %w", rel, err)
+	}
+	w.last = relPath(rel)
+	if err := w.missingBefore(rel); err != nil {
+		return err
+	}
+	e, ok := w.list.peek()
+	if !ok || e.Path != rel {
+		if w.list.err != nil {
+			return errListBroken
+		}
+		// Not descended into: everything inside is extra too.
+		w.res.add(KindExtra, relPath(rel), fmt.Sprintf("%s not listed in the manifest", typeName(fi.Mode())))
+		return nil
+	}
+	w.list.take()
+
+	got := entryType(fi.Mode())
+	if got != e.Type {
+		detail := fmt.Sprintf("is a %s, manifest says %s", typeName(fi.Mode()), e.Type)
+		if e.Type == manifest.TypeDir {
+			n, err := w.countUnder(rel)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				detail += fmt.Sprintf(" (with %d items in it)", n)
+			}
+		}
+		w.res.add(KindType, relPath(rel), detail)
+		return nil
+	}
+	switch got {
+	case manifest.TypeDir:
+		return w.dir(rel, abs)
+	case manifest.TypeFile:
+		return w.file(rel, abs, fi, e)
+	case manifest.TypeSymlink:
+		target, err := os.Readlink(abs)
+		switch {
+		case err != nil:
+			w.res.add(KindUnreadable, relPath(rel), err.Error())
+		case target != e.Target:
+			w.res.add(KindSymlink, relPath(rel), fmt.Sprintf("points at %q, manifest says %q", target, e.Target))
+		}
+	}
+	return nil
+}
+
+// dir walks a folder's items in name order, the order of the list.
+func (w *walk) dir(rel, abs string) error {
+	// NOFOLLOW: a folder swapped for a symlink is not followed out of the
+	// backup.
+	d, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		return w.skipUnder(rel, false)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		return w.skipUnder(rel, false)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		crel := path.Join(rel, name)
+		cabs := filepath.Join(abs, name)
+		fi, err := os.Lstat(cabs)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // gone since the listing: the merge reports it missing
+		}
+		if err != nil {
+			if err := w.missingBefore(crel); err != nil {
+				return err
+			}
+			w.res.add(KindUnreadable, relPath(crel), err.Error())
+			if err := w.skipUnder(crel, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.item(crel, cabs, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file compares a regular file's size and, when the size matches, its
+// SHA-256 with the entry.
+func (w *walk) file(rel, abs string, fi fs.FileInfo, e manifest.Entry) error {
+	w.res.Files++
+	if fi.Size() != e.Size {
+		// Reading it would only confirm the difference.
+		w.res.add(KindSize, relPath(rel), fmt.Sprintf("%d bytes, manifest says %d", fi.Size(), e.Size))
+		return nil
+	}
+	// NOFOLLOW and NONBLOCK: a file swapped for a symlink or a FIFO since
+	// the Lstat is neither followed nor waited on.
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		return nil
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := w.hash(rel, f, h)
+	if err != nil {
+		if w.ctx.Err() != nil {
+			return err
+		}
+		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		return nil
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case n != e.Size:
+		w.res.add(KindSize, relPath(rel), fmt.Sprintf("%d bytes read, manifest says %d", n, e.Size))
+	case sum != e.SHA256:
+		w.res.add(KindContent, relPath(rel), fmt.Sprintf("SHA-256 %s, manifest says %s: the file changed since the backup (bit rot or tampering)", sum, e.SHA256))
+	}
+	return nil
+}
+
+// hash reads r to its end into h, checking ctx before every read.
+func (w *walk) hash(rel string, r io.Reader, h hash.Hash) (int64, error) {
+	var n int64
+	for {
+		if err := w.ctx.Err(); err != nil {
+			return n, fmt.Errorf("uploads stopped at %s: %w", rel, err)
+		}
+		k, err := r.Read(w.buf)
+		if k > 0 {
+			h.Write(w.buf[:k])
+			n += int64(k)
+			w.c.read(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// entryType is the list's type for a file mode; "" for sockets, FIFOs and
+// devices, which the backup never holds.
+func entryType(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return manifest.TypeFile
+	case fs.ModeDir:
+		return manifest.TypeDir
+	case fs.ModeSymlink:
+		return manifest.TypeSymlink
+	}
+	return ""
+}
+
+func typeName(m fs.FileMode) string {
+	if t := entryType(m); t != "" {
+		if t == manifest.TypeDir {
+			return "folder"
+		}
+		return t
+	}
+	return "special file (" + m.Type().String() + ")"
+}
