@@ -25,14 +25,18 @@ var version = "dev"
 // Exit codes, documented in the README and in --help.
 const (
 	exitOK          = 0
-	exitFailure     = 1 // unexpected error
-	exitUsage       = 2 // invalid settings or command line
-	exitInit        = 3 // init step: commands, folders, permissions
-	exitDatabase    = 4 // database dump failed
-	exitUploads     = 5 // uploads copy failed
-	exitFinalize    = 6 // finalize failed
-	exitCleanup     = 7 // cleanup/retention failed; the new backup is complete
-	exitDoctor      = 8 // doctor found problems
+	exitFailure     = 1  // unexpected error
+	exitUsage       = 2  // invalid settings or command line
+	exitInit        = 3  // init step: commands, folders, permissions
+	exitDatabase    = 4  // database dump failed
+	exitUploads     = 5  // uploads copy failed
+	exitFinalize    = 6  // finalize failed
+	exitCleanup     = 7  // cleanup/retention failed; the new backup is complete
+	exitDoctor      = 8  // doctor found problems
+	exitProblems    = 9  // verify (or BACKUP_VERIFY) found problems
+	exitNoCheck     = 10 // verify could not check
+	exitRefused     = 12 // restore refused: the target is not empty (use --force) or missing (use --create)
+	exitRestore     = 13 // restore failed; the target was left as it was
 	exitLocked      = 11
 	exitInterrupted = 130
 )
@@ -47,7 +51,12 @@ const exitCodesHelp = `Exit codes:
   6    finalize failed (manifest, rename, backup_latest)
   7    cleanup failed (the new backup itself is complete)
   8    doctor found problems
+  9    verify found problems (also a backup that failed BACKUP_VERIFY; it is kept)
+  10   verify could not check (e.g. no scratch database could be created)
   11   another run holds the lock on BACKUPS_DIR
+  12   restore refused: the target database has tables (use --force) or does
+       not exist (use --create)
+  13   restore failed; the target was left as it was
   130  interrupted (SIGINT/SIGTERM); a backup not yet finalized is removed`
 
 func main() {
@@ -82,6 +91,10 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func exitCode(err error) int {
 	var se *job.StepError
 	var de doctorProblems
+	var vf verifyFailed
+	var vu verifyUnchecked
+	var rr restoreRefused
+	var rf restoreFailed
 	switch {
 	case err == nil:
 		return exitOK
@@ -96,6 +109,16 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &de):
 		return exitDoctor
+	case errors.As(err, &vf):
+		return exitProblems
+	case errors.As(err, &vu):
+		return exitNoCheck
+	case errors.Is(err, errNoBackup):
+		return exitUsage
+	case errors.As(err, &rr):
+		return exitRefused
+	case errors.As(err, &rf):
+		return exitRestore
 	case errors.As(err, &se):
 		switch se.Step {
 		case job.StepInit:
@@ -108,6 +131,8 @@ func exitCode(err error) int {
 			return exitFinalize
 		case job.StepCleanup:
 			return exitCleanup
+		case job.StepVerify:
+			return exitProblems
 		}
 	}
 	return exitFailure

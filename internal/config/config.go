@@ -41,6 +41,7 @@ type Config struct {
 	DBMethod               string // "auto", "local" or "docker"
 	DockerComposeFile      string // absolute
 	DockerService          string
+	Verify                 string // VerifyOff, VerifyFiles or VerifyRestore
 	EnvFile                string // absolute path of the .env file that was read, or ""
 
 	vars layers // the raw sources, for Lookup and Environ
@@ -62,6 +63,13 @@ type Sources struct {
 	// then DB_DATABASE is not required.
 	NoDatabase bool
 }
+
+// Values of Config.Verify (BACKUP_VERIFY).
+const (
+	VerifyOff     = "off"
+	VerifyFiles   = "files"
+	VerifyRestore = "restore"
+)
 
 // Limits that are not obvious from the settings table.
 const (
@@ -160,6 +168,9 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
+	c.Verify = r.choice(envVerify, "0 (no), 1 (checksums) or restore (checksums and a restore test)",
+		map[string]string{"0": VerifyOff, "no": VerifyOff, "false": VerifyOff, "off": VerifyOff,
+			"1": VerifyFiles, "yes": VerifyFiles, "true": VerifyFiles, "on": VerifyFiles, "restore": VerifyRestore})
 	c.DockerComposeFile = r.path(envDockerComposeFile)
 	c.DockerService = r.value(envDockerService)
 	if !composeServiceName(c.DockerService) {

@@ -145,6 +145,7 @@ func TestLoadDefaults(t *testing.T) {
 		DBMethod:               "auto",
 		DockerComposeFile:      filepath.Join(wd, "docker-compose.base.yml"),
 		DockerService:          "database",
+		Verify:                 VerifyOff,
 		EnvFile:                "",
 	}
 	c.vars = layers{}
@@ -241,6 +242,7 @@ BACKUP_DOCKER_SERVICE=postgres
 		DBMethod:               "docker",
 		DockerComposeFile:      filepath.Join(wd, "compose.yml"),
 		DockerService:          "postgres",
+		Verify:                 VerifyOff,
 		EnvFile:                filepath.Join(wd, "conf", "my.env"),
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -37,6 +37,7 @@ const (
 	envDockerComposeFile = "BACKUP_DOCKER_COMPOSE_FILE"
 	envDockerService     = "BACKUP_DOCKER_SERVICE"
 	envEnvFile           = "BACKUP_ENV_FILE"
+	envVerify            = "BACKUP_VERIFY"
 
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
@@ -81,6 +82,8 @@ var Settings = []Setting{
 			"if DB_PASSWORD is also set, the one from the higher-precedence source wins, and both in the same source is an error"},
 	{Env: envUploadsDir, Flag: "uploads-dir", Default: "$STORAGE_LOCAL_ROOT or ./directus/uploads",
 		Usage: "Directus uploads folder to back up"},
+	{Env: envVerify, Flag: "verify", Default: "0",
+		Usage: "verify each new backup: 0 (no), 1 (dump and file checksums, as the verify command), restore (also restore the dump into a scratch database and compare row counts)"},
 	{Env: envDBMethod, Flag: "db-method", Default: "auto",
 		Usage: "how to run pg_dump: local, docker (docker compose exec) or auto"},
 	{Env: envDockerComposeFile, Flag: "docker-compose-file", Default: "docker-compose.base.yml",

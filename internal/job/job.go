@@ -26,6 +26,7 @@ const (
 	StepDatabase = "database"
 	StepUploads  = "uploads"
 	StepFinalize = "finalize"
+	StepVerify   = "verify"
 	StepCleanup  = "cleanup"
 )
 
@@ -118,12 +119,14 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		{StepDatabase, r.dumpDatabase},
 		{StepUploads, r.snapshotUploads},
 		{StepFinalize, r.finalize},
+		{StepVerify, r.verifyBackup},
 	}
 	for _, s := range steps {
 		deps.Progress.Step.Store(s.name)
 		start := time.Now()
 		// A signal between steps stops the run before the next one starts;
-		// once finalize has succeeded the backup stands, whatever comes.
+		// once finalize has succeeded the backup stands, whatever comes
+		// (fail removes only an unfinalized temporary folder).
 		err := ctx.Err()
 		if err == nil {
 			err = s.fn(ctx)

@@ -243,3 +243,19 @@ func FreeBytes(dir string) (uint64, error) {
 	}
 	return st.Bavail * uint64(st.Bsize), nil
 }
+
+// Get returns the backup folder called name in dir.
+func Get(dir, name string) (Backup, error) {
+	t, ok := ParseName(name)
+	if !ok {
+		return Backup{}, fmt.Errorf("%q is not a backup name (backup_<date>_<timestamp>)", name)
+	}
+	fi, err := os.Stat(filepath.Join(dir, name))
+	if err != nil {
+		return Backup{}, err
+	}
+	if !fi.IsDir() {
+		return Backup{}, fmt.Errorf("%s is not a folder", filepath.Join(dir, name))
+	}
+	return inspect(dir, name, t), nil
+}

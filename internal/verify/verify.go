@@ -49,7 +49,9 @@ const (
 // (e.g. "uploads/a/b.jpg", "db_backup.sql.gz"); "" means the folder as a
 // whole. For Latest it is relative to BACKUPS_DIR.
 type Problem struct {
-	Kind, Path, Detail string
+	Kind   string `json:"kind"`
+	Path   string `json:"path"`
+	Detail string `json:"detail"`
 }
 
 func (p Problem) String() string {

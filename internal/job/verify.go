@@ -1,0 +1,66 @@
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/verify"
+)
+
+// ScratchName is the name of a throwaway database for a restore test of
+// db: unique, and within PostgreSQL's 63-byte limit.
+func ScratchName(db string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	if len(db) > 40 {
+		db = db[:40]
+	}
+	return db + "_verify_" + hex.EncodeToString(b)
+}
+
+// verifyBackup checks the backup just made (BACKUP_VERIFY). A backup that
+// fails is kept, never removed: the error folder and exit code say what
+// is wrong, and retention is not applied on top of a doubtful backup.
+func (r *run) verifyBackup(ctx context.Context) error {
+	if r.cfg.Verify == config.VerifyOff {
+		return nil
+	}
+	b, err := repo.Get(r.cfg.BackupsDir, r.rep.Name)
+	if err != nil {
+		return fmt.Errorf("read the new backup: %w", err)
+	}
+	res, err := verify.Backup(ctx, b, verify.Options{})
+	if err != nil {
+		return fmt.Errorf("could not verify %s: %w", b.Name, err)
+	}
+	for _, p := range res.Problems {
+		r.log.Error("verify: "+p.String(), "backup", b.Name)
+	}
+	if !res.OK() {
+		return fmt.Errorf("%s failed verification with %d problem(s); it is kept for inspection", b.Name, len(res.Problems))
+	}
+	r.log.Info("backup verified", "files", res.Files, "bytes", HumanBytes(res.Bytes), "directus_files", res.DirectusFiles)
+	if r.cfg.Verify != config.VerifyRestore {
+		return nil
+	}
+	rt, err := verify.RestoreTest(ctx, b, verify.RestoreTestOptions{
+		Target: Target(r.cfg, r.method), Scratch: ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
+	})
+	if err != nil {
+		return fmt.Errorf("could not run the restore test: %w", err)
+	}
+	for _, p := range rt.Problems {
+		r.log.Error("restore test: "+p.String(), "backup", b.Name)
+	}
+	if !rt.OK() {
+		return fmt.Errorf("%s failed the restore test with %d problem(s); it is kept for inspection", b.Name, len(rt.Problems))
+	}
+	r.log.Info("restore test passed", "tables", rt.Tables, "rows", rt.Rows, "directus_users", rt.Users,
+		"duration", rt.Duration.Round(time.Millisecond).String())
+	return nil
+}

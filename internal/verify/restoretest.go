@@ -1,0 +1,173 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/pgexec"
+	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/restore"
+)
+
+// Kinds of problems a restore test finds.
+const (
+	KindRestore = "restore" // the dump did not restore
+)
+
+// RestoreTestOptions for RestoreTest.
+type RestoreTestOptions struct {
+	Target  pgexec.Target // the server and login; Target.Database is not used
+	Scratch string        // the scratch database: must not exist; it is created and dropped
+	Owner   string        // owner of the scratch database (DB_USER)
+}
+
+// RestoreTestResult is what a restore test found.
+type RestoreTestResult struct {
+	Scratch  string        `json:"scratch_database"`
+	Tables   int           `json:"tables"`
+	Rows     int64         `json:"rows"`
+	Users    int64         `json:"directus_users"` // SELECT COUNT(*) FROM directus_users; -1 when there is no such table
+	Problems []Problem     `json:"problems"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// OK reports whether the restore test found nothing wrong.
+func (r RestoreTestResult) OK() bool { return len(r.Problems) == 0 }
+
+// ErrScratchExists is returned when the scratch database already exists:
+// it would be dropped afterwards, so it is never reused.
+var ErrScratchExists = errors.New("the scratch database already exists")
+
+// RestoreTest restores b's dump into a new scratch database on the server,
+// compares every table's row count with the counts recorded at backup time
+// (or, for old-script backups, with the counts in the dump itself), runs
+// the specification's own check (SELECT COUNT(*) FROM directus_users), and
+// drops the scratch database whatever happened. An error means the test
+// could not be made; what it found wrong is in Problems.
+func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (res RestoreTestResult, err error) {
+	start := time.Now()
+	res = RestoreTestResult{Scratch: opts.Scratch, Users: -1, Problems: []Problem{}}
+	dump := b.DumpFile()
+	if dump == "" {
+		return res, fmt.Errorf("%s has no dump", b.Name)
+	}
+	t := opts.Target
+	exists, err := restore.Query(ctx, t.WithDatabase("postgres"),
+		"SELECT count(*) FROM pg_database WHERE datname = "+quoteLiteral(opts.Scratch))
+	if err != nil {
+		return res, fmt.Errorf("reach the server: %w", err)
+	}
+	if exists != "0" {
+		return res, fmt.Errorf("%w: %s (name another with --scratch-db)", ErrScratchExists, opts.Scratch)
+	}
+	if err := restore.CreateDatabase(ctx, t, opts.Scratch, opts.Owner); err != nil {
+		return res, err
+	}
+	defer func() {
+		// Drop it even when ctx was cancelled: a scratch copy of the
+		// production data must not linger.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if dropErr := restore.DropDatabase(dctx, t, opts.Scratch); dropErr != nil {
+			err = errors.Join(err, fmt.Errorf("drop scratch database %s: %w", opts.Scratch, dropErr))
+		}
+		res.Duration = time.Since(start)
+	}()
+
+	scratch := t.WithDatabase(opts.Scratch)
+	var sha string
+	if b.Manifest != nil {
+		sha = b.Manifest.Database.SHA256
+	}
+	dbRes, err := restore.DB(ctx, restore.DBOptions{Target: scratch, Dump: dump, SHA256: sha, Force: true})
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, err
+		}
+		res.Problems = append(res.Problems, Problem{Kind: KindRestore, Path: relDump(b, dump), Detail: err.Error()})
+		return res, nil
+	}
+
+	want := dbRes.TableRows
+	if b.Manifest != nil && b.Manifest.Database.TableRows != nil {
+		want = b.Manifest.Database.TableRows
+	}
+	got, err := countRows(ctx, scratch, want)
+	if err != nil {
+		return res, err
+	}
+	tables := make([]string, 0, len(want))
+	for name := range want {
+		tables = append(tables, name)
+	}
+	sort.Strings(tables)
+	for _, name := range tables {
+		res.Tables++
+		res.Rows += got[name]
+		if got[name] != want[name] {
+			res.Problems = append(res.Problems, Problem{Kind: KindTableRows, Path: name,
+				Detail: fmt.Sprintf("the restored table has %d rows, the backup recorded %d", got[name], want[name])})
+		}
+	}
+
+	// The specification's own check, when this is a Directus database.
+	if ok, err := restore.Query(ctx, scratch, "SELECT to_regclass('public.directus_users') IS NOT NULL"); err == nil && ok == "t" {
+		out, err := restore.Query(ctx, scratch, "SELECT COUNT(*) FROM directus_users")
+		if err != nil {
+			res.Problems = append(res.Problems, Problem{Kind: KindRestore, Path: "directus_users", Detail: err.Error()})
+		} else if res.Users, err = strconv.ParseInt(out, 10, 64); err != nil {
+			res.Users = -1
+		}
+	}
+	return res, nil
+}
+
+// countRows counts the rows of the given tables in one query.
+func countRows(ctx context.Context, t pgexec.Target, tables map[string]int64) (map[string]int64, error) {
+	got := map[string]int64{}
+	if len(tables) == 0 {
+		return got, nil
+	}
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var q strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		// The names are as pg_dump wrote them after COPY: already quoted
+		// where needed.
+		fmt.Fprintf(&q, "SELECT %d, count(*) FROM %s", i, n)
+	}
+	out, err := restore.Query(ctx, t, q.String())
+	if err != nil {
+		return nil, fmt.Errorf("count rows in the scratch database: %w", err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		i, n, ok := strings.Cut(line, "|")
+		if !ok {
+			continue
+		}
+		idx, err1 := strconv.Atoi(i)
+		cnt, err2 := strconv.ParseInt(n, 10, 64)
+		if err1 != nil || err2 != nil || idx < 0 || idx >= len(names) {
+			return nil, fmt.Errorf("count rows: unexpected answer %q", line)
+		}
+		got[names[idx]] = cnt
+	}
+	return got, nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func relDump(b repo.Backup, dump string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(dump, b.Path), "/")
+}
