@@ -175,10 +175,10 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		}
 		extra := ""
 		if res.Kept > 0 {
-			extra = fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
+			extra += fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
 		}
 		if res.Removed > 0 {
-			extra = fmt.Sprintf("; removed %d items not in the backup", res.Removed)
+			extra += fmt.Sprintf("; removed %d items not in the backup", res.Removed)
 		}
 		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", dir, res.Files,
 			job.HumanBytes(res.Bytes), check, extra, res.Duration.Round(10*time.Millisecond)))

@@ -53,6 +53,9 @@ type fixture struct {
 
 // seedSQL creates content that a restore must bring back exactly.
 const seedSQL = `
+CREATE EXTENSION citext;
+CREATE TABLE tags (name citext PRIMARY KEY);
+INSERT INTO tags VALUES ('Go'), ('PostgreSQL'), ('Ünïcødé');
 CREATE TABLE directus_users (id uuid PRIMARY KEY, email text UNIQUE NOT NULL, first_name text, status text DEFAULT 'active');
 CREATE TABLE directus_files (id uuid PRIMARY KEY, filename_disk text, filesize bigint);
 CREATE TABLE articles (
@@ -81,7 +84,7 @@ SELECT setval('articles_id_seq', 5000);
 `
 
 // tables are compared row by row after a restore.
-var tables = []string{"directus_users", "directus_files", "articles"}
+var tables = []string{"directus_users", "directus_files", "articles", "tags"}
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -249,6 +252,7 @@ func (f *fixture) tableData(db string) map[string]string {
 	out["index"] = f.pg.MustExec(f.t, db, "SELECT indexdef FROM pg_indexes WHERE indexname = 'articles_title_idx'")
 	out["fk"] = f.pg.MustExec(f.t, db, "SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1")
 	out["owner"] = f.pg.MustExec(f.t, db, "SELECT tableowner FROM pg_tables WHERE tablename = 'articles'")
+	out["extension"] = f.pg.MustExec(f.t, db, "SELECT extname FROM pg_extension WHERE extname = 'citext'")
 	return out
 }
 

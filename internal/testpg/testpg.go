@@ -69,10 +69,12 @@ func (s Server) CreateDB(t testing.TB, name, owner string) {
 	})
 }
 
-// CreateRole creates a login role with a password and drops it at the end.
+// CreateRole creates a login role with a password (and CREATEDB, as a
+// Directus database owner that restores into new databases has) and drops
+// it at the end.
 func (s Server) CreateRole(t testing.TB, name, password string) {
 	t.Helper()
-	s.MustExec(t, "postgres", `CREATE ROLE "`+name+`" LOGIN PASSWORD '`+password+`'`)
+	s.MustExec(t, "postgres", `CREATE ROLE "`+name+`" LOGIN CREATEDB PASSWORD '`+password+`'`)
 	t.Cleanup(func() { s.Exec("postgres", `DROP ROLE IF EXISTS "`+name+`"`) })
 }
 
