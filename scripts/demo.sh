@@ -2,8 +2,10 @@
 # A complete demo on a fresh machine: installs PostgreSQL when missing,
 # starts a throwaway cluster with a small Directus-like database, makes an
 # uploads folder, builds directus-backup, then runs a full backup, changes
-# some files and rows, runs an incremental backup, and restores the latest
-# dump into a scratch database with the specification's own command.
+# some files and rows, runs an incremental backup, lists and verifies the
+# backups (with a restore test), loses the database and the uploads and
+# restores both with `directus-backup restore`, and finally restores the
+# latest dump once more with the specification's own manual command.
 #
 #   scripts/demo.sh            (results stay in $DEMO_DIR, default /tmp/directus-backup-demo)
 set -euo pipefail
@@ -29,7 +31,7 @@ export PGUSER=$DIRECTUS_BACKUP_TEST_PGUSER PGPASSWORD=$DIRECTUS_BACKUP_TEST_PGPA
 DEMO_PASSWORD="demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 log "creating a Directus-like database 'directus' owned by role 'directus'"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
-CREATE ROLE directus LOGIN PASSWORD '$DEMO_PASSWORD';
+CREATE ROLE directus LOGIN CREATEDB PASSWORD '$DEMO_PASSWORD';
 CREATE DATABASE directus OWNER directus;
 SQL
 PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -d directus <<'SQL'
@@ -79,7 +81,11 @@ head -c 5000 /dev/urandom > directus/uploads/file-1.bin
 head -c 5000 /dev/urandom > directus/uploads/file-2.bin
 head -c 7000 /dev/urandom > directus/uploads/new-file.bin
 rm directus/uploads/file-3.bin
-PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d directus -c "UPDATE articles SET title = title || ' (edited)' WHERE id <= 10"
+PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d directus <<'SQL'
+UPDATE articles SET title = title || ' (edited)' WHERE id <= 10;
+DELETE FROM directus_files WHERE filename_disk = 'file-3.bin';
+INSERT INTO directus_files VALUES (md5('new')::uuid, 'new-file.bin', 'New file.bin', 7000);
+SQL
 
 log "second backup (incremental: unchanged files are hard links)"
 "$BIN" backup --no-progress
@@ -90,7 +96,23 @@ latest=directus/data/backups/backup_latest
 echo "inode of file-10.bin in both backups (the same inode = hard link):"
 for b in directus/data/backups/backup_2*; do stat -c '%i  %n' "$b/uploads/file-10.bin"; done
 
-log "restore with the specification's command into a scratch database"
+log "directus-backup list"
+"$BIN" list
+
+log "directus-backup verify --all, then a restore test of the latest backup"
+"$BIN" verify --all
+"$BIN" verify --restore-test
+
+log "disaster: the database and the uploads folder are gone"
+psql -X -q -d postgres -c "DROP DATABASE directus WITH (FORCE)"
+rm -rf directus/uploads
+
+log "directus-backup restore --create (database and uploads from backup_latest)"
+"$BIN" restore --create
+echo "articles edited before the backup, in the restored database: $(psql -X -At -d directus -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(edited)'")"
+echo "files in the restored uploads folder: $(find directus/uploads -type f | wc -l)"
+
+log "the specification's manual restore still works: into a scratch database"
 createdb -O directus test_restore
 gunzip -t "$latest/db_backup.sql.gz" && echo "gunzip -t: OK"
 gunzip -c "$latest/db_backup.sql.gz" | PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d test_restore >/dev/null
