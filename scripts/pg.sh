@@ -19,6 +19,7 @@ pg_install_if_missing() {
   command -v pg_dump >/dev/null || need+=(postgresql-client-15)
   command -v gzip >/dev/null || need+=(gzip)
   command -v rsync >/dev/null || need+=(rsync)
+  command -v zstd >/dev/null || need+=(zstd)
   command -v ps >/dev/null || need+=(procps)
   command -v chattr >/dev/null || need+=(e2fsprogs)
   if [ ${#need[@]} -gt 0 ]; then

@@ -228,3 +228,32 @@ func TestDockerMethod(t *testing.T) {
 		t.Errorf("wrong docker service: exit %d, want %d\n%s", r.code, exitDatabase, r.stderr)
 	}
 }
+
+// BACKUP_COMPRESSION=zstd: db_backup.sql.zst, read by zstd -d, verified and
+// restored by the tool.
+func TestZstdDump(t *testing.T) {
+	f := newFixture(t)
+	f.env["BACKUP_COMPRESSION"] = "zstd"
+	want := f.tableData(f.db)
+	b := f.mustBackup()
+	if _, err := os.Stat(filepath.Join(b, "db_backup.sql.zst")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.run("verify"); r.code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	fresh := f.db + "_zstd"
+	cmd := exec.Command("bash", "-c", `zstd -dc "$1" | psql -X -q -v ON_ERROR_STOP=1 "$2"`, "x", filepath.Join(b, "db_backup.sql.zst"), fresh)
+	cmd.Env = f.userEnv()
+	f.pg.CreateDB(t, fresh, f.user)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zstd -dc | psql: %v\n%s", err, out)
+	}
+	compareData(t, "zstd -dc | psql", f.tableData(fresh), want)
+	fresh2 := f.db + "_zstd2"
+	if r := f.run("restore", "--db", "--create", "--target-db", fresh2); r.code != 0 {
+		t.Fatalf("restore: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Cleanup(func() { f.pg.Exec("postgres", `DROP DATABASE IF EXISTS "`+fresh2+`" WITH (FORCE)`) })
+	compareData(t, "restore of a zstd dump", f.tableData(fresh2), want)
+}

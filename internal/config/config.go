@@ -116,7 +116,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.RetentionDays = r.integer(envRetentionDays, 0, maxDays, "an integer from 0 to 36500 (0 = no age limit)")
 	c.RetentionCount = r.integer(envRetentionCount, 0, math.MaxInt, "an integer of 0 or more (0 = no minimum)")
 	c.GzipLevel = r.integer(envGzipLevel, 1, 9, "an integer from 1 to 9")
-	c.Compression = r.choice(envCompression, "gzip or none", map[string]string{"gzip": "gzip", "none": "none"})
+	c.Compression = r.choice(envCompression, "gzip, zstd or none",
+		map[string]string{"gzip": "gzip", "zstd": "zstd", "none": "none"})
 
 	if v, _, ok := r.get(envErrorDir); ok {
 		c.ErrorDir = resolvePath(wd, v)

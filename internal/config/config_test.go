@@ -453,7 +453,7 @@ func TestInvalidValues(t *testing.T) {
 		{"BACKUP_FORMATTED_DATE", "%Y%", "lone %"},
 		{"BACKUP_FORMATTED_DATE", "date with spaces", "A-Z a-z 0-9"},
 		{"BACKUP_FORMATTED_DATE", strings.Repeat("9", 101), "1 to 100 characters"},
-		{"BACKUP_COMPRESSION", "zstd", "gzip or none"},
+		{"BACKUP_COMPRESSION", "brotli", "gzip, zstd or none"},
 		{"DB_CLIENT", "mysql", "not supported yet: directus-backup supports PostgreSQL (pg)"},
 		{"DB_CLIENT", "sqlite3", "not supported yet"},
 		{"DB_CLIENT", "pgsql", "pg (also postgres or postgresql)"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
@@ -28,10 +29,7 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		Stderr:      r.stderr,
 		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n) },
 	}
-	file := repo.DumpGzip
-	if opts.Compression == pgdump.CompressionNone {
-		file = repo.DumpPlain
-	}
+	file := repo.DumpPlain + compress.Ext(opts.Compression)
 	r.log.Info("dumping database", "database", opts.Target.Database, "compression", opts.Compression)
 	res, err := pgdump.Dump(ctx, opts, filepath.Join(r.temp, file))
 	r.rep.Dump = res
@@ -42,7 +40,7 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		r.log.Warn("pg_dump wrote to stderr", "stderr", s)
 	}
 	args := []any{"file", file, "raw", HumanBytes(res.RawBytes), "stored", HumanBytes(res.Bytes)}
-	if opts.Compression != pgdump.CompressionNone && res.Bytes > 0 {
+	if opts.Compression != compress.None && res.Bytes > 0 {
 		args = append(args, "ratio", fmt.Sprintf("%.2f:1", float64(res.RawBytes)/float64(res.Bytes)),
 			"saved", fmt.Sprintf("%.1f%%", 100*(1-float64(res.Bytes)/float64(res.RawBytes))))
 	}

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/manifest"
-	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -44,10 +44,10 @@ func (r *run) finalize(ctx context.Context) error {
 
 func (r *run) buildManifest() *manifest.Manifest {
 	cfg := r.cfg
-	file := repo.DumpGzip
-	level := cfg.GzipLevel
-	if cfg.Compression == pgdump.CompressionNone {
-		file, level = repo.DumpPlain, 0
+	file := repo.DumpPlain + compress.Ext(cfg.Compression)
+	level := 0
+	if cfg.Compression == compress.Gzip {
+		level = cfg.GzipLevel
 	}
 	u := r.rep.Uploads
 	return &manifest.Manifest{

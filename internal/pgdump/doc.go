@@ -1,6 +1,7 @@
 // Package pgdump runs pg_dump, locally or inside a docker compose service,
-// and streams its plain SQL output through a parallel gzip encoder straight
-// into the backup file: no uncompressed copy ever touches the disk.
+// and streams its plain SQL output through the compressor (parallel gzip by
+// default) straight into the backup file: no uncompressed copy ever touches
+// the disk.
 //
 // The dump is made with --clean --if-exists so that the restore commands the
 // specification documents (gunzip -c db_backup.sql.gz | psql ...) work both

@@ -14,17 +14,10 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/klauspost/pgzip"
-
 	"github.com/directus-backup/directus-backup/internal/capbuf"
+	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
-)
-
-// Compressions of the dump file.
-const (
-	CompressionGzip = "gzip"
-	CompressionNone = "none"
 )
 
 // Errors a Dump can end with, besides the process's own error.
@@ -36,8 +29,8 @@ var (
 // Options for Dump.
 type Options struct {
 	Target      pgexec.Target
-	Compression string // CompressionGzip or CompressionNone
-	Level       int    // gzip level 1-9
+	Compression string // compress.Gzip, compress.Zstd or compress.None
+	Level       int    // BACKUP_GZIP_LEVEL, 1-9
 	// Stderr receives pg_dump's standard error as it is written; may be nil.
 	Stderr io.Writer
 	// OnBytes is called with the number of raw bytes read so far; may be nil.
@@ -78,14 +71,9 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	fileCount := &countWriter{}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, fileHash, fileCount), 1<<20)
 
-	var sink io.Writer = bw
-	var gz *pgzip.Writer
-	if opts.Compression != CompressionNone {
-		gz, err = pgzip.NewWriterLevel(bw, opts.Level)
-		if err != nil {
-			return res, err
-		}
-		sink = gz
+	sink, err := compress.NewWriter(bw, opts.Compression, opts.Level)
+	if err != nil {
+		return res, err
 	}
 
 	// pg_dump gets its own cancel so that a write error (a full disk) stops
@@ -138,10 +126,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	if !dumpscan.EndsComplete(raw.tail) {
 		return res, ErrIncomplete
 	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return res, fmt.Errorf("compress dump: %w", err)
-		}
+	if err := sink.Close(); err != nil {
+		return res, fmt.Errorf("compress dump: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return res, fmt.Errorf("write dump: %w", err)

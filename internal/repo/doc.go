@@ -4,7 +4,7 @@
 //
 //	BACKUPS_DIR/
 //	├── backup_<date>_<timestamp>/   a backup; complete once manifest.json is in it
-//	│   ├── db_backup.sql.gz         (db_backup.sql when compression is off)
+//	│   ├── db_backup.sql.gz         (.sql.zst with zstd, .sql when compression is off)
 //	│   ├── uploads/
 //	│   ├── manifest.files.jsonl
 //	│   └── manifest.json

@@ -23,6 +23,7 @@ const (
 	DeletingPrefix = "deleting_"
 	LockName       = ".directus-backup.lock"
 	DumpGzip       = "db_backup.sql.gz"
+	DumpZstd       = "db_backup.sql.zst"
 	DumpPlain      = "db_backup.sql"
 	UploadsDir     = "uploads"
 )
@@ -60,7 +61,7 @@ func (b Backup) DumpFile() string {
 	if b.Manifest != nil {
 		return filepath.Join(b.Path, b.Manifest.Database.File)
 	}
-	for _, n := range []string{DumpGzip, DumpPlain} {
+	for _, n := range []string{DumpGzip, DumpZstd, DumpPlain} {
 		if fi, err := os.Stat(filepath.Join(b.Path, n)); err == nil && fi.Mode().IsRegular() {
 			return filepath.Join(b.Path, n)
 		}

@@ -15,9 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/pgzip"
-
 	"github.com/directus-backup/directus-backup/internal/capbuf"
+	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 )
@@ -36,7 +35,7 @@ var (
 // DBOptions for DB.
 type DBOptions struct {
 	Target pgexec.Target // Target.Database is the database restored into
-	Dump   string        // db_backup.sql.gz or db_backup.sql
+	Dump   string        // db_backup.sql.gz, .sql.zst or .sql
 	SHA256 string        // expected SHA-256 of the Dump file; "" skips the check (old-script backups)
 	Force  bool          // restore over a database that has tables
 	Create bool          // create the database when it does not exist
@@ -109,14 +108,12 @@ func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, 
 	defer f.Close()
 	fileHash := sha256.New()
 	var src io.Reader = io.TeeReader(f, fileHash)
-	if strings.HasSuffix(opts.Dump, ".gz") {
-		zr, err := pgzip.NewReader(src)
-		if err != nil {
-			return 0, scan, fmt.Errorf("%w: %s: %v", ErrDumpInvalid, opts.Dump, err)
-		}
-		defer zr.Close()
-		src = zr
+	dec, err := compress.NewReader(src, compress.Of(opts.Dump))
+	if err != nil {
+		return 0, scan, fmt.Errorf("%w: %s: %v", ErrDumpInvalid, opts.Dump, err)
 	}
+	defer dec.Close()
+	src = dec
 	src = io.TeeReader(src, scan)
 
 	// psql gets its own cancel so that a bad dump can stop it before it

@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/pgzip"
 
+	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -122,11 +123,12 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 	// decodeErr is a failure of the dump's own format (gzip); file.err is a
 	// failure to read the file, which takes precedence.
 	var decodeErr error
-	compressed := strings.HasSuffix(rel, ".gz")
+	codec := compress.Of(rel)
+	compressed := codec != compress.None
 	if compressed {
 		// A big buffer so the file is read in large pieces (and the context
 		// checked per piece), not in bufio's default 4 KiB.
-		zr, err := pgzip.NewReader(bufio.NewReaderSize(file, chunk))
+		zr, err := compress.NewReader(bufio.NewReaderSize(file, chunk), codec)
 		if err != nil {
 			decodeErr = err
 		} else {
@@ -160,7 +162,7 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		res.add(KindUnreadable, rel, file.err.Error())
 		readable = false
 	case decodeErr != nil:
-		res.add(KindDumpCorrupt, rel, gzipDetail(decodeErr))
+		res.add(KindDumpCorrupt, rel, decodeDetail(codec, decodeErr))
 		readable = false
 	}
 
@@ -242,18 +244,18 @@ func compareRows(res *Result, rel string, m *manifest.Manifest, rows map[string]
 	}
 }
 
-// gzipDetail describes a decompression error for a person.
-func gzipDetail(err error) string {
+// decodeDetail describes a decompression error for a person.
+func decodeDetail(codec string, err error) string {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "gzip: " + err.Error() + " (the file is truncated)"
+		return codec + ": " + err.Error() + " (the file is truncated)"
 	case errors.Is(err, pgzip.ErrChecksum):
-		return "gzip: " + err.Error() + " (the decompressed data is not what was compressed)"
+		return codec + ": " + err.Error() + " (the decompressed data is not what was compressed)"
 	}
-	if strings.HasPrefix(err.Error(), "gzip") {
+	if strings.HasPrefix(err.Error(), codec) {
 		return err.Error()
 	}
-	return "gzip: " + err.Error()
+	return codec + ": " + err.Error()
 }
 
 // hashReader hashes and counts what is read through it, reports progress,
