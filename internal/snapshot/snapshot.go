@@ -12,7 +12,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -51,14 +54,21 @@ const modeBits = 0o7777
 // close list.
 func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result, error) {
 	w := &walker{
-		ctx:  ctx,
-		opts: opts,
-		list: list,
-		warn: opts.Warn,
-		buf:  make([]byte, copyBufSize),
+		ctx:     ctx,
+		opts:    opts,
+		list:    list,
+		workers: runtime.GOMAXPROCS(0),
 	}
-	if w.warn == nil {
-		w.warn = func(string, ...any) {}
+	w.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	// Workers warn concurrently; the caller's function need not be safe
+	// for that.
+	var warnMu sync.Mutex
+	w.warn = func(msg string, args ...any) {
+		if opts.Warn != nil {
+			warnMu.Lock()
+			defer warnMu.Unlock()
+			opts.Warn(msg, args...)
+		}
 	}
 	if list == nil {
 		return w.res, errors.New("snapshot: no list writer")
@@ -115,9 +125,10 @@ type walker struct {
 	ctx      context.Context
 	opts     Options
 	list     *manifest.ListWriter
-	warn     func(msg string, args ...any)
-	prevList *prevList // nil when there is no usable previous list
-	buf      []byte    // copy buffer, reused for every file
+	warn     func(msg string, args ...any) // safe for concurrent use
+	prevList *prevList                     // nil when there is no usable previous list
+	bufs     sync.Pool                     // copy buffers, one per worker at a time
+	workers  int
 	res      Result
 
 	// The new snapshot folder, so a Dest inside Source is refused instead of
@@ -133,9 +144,42 @@ func (w *walker) checkCtx(rel string) error {
 	return nil
 }
 
+// Kinds of children, as phase 1 of dir finds them.
+const (
+	kindGone = iota // vanished since the folder was read: left out
+	kindDir
+	kindFile
+	kindSymlink
+	kindSkip // socket, FIFO, device
+)
+
+// childResult is what phase 1 of dir learned and did for one child.
+type childResult struct {
+	kind   int
+	st     *syscall.Stat_t
+	linked bool   // a file hard-linked to the previous backup
+	size   int64  // bytes copied
+	sum    string // SHA-256 of a copied file
+	target string // of a symlink
+	err    error
+}
+
+// parallelMin is the number of children from which a folder's files are
+// handled by several workers: below it, starting them costs more than it
+// saves.
+const parallelMin = 8
+
 // dir copies the folder src, already opened as d (which dir closes), to dst,
 // then its children in name order, then sets dst's mode, owner and times.
 // prev is the matching folder of the previous backup, or "".
+//
+// Children are handled in two phases. Phase 1 does the file system work of
+// every non-folder child (stat, link or copy, symlink) on several workers:
+// it is almost all system calls and disk, which two cores overlap well.
+// Phase 2 then goes through the children in name order, on this goroutine:
+// it descends into subfolders and writes the list, and only it touches the
+// previous list, the counters and the list, so their order and the memory
+// bound (one folder's names at a time per level) are kept.
 func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 	fi, err := d.Stat()
 	if err != nil {
@@ -166,56 +210,113 @@ func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 	}
 	w.res.Dirs++
 
-	for _, name := range names {
-		crel := path.Join(rel, name) // path.Join("." , x) is x
-		if err := w.checkCtx(crel); err != nil {
-			return err
-		}
-		cprev := ""
+	paths := func(name string) (crel, csrc, cdst, cprev string) {
+		crel = path.Join(rel, name) // path.Join("." , x) is x
 		if prev != "" {
 			cprev = filepath.Join(prev, name)
 		}
-		if err := w.child(crel, filepath.Join(src, name), filepath.Join(dst, name), cprev); err != nil {
+		return crel, filepath.Join(src, name), filepath.Join(dst, name), cprev
+	}
+
+	// Phase 1.
+	results := make([]childResult, len(names))
+	do := func(i int) {
+		crel, csrc, cdst, cprev := paths(names[i])
+		if err := w.checkCtx(crel); err != nil {
+			results[i].err = err
+			return
+		}
+		results[i] = w.child(crel, csrc, cdst, cprev)
+	}
+	if w.workers > 1 && len(names) >= parallelMin {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range w.workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+					do(i)
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i := range names {
+			do(i)
+		}
+	}
+
+	// Phase 2.
+	for i, name := range names {
+		r := results[i]
+		crel, csrc, cdst, cprev := paths(name)
+		if r.err != nil {
+			return r.err
+		}
+		if err := w.checkCtx(crel); err != nil {
+			return err
+		}
+		var err error
+		switch r.kind {
+		case kindDir:
+			err = w.subdir(crel, csrc, cdst, cprev)
+		case kindFile:
+			err = w.recordFile(crel, cdst, r)
+		case kindSymlink:
+			e := entryFor(crel, manifest.TypeSymlink, r.st)
+			e.Target = r.target
+			err = w.add(e)
+			w.res.Symlinks++
+		case kindSkip:
+			w.res.Skipped++
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return w.setAttrs(rel, dst, st, false)
 }
 
-// child copies one item of a folder. prev is the same path in the previous
-// backup, or "".
-func (w *walker) child(rel, src, dst, prev string) error {
-	fi, err := os.Lstat(src)
+// subdir opens and copies a child folder.
+func (w *walker) subdir(rel, src, dst, prev string) error {
+	// NOFOLLOW: if it was swapped for a symlink since the Lstat, do not
+	// follow it out of the tree.
+	d, err := os.OpenFile(src, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if vanished(err) {
-		w.warn("uploads item vanished while copying, left out", "path", rel)
+		w.warn("uploads folder vanished while copying, left out", "path", rel)
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", rel, err)
+		return fmt.Errorf("open folder %s: %w", rel, err)
+	}
+	return w.dir(rel, src, dst, prevDir(prev), d)
+}
+
+// child is phase 1 for one item of a folder: everything but subfolders,
+// which phase 2 enters. prev is the same path in the previous backup, or "".
+// It may run on any worker: it touches only its own paths.
+func (w *walker) child(rel, src, dst, prev string) childResult {
+	fi, err := os.Lstat(src)
+	if vanished(err) {
+		w.warn("uploads item vanished while copying, left out", "path", rel)
+		return childResult{kind: kindGone}
+	}
+	if err != nil {
+		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 
 	switch fi.Mode().Type() {
 	case fs.ModeDir:
-		// NOFOLLOW: if it was swapped for a symlink since the Lstat, do not
-		// follow it out of the tree.
-		d, err := os.OpenFile(src, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
-		if vanished(err) {
-			w.warn("uploads folder vanished while copying, left out", "path", rel)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("open folder %s: %w", rel, err)
-		}
-		return w.dir(rel, src, dst, prevDir(prev), d)
+		return childResult{kind: kindDir, st: st}
 	case 0:
 		return w.file(rel, src, dst, prev, st)
 	case fs.ModeSymlink:
 		return w.symlink(rel, src, dst, st)
 	default:
-		w.res.Skipped++
 		w.warn("skipping special file (socket, FIFO or device)", "path", rel, "type", fi.Mode().Type().String())
-		return nil
+		return childResult{kind: kindSkip}
 	}
 }
 
@@ -232,24 +333,36 @@ func prevDir(prev string) string {
 	return prev
 }
 
-// file links or copies one regular file.
-func (w *walker) file(rel, src, dst, prev string, st *syscall.Stat_t) error {
+// file links or copies one regular file (phase 1).
+func (w *walker) file(rel, src, dst, prev string, st *syscall.Stat_t) childResult {
 	if prev != "" && w.linkable(prev, st) {
 		err := os.Link(prev, dst)
 		if err == nil {
-			sum, err := w.linkedSum(rel, dst, st)
-			if err != nil {
-				return err
-			}
-			w.res.Linked++
-			return w.addFile(rel, st, st.Size, sum)
+			return childResult{kind: kindFile, st: st, linked: true, size: st.Size}
 		}
 		// Too many links, another filesystem, or not allowed: copy instead.
 		if !errors.Is(err, syscall.EMLINK) && !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) {
-			return fmt.Errorf("link %s: %w", rel, err)
+			return childResult{err: fmt.Errorf("link %s: %w", rel, err)}
 		}
 	}
 	return w.copyFile(rel, src, dst)
+}
+
+// recordFile is phase 2 for a regular file: its hash (carried forward for
+// a linked file) and its entry.
+func (w *walker) recordFile(rel, dst string, r childResult) error {
+	sum := r.sum
+	if r.linked {
+		var err error
+		if sum, err = w.linkedSum(rel, dst, r.st); err != nil {
+			return err
+		}
+		w.res.Linked++
+	} else {
+		w.res.Copied++
+		w.res.CopiedBytes += r.size
+	}
+	return w.addFile(rel, r.st, r.size, sum)
 }
 
 // linkable reports whether the previous backup's prev can stand for the
@@ -271,7 +384,8 @@ func (w *walker) linkable(prev string, st *syscall.Stat_t) bool {
 }
 
 // linkedSum returns the SHA-256 of a linked file: from the previous list when
-// it has a matching entry, else by reading the file.
+// it has a matching entry, else by reading the file. Phase 2 only: the
+// previous list is read in walk order.
 func (w *walker) linkedSum(rel, dst string, st *syscall.Stat_t) (string, error) {
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
@@ -292,33 +406,33 @@ func (w *walker) linkedSum(rel, dst string, st *syscall.Stat_t) (string, error) 
 }
 
 // copyFile copies src to the new file dst, hashing it on the way, then sets
-// dst's mode, owner and times.
-func (w *walker) copyFile(rel, src, dst string) error {
+// dst's mode, owner and times (phase 1).
+func (w *walker) copyFile(rel, src, dst string) childResult {
 	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
 	// swapped for a FIFO does not hang the open.
 	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if vanished(err) {
 		w.warn("uploads file vanished while copying, left out", "path", rel)
-		return nil
+		return childResult{kind: kindGone}
 	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", rel, err)
+		return childResult{err: fmt.Errorf("open %s: %w", rel, err)}
 	}
 	defer in.Close()
 	fi, err := in.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", rel, err)
+		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
 	}
 	if !fi.Mode().IsRegular() {
 		w.warn("uploads file was replaced while copying, left out", "path", rel)
-		return nil
+		return childResult{kind: kindGone}
 	}
 	// The attributes of the inode actually read, not of the earlier Lstat.
 	st := fi.Sys().(*syscall.Stat_t)
 
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", rel, err)
+		return childResult{err: fmt.Errorf("create %s: %w", rel, err)}
 	}
 	h := sha256.New()
 	n, err := w.stream(rel, in, out, h)
@@ -326,7 +440,7 @@ func (w *walker) copyFile(rel, src, dst string) error {
 		err = fmt.Errorf("write %s: %w", rel, cerr)
 	}
 	if err != nil {
-		return err
+		return childResult{err: err}
 	}
 
 	// The list records what was copied; the mtime set is the one from
@@ -342,26 +456,27 @@ func (w *walker) copyFile(rel, src, dst string) error {
 			"path", rel, "size_before", st.Size, "copied", n)
 	}
 	if err := w.setAttrs(rel, dst, st, false); err != nil {
-		return err
+		return childResult{err: err}
 	}
-	w.res.Copied++
-	w.res.CopiedBytes += n
-	return w.addFile(rel, st, n, hex.EncodeToString(h.Sum(nil)))
+	return childResult{kind: kindFile, st: st, size: n, sum: hex.EncodeToString(h.Sum(nil))}
 }
 
 // stream reads r to the end into h and, when out is not nil, into out,
 // checking the context before every read. It returns the bytes read.
 func (w *walker) stream(rel string, r io.Reader, out io.Writer, h hash.Hash) (int64, error) {
+	bp := w.bufs.Get().(*[]byte)
+	defer w.bufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		if err := w.checkCtx(rel); err != nil {
 			return n, err
 		}
-		k, rerr := r.Read(w.buf)
+		k, rerr := r.Read(buf)
 		if k > 0 {
-			h.Write(w.buf[:k]) // never fails
+			h.Write(buf[:k]) // never fails
 			if out != nil {
-				if _, err := out.Write(w.buf[:k]); err != nil {
+				if _, err := out.Write(buf[:k]); err != nil {
 					return n, fmt.Errorf("write %s: %w", rel, err)
 				}
 			}
@@ -376,29 +491,23 @@ func (w *walker) stream(rel string, r io.Reader, out io.Writer, h hash.Hash) (in
 	}
 }
 
-// symlink recreates a symlink with the same target.
-func (w *walker) symlink(rel, src, dst string, st *syscall.Stat_t) error {
+// symlink recreates a symlink with the same target (phase 1).
+func (w *walker) symlink(rel, src, dst string, st *syscall.Stat_t) childResult {
 	target, err := os.Readlink(src)
 	if vanished(err) || errors.Is(err, syscall.EINVAL) { // EINVAL: no longer a symlink
 		w.warn("uploads symlink vanished while copying, left out", "path", rel)
-		return nil
+		return childResult{kind: kindGone}
 	}
 	if err != nil {
-		return fmt.Errorf("read symlink %s: %w", rel, err)
+		return childResult{err: fmt.Errorf("read symlink %s: %w", rel, err)}
 	}
 	if err := os.Symlink(target, dst); err != nil {
-		return fmt.Errorf("create symlink %s: %w", rel, err)
+		return childResult{err: fmt.Errorf("create symlink %s: %w", rel, err)}
 	}
 	if err := w.setAttrs(rel, dst, st, true); err != nil {
-		return err
+		return childResult{err: err}
 	}
-	e := entryFor(rel, manifest.TypeSymlink, st)
-	e.Target = target
-	if err := w.add(e); err != nil {
-		return err
-	}
-	w.res.Symlinks++
-	return nil
+	return childResult{kind: kindSymlink, st: st, target: target}
 }
 
 // setAttrs gives a new copy the source's owner, mode and mtime. The owner

@@ -704,10 +704,16 @@ func TestVanishedFile(t *testing.T) {
 	opts := Options{Source: src, Dest: dst}
 	r := &run{}
 	opts.Warn = func(msg string, args ...any) { r.warns = append(r.warns, fmt.Sprint(append([]any{msg}, args...)...)) }
-	opts.OnFile = func(int64) { os.Remove(filepath.Join(src, "b.txt")) } // after a.txt, before b.txt
+	// Remove b.txt once a.txt has been copied and before b.txt is looked
+	// at: Take checks the context before each item.
+	ctx := &hookCtx{Context: context.Background(), hook: func() {
+		if _, err := os.Stat(filepath.Join(dst, "a.txt")); err == nil {
+			os.Remove(filepath.Join(src, "b.txt"))
+		}
+	}}
 	var buf bytes.Buffer
 	lw := manifest.NewListWriter(&buf)
-	res, err := Take(context.Background(), opts, lw)
+	res, err := Take(ctx, opts, lw)
 	if err != nil {
 		t.Fatal(err)
 	}
