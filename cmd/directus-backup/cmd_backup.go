@@ -25,9 +25,12 @@ func newBackupCommand(a *app) *cobra.Command {
   2. database  pg_dump streamed through gzip into db_backup.sql.gz
   3. uploads   copy the uploads folder; files unchanged since the previous
                backup are hard links to it (rsync -a --link-dest semantics)
-  4. finalize  write the manifest, rename to backup_<date>_<timestamp>,
-               switch backup_latest
-  5. cleanup   remove leftovers of dead runs, apply retention, remove old
+  4. finalize  write the manifest, rename to backup_<date>_<timestamp>
+  5. verify    with BACKUP_VERIFY=1 or restore: check the new backup (and
+               restore it into a scratch database); then switch backup_latest
+               to it (a backup that fails verification is kept, but
+               backup_latest stays on the previous one)
+  6. cleanup   remove leftovers of dead runs, apply retention, remove old
                error folders
 
 A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never

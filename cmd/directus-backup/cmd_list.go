@@ -106,8 +106,8 @@ func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error)
 	if err != nil {
 		return nil, fmt.Errorf("list error folders in %s: %w", errorDir, err)
 	}
-	if len(runs) > failedRuns {
-		runs = runs[:failedRuns]
+	if len(runs) > max(failedRuns, 0) {
+		runs = runs[:max(failedRuns, 0)]
 	}
 	l.FailedRuns = append(l.FailedRuns, runs...)
 	return l, nil

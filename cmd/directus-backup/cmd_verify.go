@@ -186,7 +186,7 @@ func printVerify(w io.Writer, reports []verifyReport, latest *verify.Problem) {
 		for _, s := range r.Skipped {
 			fmt.Fprintf(w, "         skipped: %s\n", s)
 		}
-		if rt := r.RestoreTest; rt != nil {
+		if rt := r.RestoreTest; rt != nil && (rt.Tables > 0 || len(rt.Problems) > 0) {
 			users := "no directus_users table"
 			if rt.Users >= 0 {
 				users = fmt.Sprintf("SELECT COUNT(*) FROM directus_users = %d", rt.Users)

@@ -51,12 +51,13 @@ const exitCodesHelp = `Exit codes:
   6    finalize failed (manifest, rename, backup_latest)
   7    cleanup failed (the new backup itself is complete)
   8    doctor found problems
-  9    verify found problems (also a backup that failed BACKUP_VERIFY; it is kept)
+  9    verify found problems (also a backup that failed BACKUP_VERIFY: it is
+       kept, backup_latest stays on the previous backup)
   10   verify could not check (e.g. no scratch database could be created)
   11   another run holds the lock on BACKUPS_DIR
   12   restore refused: the target database has tables (use --force) or does
        not exist (use --create)
-  13   restore failed; the target was left as it was
+  13   restore failed; the target it failed on was left as it was
   130  interrupted (SIGINT/SIGTERM); a backup not yet finalized is removed`
 
 func main() {
@@ -127,11 +128,14 @@ func exitCode(err error) int {
 			return exitDatabase
 		case job.StepUploads:
 			return exitUploads
-		case job.StepFinalize:
+		case job.StepFinalize, job.StepLatest:
 			return exitFinalize
 		case job.StepCleanup:
 			return exitCleanup
 		case job.StepVerify:
+			if errors.Is(err, job.ErrVerifyUnchecked) {
+				return exitNoCheck
+			}
 			return exitProblems
 		}
 	}

@@ -299,6 +299,7 @@ func TestBackupVerifySetting(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "restore test passed") {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
+	good := f.latest()
 	// A Directus file row without its file: verification fails, the
 	// backup stays, retention is not applied.
 	f.execAsUser(f.db, "INSERT INTO directus_files VALUES (gen_random_uuid(), 'not-uploaded.png', 1)")
@@ -309,6 +310,17 @@ func TestBackupVerifySetting(t *testing.T) {
 	}
 	if len(f.backupNames()) != 2 || len(f.errorDirs()) != 1 {
 		t.Errorf("backups %v, error folders %v", f.backupNames(), f.errorDirs())
+	}
+	if f.latest() != good {
+		t.Errorf("backup_latest moved to a backup that failed verification: %s", f.latest())
+	}
+	// A restore test that cannot run (the role may not create databases)
+	// is "could not check", not "problems".
+	f.execAsUser(f.db, "DELETE FROM directus_files WHERE filename_disk = 'not-uploaded.png'")
+	f.pg.MustExec(t, "postgres", `ALTER ROLE "`+f.user+`" NOCREATEDB`)
+	f.env["BACKUP_VERIFY"] = "restore"
+	if r := f.run("backup"); r.code != exitNoCheck {
+		t.Errorf("restore test impossible: exit %d, want %d\n%s", r.code, exitNoCheck, r.stderr)
 	}
 }
 

@@ -14,9 +14,10 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// finalize makes the backup durable and visible: everything written is
-// synced, the manifest (the mark of completeness) is written last, the
-// folder is renamed to its final name and backup_latest is switched.
+// finalize makes the backup durable: everything written is synced, the
+// manifest (the mark of completeness) is written last, and the folder is
+// renamed to its final name. backup_latest is switched later, by publish,
+// once the backup has passed the optional verify step.
 func (r *run) finalize(ctx context.Context) error {
 	// One syncfs flushes every copied file at once, far cheaper than an
 	// fsync per file, and it must happen before the manifest says "complete".
@@ -35,6 +36,11 @@ func (r *run) finalize(ctx context.Context) error {
 	}
 	r.temp = "" // it is the backup now: never remove it on a later failure
 	r.rep.Path = r.backupPath(r.rep.Name)
+	return nil
+}
+
+// publish points backup_latest at the new backup.
+func (r *run) publish(ctx context.Context) error {
 	if err := repo.SetLatest(r.cfg.BackupsDir, r.rep.Name); err != nil {
 		return fmt.Errorf("update %s: %w", repo.LatestLink, err)
 	}

@@ -27,6 +27,7 @@ const (
 	StepUploads  = "uploads"
 	StepFinalize = "finalize"
 	StepVerify   = "verify"
+	StepLatest   = "latest" // switching backup_latest
 	StepCleanup  = "cleanup"
 )
 
@@ -120,6 +121,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		{StepUploads, r.snapshotUploads},
 		{StepFinalize, r.finalize},
 		{StepVerify, r.verifyBackup},
+		{StepLatest, r.publish},
 	}
 	for _, s := range steps {
 		deps.Progress.Step.Store(s.name)

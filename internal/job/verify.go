@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
+
+// ErrVerifyUnchecked is wrapped when the verify step could not check the
+// new backup at all (as opposed to finding problems in it).
+var ErrVerifyUnchecked = errors.New("could not verify")
 
 // ScratchName is the name of a throwaway database for a restore test of
 // db: unique, and within PostgreSQL's 63-byte limit.
@@ -32,11 +37,11 @@ func (r *run) verifyBackup(ctx context.Context) error {
 	}
 	b, err := repo.Get(r.cfg.BackupsDir, r.rep.Name)
 	if err != nil {
-		return fmt.Errorf("read the new backup: %w", err)
+		return fmt.Errorf("%w: read the new backup: %w", ErrVerifyUnchecked, err)
 	}
 	res, err := verify.Backup(ctx, b, verify.Options{})
 	if err != nil {
-		return fmt.Errorf("could not verify %s: %w", b.Name, err)
+		return fmt.Errorf("%w %s: %w", ErrVerifyUnchecked, b.Name, err)
 	}
 	for _, p := range res.Problems {
 		r.log.Error("verify: "+p.String(), "backup", b.Name)
@@ -52,7 +57,7 @@ func (r *run) verifyBackup(ctx context.Context) error {
 		Target: Target(r.cfg, r.method), Scratch: ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
 	})
 	if err != nil {
-		return fmt.Errorf("could not run the restore test: %w", err)
+		return fmt.Errorf("%w: the restore test could not run: %w", ErrVerifyUnchecked, err)
 	}
 	for _, p := range rt.Problems {
 		r.log.Error("restore test: "+p.String(), "backup", b.Name)

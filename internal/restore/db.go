@@ -93,6 +93,14 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 
 	raw, scan, err := runRestore(ctx, opts)
 	res.RawBytes, res.TableRows = raw, scan.Rows
+	if err != nil && res.Created {
+		// Leave things as they were: no empty database of our making.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if dropErr := DropDatabase(dctx, t, t.Database); dropErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the database created for the restore: %w", dropErr))
+		}
+	}
 	res.Duration = time.Since(start)
 	return res, err
 }
@@ -261,6 +269,11 @@ func createDatabase(ctx context.Context, t pgexec.Target, owner string) error {
 // any sessions left in it.
 func DropDatabase(ctx context.Context, t pgexec.Target, name string) error {
 	_, err := query(ctx, t.WithDatabase("postgres"), "DROP DATABASE IF EXISTS "+QuoteIdent(name)+" WITH (FORCE)")
+	if err != nil && strings.Contains(err.Error(), "syntax error") {
+		// PostgreSQL before 13 has no WITH (FORCE); nothing else is
+		// connected to a database we made ourselves.
+		_, err = query(ctx, t.WithDatabase("postgres"), "DROP DATABASE IF EXISTS "+QuoteIdent(name))
+	}
 	return err
 }
 

@@ -27,7 +27,7 @@ import (
 // ErrChecksum is wrapped by the error Uploads returns when the backup's
 // uploads do not match the backup's entry list (a changed, missing or extra
 // item, or a damaged list). Nothing has been changed when it is returned.
-var ErrChecksum = errors.New("checksum mismatch")
+var ErrChecksum = errors.New("the backup does not match its manifest")
 
 // UploadsOptions for Uploads.
 type UploadsOptions struct {

@@ -250,7 +250,7 @@ func decodeDetail(codec string, err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return codec + ": " + err.Error() + " (the file is truncated)"
 	case errors.Is(err, pgzip.ErrChecksum):
-		return codec + ": " + err.Error() + " (the decompressed data is not what was compressed)"
+		return strings.TrimPrefix(err.Error(), codec+": ") + " (" + codec + ": the decompressed data is not what was compressed)"
 	}
 	if strings.HasPrefix(err.Error(), codec) {
 		return err.Error()

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -53,6 +54,11 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 		c:    c,
 		list: &cursor{r: manifest.NewReader(tee)},
 		buf:  make([]byte, chunk),
+	}
+	if fi, err := os.Stat(b.Path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			w.backupUID, w.backupGID = st.Uid, st.Gid
+		}
 	}
 	root := filepath.Join(b.Path, repo.UploadsDir)
 	err = w.root(root)
@@ -127,6 +133,9 @@ type walk struct {
 	list *cursor
 	buf  []byte
 	last string // the last walked path, for messages
+	// Owner of the backup folder: a backup made without root owns its
+	// copies, while the list records the source's owner.
+	backupUID, backupGID uint32
 }
 
 // relPath is the path of an uploads item relative to the backup folder.
@@ -252,11 +261,17 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 		w.res.add(KindType, relPath(rel), detail)
 		return nil
 	}
+	before := len(w.res.Problems)
 	switch got {
 	case manifest.TypeDir:
+		// A folder's mtime changes with any change inside it, which is
+		// reported itself: compare only its mode and owner.
+		w.attrs(rel, fi, e, false)
 		return w.dir(rel, abs)
 	case manifest.TypeFile:
-		return w.file(rel, abs, fi, e)
+		if err := w.file(rel, abs, fi, e); err != nil {
+			return err
+		}
 	case manifest.TypeSymlink:
 		target, err := os.Readlink(abs)
 		switch {
@@ -266,7 +281,35 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 			w.res.add(KindSymlink, relPath(rel), fmt.Sprintf("points at %q, manifest says %q", target, e.Target))
 		}
 	}
+	if len(w.res.Problems) == before { // a changed item has changed times too: say it once
+		w.attrs(rel, fi, e, true)
+	}
 	return nil
+}
+
+// attrs compares mode, mtime and owner with the entry. The backup's files
+// are written once and never changed (hard links share them between
+// backups), so any difference means someone changed the backup, and
+// restore would refuse the item.
+func (w *walk) attrs(rel string, fi fs.FileInfo, e manifest.Entry, mtime bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	var d []string
+	if mode := fmt.Sprintf("%04o", st.Mode&0o7777); fi.Mode()&fs.ModeSymlink == 0 && mode != e.Mode {
+		d = append(d, fmt.Sprintf("mode %s, manifest says %s", mode, e.Mode))
+	}
+	if ns := st.Mtim.Nano(); mtime && ns != e.MTimeNS {
+		d = append(d, fmt.Sprintf("modified %s, manifest says %s",
+			time.Unix(0, ns).UTC().Format(time.RFC3339Nano), time.Unix(0, e.MTimeNS).UTC().Format(time.RFC3339Nano)))
+	}
+	if int(st.Uid) != e.UID && st.Uid != w.backupUID || int(st.Gid) != e.GID && st.Gid != w.backupGID {
+		d = append(d, fmt.Sprintf("owner %d:%d, manifest says %d:%d", st.Uid, st.Gid, e.UID, e.GID))
+	}
+	if len(d) > 0 {
+		w.res.add(KindAttributes, relPath(rel), strings.Join(d, "; "))
+	}
 }
 
 // dir walks a folder's items in name order, the order of the list.

@@ -33,11 +33,12 @@ const (
 	KindListChecksum   = "list-checksum"   // manifest.files.jsonl does not match manifest.json's list_sha256
 	KindListUnreadable = "list-unreadable" // manifest.files.jsonl cannot be parsed or is out of order
 
-	KindSize    = "size"    // an uploads file is shorter or longer than listed
-	KindContent = "content" // an uploads file's SHA-256 differs from the list: bit rot or tampering
-	KindType    = "type"    // an uploads item is a different kind of item (file, folder, symlink) than listed
-	KindSymlink = "symlink" // an uploads symlink points somewhere else than listed
-	KindExtra   = "extra"   // an item in uploads/ that the list does not have
+	KindSize       = "size"       // an uploads file is shorter or longer than listed
+	KindContent    = "content"    // an uploads file's SHA-256 differs from the list: bit rot or tampering
+	KindType       = "type"       // an uploads item is a different kind of item (file, folder, symlink) than listed
+	KindAttributes = "attributes" // mode, mtime or owner differ from the manifest
+	KindSymlink    = "symlink"    // an uploads symlink points somewhere else than listed
+	KindExtra      = "extra"      // an item in uploads/ that the list does not have
 
 	KindDirectusMissingFile = "directus-missing-file" // a directus_files.filename_disk is not in uploads/
 	KindDirectusBadPath     = "directus-bad-path"     // a filename_disk that is absolute or has ".." components

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -530,14 +531,26 @@ func TestTamperedList(t *testing.T) {
 	dir, bdir := fixture(t)
 	p := filepath.Join(bdir, manifest.FilesListName)
 	data, _ := os.ReadFile(p)
-	// A mode change is not checked against the disk, so only the list
-	// checksum can notice it.
+	// An edited entry: the list checksum notices the edit, and the file
+	// no longer matches what the list now says.
 	changed := bytes.Replace(data, []byte(`"mode":"0644"`), []byte(`"mode":"0666"`), 1)
 	if bytes.Equal(changed, data) {
 		t.Fatal("fixture list has no 0644 entry")
 	}
 	os.WriteFile(p, changed, 0o600)
-	wantProblems(t, check(t, dir), KindListChecksum+" "+manifest.FilesListName)
+	wantProblems(t, check(t, dir), KindAttributes+" uploads/aaa.jpg", KindListChecksum+" "+manifest.FilesListName)
+}
+
+// The backup's files are never changed after the backup: a chmod or a
+// touch on one is reported (restore would refuse the item).
+func TestChangedAttributes(t *testing.T) {
+	dir, bdir := fixture(t)
+	os.Chmod(filepath.Join(bdir, "uploads", "aaa.jpg"), 0o600)
+	wantProblems(t, check(t, dir), KindAttributes+" uploads/aaa.jpg")
+	os.Chmod(filepath.Join(bdir, "uploads", "aaa.jpg"), 0o644)
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(filepath.Join(bdir, "uploads", "aaa.jpg"), old, old)
+	wantProblems(t, check(t, dir), KindAttributes+" uploads/aaa.jpg")
 }
 
 func TestUnreadableList(t *testing.T) {
