@@ -13,11 +13,11 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -54,10 +54,11 @@ const modeBits = 0o7777
 // close list.
 func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result, error) {
 	w := &walker{
-		ctx:     ctx,
-		opts:    opts,
-		list:    list,
-		workers: runtime.GOMAXPROCS(0),
+		ctx:      ctx,
+		opts:     opts,
+		list:     list,
+		workers:  runtime.GOMAXPROCS(0),
+		spillDir: filepath.Dir(opts.Dest),
 	}
 	w.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	// Workers warn concurrently; the caller's function need not be safe
@@ -129,6 +130,7 @@ type walker struct {
 	prevList *prevList                     // nil when there is no usable previous list
 	bufs     sync.Pool                     // copy buffers, one per worker at a time
 	workers  int
+	spillDir string // where huge folders' name lists are sorted
 	res      Result
 
 	// The new snapshot folder, so a Dest inside Source is refused instead of
@@ -178,22 +180,24 @@ const parallelMin = 8
 // it is almost all system calls and disk, which two cores overlap well.
 // Phase 2 then goes through the children in name order, on this goroutine:
 // it descends into subfolders and writes the list, and only it touches the
-// previous list, the counters and the list, so their order and the memory
-// bound (one folder's names at a time per level) are kept.
+// previous list, the counters and the list, so their order is kept. The
+// phases run on batches of children, and the names come sorted from
+// dirnames, so memory stays flat however many files a folder holds.
 func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 	fi, err := d.Stat()
 	if err != nil {
 		d.Close()
 		return fmt.Errorf("stat folder %s: %w", rel, err)
 	}
-	names, err := d.Readdirnames(-1)
+	// Byte order of names is the order of filepath.WalkDir and of
+	// manifest.ComparePaths. A huge flat folder (Directus keeps all
+	// uploads in one) is sorted without holding all its names.
+	names, err := dirnames.Open(d, w.spillDir, dirnames.DefaultMax)
 	d.Close()
 	if err != nil {
 		return fmt.Errorf("read folder %s: %w", rel, err)
 	}
-	// Byte order of names is the order of filepath.WalkDir and of
-	// manifest.ComparePaths.
-	sort.Strings(names)
+	defer names.Close()
 
 	st := fi.Sys().(*syscall.Stat_t)
 	if uint64(st.Dev) == w.destDev && uint64(st.Ino) == w.destIno {
@@ -210,6 +214,29 @@ func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 	}
 	w.res.Dirs++
 
+	// A batch at a time, so that the results held do not grow with the
+	// folder either.
+	for {
+		batch := names.Batch(batchSize)
+		if len(batch) == 0 {
+			break
+		}
+		if err := w.batch(rel, src, dst, prev, batch); err != nil {
+			return err
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("read folder %s: %w", rel, err)
+	}
+	return w.setAttrs(rel, dst, st, false)
+}
+
+// batchSize is how many children of a folder are handled per round of the
+// two phases.
+const batchSize = 1024
+
+// batch handles some children of a folder, in name order, in two phases.
+func (w *walker) batch(rel, src, dst, prev string, names []string) error {
 	paths := func(name string) (crel, csrc, cdst, cprev string) {
 		crel = path.Join(rel, name) // path.Join("." , x) is x
 		if prev != "" {
@@ -275,7 +302,7 @@ func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 			return err
 		}
 	}
-	return w.setAttrs(rel, dst, st, false)
+	return nil
 }
 
 // subdir opens and copies a child folder.

@@ -12,11 +12,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -321,14 +321,16 @@ func (w *walk) dir(rel, abs string) error {
 		w.res.add(KindUnreadable, relPath(rel), err.Error())
 		return w.skipUnder(rel, false)
 	}
-	names, err := d.Readdirnames(-1)
+	// Sorted without holding a huge flat folder's names; spilled runs go
+	// to the system's temporary folder, never into the backup.
+	names, err := dirnames.Open(d, os.TempDir(), dirnames.DefaultMax)
 	d.Close()
 	if err != nil {
 		w.res.add(KindUnreadable, relPath(rel), err.Error())
 		return w.skipUnder(rel, false)
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	defer names.Close()
+	for name, ok := names.Next(); ok; name, ok = names.Next() {
 		crel := path.Join(rel, name)
 		cabs := filepath.Join(abs, name)
 		fi, err := os.Lstat(cabs)
@@ -348,6 +350,9 @@ func (w *walk) dir(rel, abs string) error {
 		if err := w.item(crel, cabs, fi); err != nil {
 			return err
 		}
+	}
+	if err := names.Err(); err != nil {
+		w.res.add(KindUnreadable, relPath(rel), err.Error())
 	}
 	return nil
 }
