@@ -31,7 +31,9 @@ type CleanupResult struct {
 }
 
 // cleanup removes what dead runs left, applies retention and removes old
-// error folders. The caller holds the lock. Each removal is logged.
+// error folders. The caller holds the lock. Each removal is logged. Backups
+// and leftovers are only retired here (renamed, instantly); purge deletes
+// them once the lock is released.
 // keep names a backup that must survive whatever the policy says: the one
 // this run just made (its BACKUP_TIMESTAMP may be old). The target of
 // backup_latest is always kept too, for the same reason.
@@ -39,7 +41,7 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	var res CleanupResult
 	var errs []error
 
-	left, err := removeLeftovers(cfg.BackupsDir, log)
+	left, err := retireLeftovers(cfg.BackupsDir, log)
 	res.Leftovers = left
 	if err != nil {
 		errs = append(errs, err)
@@ -53,7 +55,7 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	for _, b := range backups {
 		switch b.State {
 		case repo.Incomplete:
-			if err := repo.Remove(cfg.BackupsDir, b.Name); err != nil {
+			if err := repo.Retire(cfg.BackupsDir, b.Name); err != nil {
 				errs = append(errs, fmt.Errorf("remove incomplete backup %s: %w", b.Name, err))
 				continue
 			}
@@ -81,7 +83,7 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 			res.Kept = append(res.Kept, d.Name)
 			continue
 		}
-		if err := repo.Remove(cfg.BackupsDir, d.Name); err != nil {
+		if err := repo.Retire(cfg.BackupsDir, d.Name); err != nil {
 			errs = append(errs, fmt.Errorf("remove expired backup %s: %w", d.Name, err))
 			continue
 		}

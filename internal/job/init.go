@@ -76,9 +76,9 @@ func (r *run) init(ctx context.Context) error {
 
 	// We hold the lock, so any temp_ or deleting_ folder belongs to a run
 	// that is no longer running: clear it now to free its space first.
-	if _, err := removeLeftovers(cfg.BackupsDir, r.log); err != nil {
+	if _, err := retireLeftovers(cfg.BackupsDir, r.log); err != nil {
 		// Only space is at stake: the new backup does not need it gone.
-		r.log.Warn("could not remove a leftover of an earlier run", "err", err)
+		r.log.Warn("could not set aside a leftover of an earlier run", "err", err)
 	}
 
 	backups, err := repo.List(cfg.BackupsDir)
@@ -126,9 +126,10 @@ func mkdirOwnerOnly(dir string) error {
 	return nil
 }
 
-// removeLeftovers removes temp_ and deleting_ folders. Only call it with the
-// lock held: then they belong to runs that are no longer running.
-func removeLeftovers(dir string, log *slog.Logger) ([]string, error) {
+// retireLeftovers sets aside the temp_ folders of dead runs, to be deleted
+// by purge. Only call it with the lock held: then they belong to runs that
+// are no longer running.
+func retireLeftovers(dir string, log *slog.Logger) ([]string, error) {
 	left, err := repo.Leftovers(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list leftovers: %w", err)
@@ -136,12 +137,12 @@ func removeLeftovers(dir string, log *slog.Logger) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, n := range left {
-		if err := repo.RemoveTree(filepath.Join(dir, n)); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", n, err))
+		if err := repo.Retire(dir, n); err != nil {
+			errs = append(errs, fmt.Errorf("set aside %s: %w", n, err))
 			continue
 		}
 		removed = append(removed, n)
-		log.Info("removed leftover of an earlier run", "path", filepath.Join(dir, n))
+		log.Info("removing leftover of an earlier run", "path", filepath.Join(dir, n))
 	}
 	return removed, errors.Join(errs...)
 }

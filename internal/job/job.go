@@ -110,7 +110,14 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		rep:    &Report{JobID: jobID, Started: deps.Now()},
 		stderr: &capbuf.Head{Max: 1 << 20},
 	}
-	defer func() { r.lock.Release() }() // r.lock is set by init
+	defer func() {
+		// r.lock is set by init. The deleting is done after the lock is
+		// released, so a large removal never holds up the next run.
+		if r.lock != nil {
+			r.lock.Release()
+			purge(cfg.BackupsDir, r.log)
+		}
+	}()
 
 	steps := []struct {
 		name string
@@ -170,8 +177,9 @@ func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, e
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
-	defer lock.Release()
 	res, err := cleanup(ctx, cfg, deps.Log, deps.Now(), "")
+	lock.Release()
+	purge(cfg.BackupsDir, deps.Log)
 	if err != nil {
 		deps.Log.Error("cleanup failed", "err", err)
 		return res, &StepError{Step: StepCleanup, Err: err}
@@ -196,11 +204,27 @@ func (r *run) fail(step string, err error) error {
 	}
 	serr.ErrorDir = r.writeErrorDir(step, err)
 	if r.temp != "" {
-		if rmErr := repo.RemoveTree(r.temp); rmErr != nil {
-			r.log.Warn("could not remove the temporary folder; the next run will", "path", r.temp, "err", rmErr)
+		if rmErr := repo.Retire(r.cfg.BackupsDir, filepath.Base(r.temp)); rmErr != nil {
+			r.log.Warn("could not set aside the temporary folder; the next run will", "path", r.temp, "err", rmErr)
 		}
 	}
 	return serr
 }
 
 func (r *run) backupPath(name string) string { return filepath.Join(r.cfg.BackupsDir, name) }
+
+// purge deletes the retired folders (deleting_*) without the run lock.
+// Failures are only logged: what is left is retried by the next run.
+func purge(dir string, log *slog.Logger) {
+	start := time.Now()
+	removed, err := repo.Purge(dir)
+	for _, n := range removed {
+		log.Info("deleted", "path", filepath.Join(dir, n))
+	}
+	if len(removed) > 0 {
+		log.Info("retired folders deleted", "count", len(removed), "seconds", time.Since(start).Seconds())
+	}
+	if err != nil {
+		log.Warn("could not delete every retired folder; the next run tries again", "err", err)
+	}
+}

@@ -184,18 +184,74 @@ func Finalize(dir, tempName, name string) error {
 	return manifest.SyncDir(dir)
 }
 
-// Remove deletes a backup folder. It is first renamed to deleting_<name>, so
-// that a removal cut short (a crash, a kill) never leaves something that
-// looks like a backup; the next cleanup finishes it.
-func Remove(dir, name string) error {
+// Retire takes a folder (a backup, or a dead run's temp_ folder) out of
+// the layout by renaming it to deleting_<name>: instant, whatever its size,
+// and from then on nothing looks like a backup that is half removed. Purge
+// deletes it later, outside the run lock, so that removing a tree of 100k
+// hard links never holds up the next backup.
+func Retire(dir, name string) error {
 	gone := filepath.Join(dir, DeletingPrefix+name)
+	for i := 1; ; i++ { // an earlier purge may have left one of that name
+		if _, err := os.Lstat(gone); os.IsNotExist(err) {
+			break
+		}
+		gone = filepath.Join(dir, fmt.Sprintf("%s%s.%d", DeletingPrefix, name, i))
+	}
 	if err := os.Rename(filepath.Join(dir, name), gone); err != nil {
 		return err
 	}
-	if err := manifest.SyncDir(dir); err != nil {
+	return manifest.SyncDir(dir)
+}
+
+// Remove retires a backup folder and deletes it at once.
+func Remove(dir, name string) error {
+	if err := Retire(dir, name); err != nil {
 		return err
 	}
-	return RemoveTree(gone)
+	_, err := Purge(dir)
+	return err
+}
+
+// PurgeLockName is the lock held while deleting_ folders are deleted, so
+// that two processes do not delete the same tree.
+const PurgeLockName = ".directus-backup-purge.lock"
+
+// Purge deletes every deleting_ folder in dir. It needs no run lock: it
+// takes its own, without waiting; when another process is already purging,
+// it returns at once and leaves the work to it.
+func Purge(dir string) ([]string, error) {
+	f, err := os.OpenFile(filepath.Join(dir, PurgeLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, nil // someone else is purging
+	}
+	var removed []string
+	var errs []error
+	for pass := 0; pass < 3; pass++ { // pick up what retires meanwhile
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return removed, err
+		}
+		found := false
+		for _, e := range ents {
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), DeletingPrefix) {
+				continue
+			}
+			found = true
+			if err := RemoveTree(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", e.Name(), err))
+				continue
+			}
+			removed = append(removed, e.Name())
+		}
+		if !found || len(errs) > 0 {
+			break
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // RemoveTree removes path and everything below it. Backups keep the modes
@@ -219,8 +275,8 @@ func RemoveTree(path string) error {
 	return os.RemoveAll(path)
 }
 
-// Leftovers returns the temp_* and deleting_* folders in dir: work of runs
-// that are no longer running, when the caller holds the lock.
+// Leftovers returns the temp_* folders in dir: work of runs that are no
+// longer running, when the caller holds the lock.
 func Leftovers(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -229,7 +285,7 @@ func Leftovers(dir string) ([]string, error) {
 	var out []string
 	for _, e := range ents {
 		n := e.Name()
-		if e.IsDir() && (strings.HasPrefix(n, TempPrefix) || strings.HasPrefix(n, DeletingPrefix)) {
+		if e.IsDir() && strings.HasPrefix(n, TempPrefix) {
 			out = append(out, n)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -167,5 +168,41 @@ func TestDiskUsage(t *testing.T) {
 	}
 	if u.Files != 2 || u.Bytes != 137 || u.UniqueBytes != 37 {
 		t.Errorf("usage = %+v, want 2 files, 137 bytes, 37 unique", u)
+	}
+}
+
+func TestRetireAndPurge(t *testing.T) {
+	dir := t.TempDir()
+	mkdir(t, dir, "backup_a_1", "uploads", "x")
+	mkdir(t, dir, DeletingPrefix+"backup_a_1") // left by an earlier, failed purge
+	if err := Retire(dir, "backup_a_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, DeletingPrefix+"backup_a_1.1", "uploads", "x")); err != nil {
+		t.Fatalf("retired backup not set aside under a new name: %v", err)
+	}
+	if bs, _ := List(dir); len(bs) != 0 {
+		t.Errorf("a retired backup is still listed: %+v", bs)
+	}
+
+	// Another process purging: Purge leaves the work to it.
+	f, err := os.OpenFile(filepath.Join(dir, PurgeLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	if removed, err := Purge(dir); err != nil || len(removed) != 0 {
+		t.Errorf("Purge while another purges: %v %v", removed, err)
+	}
+	f.Close()
+	removed, err := Purge(dir)
+	if err != nil || len(removed) != 2 {
+		t.Errorf("Purge = %v, %v; want both deleting_ folders", removed, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			t.Errorf("left: %s", e.Name())
+		}
 	}
 }
