@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"os/exec"
@@ -99,9 +98,9 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 		return res, fmt.Errorf("start %s: %w", name, err)
 	}
 
-	raw := &rawWriter{h: sha256.New(), onBytes: opts.OnBytes}
+	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
-	_, copyErr := io.Copy(io.MultiWriter(sink, raw, scan), stdout)
+	_, copyErr := io.Copy(io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes}), stdout)
 	if copyErr != nil {
 		stop()
 	}
@@ -120,10 +119,10 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 		}
 		return res, fmt.Errorf("%s failed (%v): %s", name, waitErr, capbuf.LastLines(msg, 10))
 	}
-	if raw.n == 0 {
+	if raw.Bytes() == 0 {
 		return res, ErrEmpty
 	}
-	if !dumpscan.EndsComplete(raw.tail) {
+	if !raw.Complete() {
 		return res, ErrIncomplete
 	}
 	if err := sink.Close(); err != nil {
@@ -138,40 +137,26 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	if err := f.Close(); err != nil {
 		return res, fmt.Errorf("close dump: %w", err)
 	}
-	res.RawBytes = raw.n
-	res.RawSHA256 = hex.EncodeToString(raw.h.Sum(nil))
+	res.RawBytes = raw.Bytes()
+	res.RawSHA256 = raw.SHA256()
 	res.Bytes = fileCount.n
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
 	res.TableRows = scan.Rows
 	return res, nil
 }
 
-// rawWriter hashes and counts the uncompressed stream and keeps its last
-// bytes for the completion check.
-type rawWriter struct {
-	h       hash.Hash
+// progress reports the raw bytes read so far.
+type progress struct {
 	n       int64
-	tail    []byte
 	onBytes func(int64)
 }
 
-const tailSize = dumpscan.TailSize
-
-func (w *rawWriter) Write(p []byte) (int, error) {
-	w.h.Write(p)
-	w.n += int64(len(p))
-	if len(p) >= tailSize {
-		w.tail = append(w.tail[:0], p[len(p)-tailSize:]...)
-	} else {
-		w.tail = append(w.tail, p...)
-		if len(w.tail) > tailSize {
-			w.tail = append(w.tail[:0], w.tail[len(w.tail)-tailSize:]...)
-		}
+func (p *progress) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	if p.onBytes != nil {
+		p.onBytes(p.n)
 	}
-	if w.onBytes != nil {
-		w.onBytes(w.n)
-	}
-	return len(p), nil
+	return len(b), nil
 }
 
 type countWriter struct{ n int64 }

@@ -23,10 +23,6 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// tailSize is how much of the end of the SQL is kept for the completion
-// check.
-const tailSize = dumpscan.TailSize
-
 // directusFiles is what the scan learned of the directus_files table.
 type directusFiles struct {
 	seen    bool     // the dump has a COPY block for it
@@ -85,7 +81,7 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 	}
 
 	file := &hashReader{ctx: ctx, r: f, h: sha256.New(), c: c}
-	raw := &rawWriter{h: sha256.New()}
+	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
 	cols := map[string][2]int{} // table -> index of filename_disk, storage
 	scan.Want = isDirectusFiles
@@ -153,8 +149,8 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		}
 	}
 	c.flush()
-	res.DumpRawBytes = raw.n
-	sum, rawSum := hex.EncodeToString(file.h.Sum(nil)), hex.EncodeToString(raw.h.Sum(nil))
+	res.DumpRawBytes = raw.Bytes()
+	sum, rawSum := hex.EncodeToString(file.h.Sum(nil)), raw.SHA256()
 
 	readable := true
 	switch {
@@ -178,8 +174,8 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		// enough. For a damaged gzip the raw stream is cut short, which the
 		// corrupt-gzip problem already says.
 		if compressed && readable {
-			if d.RawBytes > 0 && raw.n != d.RawBytes {
-				res.add(KindDumpSize, rel, fmt.Sprintf("%d bytes decompressed, manifest says %d", raw.n, d.RawBytes))
+			if d.RawBytes > 0 && raw.Bytes() != d.RawBytes {
+				res.add(KindDumpSize, rel, fmt.Sprintf("%d bytes decompressed, manifest says %d", raw.Bytes(), d.RawBytes))
 			}
 			if d.RawSHA256 != "" && rawSum != d.RawSHA256 {
 				res.add(KindDumpChecksum, rel, fmt.Sprintf("decompressed SHA-256 %s, manifest says %s", rawSum, d.RawSHA256))
@@ -191,9 +187,9 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		df.partial = true
 		res.skip("dump completion and table rows: the dump could not be read to its end")
 	} else {
-		if raw.n == 0 {
+		if raw.Bytes() == 0 {
 			res.add(KindDumpIncomplete, rel, "the dump is empty")
-		} else if !dumpscan.EndsComplete(raw.tail) {
+		} else if !raw.Complete() {
 			res.add(KindDumpIncomplete, rel, fmt.Sprintf("does not end with pg_dump's completion line %q: the dump was cut short", dumpscan.CompletionLine))
 		}
 		compareRows(res, rel, m, scan.Rows)
@@ -292,25 +288,3 @@ func (r *hashReader) Read(p []byte) (int, error) {
 // onlyReader hides a reader's other methods (WriteTo) so io.Copy uses the
 // buffer it is given.
 type onlyReader struct{ io.Reader }
-
-// rawWriter hashes and counts the decompressed stream and keeps its last
-// bytes for the completion check.
-type rawWriter struct {
-	h    hash.Hash
-	n    int64
-	tail []byte
-}
-
-func (w *rawWriter) Write(p []byte) (int, error) {
-	w.h.Write(p)
-	w.n += int64(len(p))
-	if len(p) >= tailSize {
-		w.tail = append(w.tail[:0], p[len(p)-tailSize:]...)
-	} else {
-		w.tail = append(w.tail, p...)
-		if len(w.tail) > tailSize {
-			w.tail = append(w.tail[:0], w.tail[len(w.tail)-tailSize:]...)
-		}
-	}
-	return len(p), nil
-}
