@@ -1,0 +1,125 @@
+// Command bench is the benchmark harness of directus-backup: it generates a
+// reproducible dataset, runs the specification's shell pipeline
+// (bench/baseline.sh) and directus-backup side by side on it, alternating,
+// and writes a Markdown report. bench/run.sh builds and runs it; see
+// bench/README.md.
+//
+//	bench run -size smoke|small|large -reps N -out FILE -work DIR -tool BIN -baseline SCRIPT
+//
+// The tool is treated as a black box (its binary, its settings and its
+// folder layout), except for the "uploads" scenario, which times the
+// tool's uploads step alone through the hidden subcommand
+//
+//	bench uploads-step -src DIR -dest DIR [-prev DIR -prev-list FILE] [-list-out FILE]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "uploads-step":
+			os.Exit(uploadsStep(os.Args[2:]))
+		case "rusage-exec":
+			os.Exit(rusageExec(os.Args[2:]))
+		}
+	}
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "run" {
+		args = args[1:]
+	}
+	os.Exit(runMain(args))
+}
+
+// config is the command line of "bench run".
+type config struct {
+	Size      string
+	Reps      int
+	Out       string
+	Work      string
+	Tool      string
+	Baseline  string
+	PgBin     string
+	Memory    bool
+	Scenarios []string
+	Commit    string
+}
+
+var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "verify", "prune", "memory"}
+
+func runMain(args []string) int {
+	var cfg config
+	var scen string
+	fl := flag.NewFlagSet("bench run", flag.ContinueOnError)
+	fl.StringVar(&cfg.Size, "size", "small", "dataset size: smoke, small or large")
+	fl.IntVar(&cfg.Reps, "reps", 0, "timed runs per contender and scenario (0: 1 for smoke, else 3)")
+	fl.StringVar(&cfg.Out, "out", "", "Markdown report to write (default bench/results/<size>-<date>.md)")
+	fl.StringVar(&cfg.Work, "work", "/tmp/directus-backup-bench/work", "scratch folder (emptied first)")
+	fl.StringVar(&cfg.Tool, "tool", "", "directus-backup binary")
+	fl.StringVar(&cfg.Baseline, "baseline", "bench/baseline.sh", "shell baseline script")
+	fl.StringVar(&cfg.PgBin, "pg-bin", os.Getenv("PG_BIN"), "PostgreSQL server binaries (for pgbench)")
+	fl.BoolVar(&cfg.Memory, "memory", false, "also run the memory scenario (10,000 and 1,000,000 files; slow)")
+	fl.StringVar(&scen, "scenarios", "", "comma-separated subset of: "+strings.Join(allScenarios, ","))
+	fl.StringVar(&cfg.Commit, "commit", "", "source revision, for the report")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	spec, ok := sizes[cfg.Size]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench: unknown -size %q (smoke, small or large)\n", cfg.Size)
+		return 2
+	}
+	if cfg.Reps <= 0 {
+		cfg.Reps = spec.Reps
+	}
+	if cfg.Tool == "" {
+		fmt.Fprintln(os.Stderr, "bench: -tool is required")
+		return 2
+	}
+	if scen != "" {
+		for _, s := range strings.Split(scen, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(allScenarios, s) {
+				fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n", s)
+				return 2
+			}
+			cfg.Scenarios = append(cfg.Scenarios, s)
+		}
+	} else {
+		cfg.Scenarios = slices.Clone(allScenarios)
+		if !cfg.Memory {
+			cfg.Scenarios = slices.DeleteFunc(cfg.Scenarios, func(s string) bool { return s == "memory" })
+		}
+	}
+	if cfg.Out == "" {
+		cfg.Out = filepath.Join("bench", "results", fmt.Sprintf("%s-%s.md", cfg.Size, time.Now().Format("2006-01-02")))
+	}
+	for _, p := range []*string{&cfg.Tool, &cfg.Baseline, &cfg.Work, &cfg.Out} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		*p = abs
+	}
+	pgBin = cfg.PgBin
+
+	h, err := newHarness(cfg, spec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return h.main()
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

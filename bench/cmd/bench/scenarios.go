@@ -1,0 +1,701 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Metric keys.
+const (
+	mWall      = "wall"
+	mCPU       = "cpu"
+	mSys       = "sys"
+	mDurable   = "durable"
+	mRSS       = "rss"
+	mPeakDisk  = "peak_disk"
+	mDiskAdded = "disk_added"
+	mDump      = "dump"
+	mTotal     = "total"
+	mLock      = "lock"
+	mLinked    = "linked"
+	mCopied    = "copied"
+)
+
+// contenderResult holds every timed value of one contender in a scenario.
+type contenderResult struct {
+	Key    string               `json:"key"`
+	Label  string               `json:"label"`
+	Values map[string][]float64 `json:"values"`
+}
+
+func (c *contenderResult) add(k string, v float64) { c.Values[k] = append(c.Values[k], v) }
+
+func (c *contenderResult) median(k string) float64 { return summarize(c.Values[k]).Median }
+
+// scenarioResult is one table of the report.
+type scenarioResult struct {
+	Name        string             `json:"name"`
+	Title       string             `json:"title"`
+	Description string             `json:"description"`
+	Contenders  []*contenderResult `json:"contenders"` // [0] is the reference of the ratios
+	Metrics     []string           `json:"metrics"`
+	Notes       []string           `json:"notes"`
+	Extra       string             `json:"-"` // Markdown appended after the table
+}
+
+func (s *scenarioResult) contender(key string) *contenderResult {
+	for _, c := range s.Contenders {
+		if c.Key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// runner is one contender of a scenario.
+type runner struct {
+	key, label string
+	// prep does the untimed setup of one run and returns what to run.
+	prep func(rep int) (runSpec, error)
+	// check validates the run (untimed) and returns extra metrics.
+	check func(rep int, s sample) (map[string]float64, error)
+}
+
+// loop runs every runner once untimed (warm-up, rep -1) and then reps
+// times, alternating the order: forward on even reps, reversed on odd ones.
+// before runs ahead of each rep, after behind it.
+func (h *harness) loop(sr *scenarioResult, runners []runner, before, after func(rep int) error) error {
+	for _, rn := range runners {
+		sr.Contenders = append(sr.Contenders, &contenderResult{Key: rn.key, Label: rn.label, Values: map[string][]float64{}})
+	}
+	h.results = append(h.results, sr)
+	var errs []error
+	for rep := -1; rep < h.cfg.Reps; rep++ {
+		if before != nil {
+			if err := before(rep); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
+		order := make([]int, len(runners))
+		for i := range order {
+			order[i] = i
+			if rep%2 != 0 && rep >= 0 {
+				order[i] = len(runners) - 1 - i
+			}
+		}
+		for _, i := range order {
+			rn := runners[i]
+			what := "warm-up"
+			if rep >= 0 {
+				what = fmt.Sprintf("run %d/%d", rep+1, h.cfg.Reps)
+			}
+			spec, err := rn.prep(rep)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: setup: %w", rn.label, what, err))
+				continue
+			}
+			s, err := measure(spec)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", rn.label, what, err))
+				continue
+			}
+			extra, err := rn.check(rep, s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: check: %w", rn.label, what, err))
+				continue
+			}
+			logf("  %-16s %-8s %-24s wall %7.2fs  cpu %7.2fs  rss %6.1f MiB  peak disk %+8.1f MiB",
+				sr.Name, what, rn.label, s.Wall, s.CPU, s.MaxRSS, s.PeakDisk)
+			if rep < 0 {
+				continue
+			}
+			c := sr.Contenders[i]
+			c.add(mWall, s.Wall)
+			c.add(mDurable, s.Wall+s.Flush)
+			c.add(mCPU, s.CPU)
+			c.add(mSys, s.Sys)
+			c.add(mRSS, s.MaxRSS)
+			c.add(mPeakDisk, s.PeakDisk)
+			c.add(mDiskAdded, s.DiskAdded)
+			if s.LockHeld >= 0 {
+				c.add(mLock, s.LockHeld)
+			}
+			for k, v := range extra {
+				c.add(k, v)
+			}
+		}
+		if after != nil {
+			if err := after(rep); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
+		if len(errs) > 0 {
+			break // a broken contender would fail every rep the same way
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backupContenders returns the contenders of the backup scenarios.
+func (h *harness) backupContenders() [][2]string {
+	cs := [][2]string{{cBase, "baseline (backup.sh)"}, {cTool, "directus-backup"}}
+	if h.hasZstd {
+		cs = append(cs, [2]string{cZstd, "directus-backup zstd"})
+	}
+	return cs
+}
+
+// scenarioFull: first backup into an empty BACKUPS_DIR.
+func (h *harness) scenarioFull() error {
+	sr := &scenarioResult{
+		Name:  "full",
+		Title: "full: first backup into an empty BACKUPS_DIR",
+		Description: "Each run starts from a fresh, empty BACKUPS_DIR and backs up the same database and uploads " +
+			"folder: pg_dump, uploads copy, compression, finalize, retention.",
+		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mDiskAdded, mDump, mTotal},
+	}
+	var runners []runner
+	for _, c := range h.backupContenders() {
+		key := c[0]
+		dirOf := func(rep int) string { return filepath.Join(h.work, fmt.Sprintf("full-%s-%d", key, rep+1)) }
+		runners = append(runners, runner{
+			key: key, label: c[1],
+			prep: func(rep int) (runSpec, error) {
+				// Only the last run's backups are kept (they start the
+				// incremental chain): drop the previous run's first.
+				if old := h.chains[key]; old != "" {
+					if err := removeAll(old); err != nil {
+						return runSpec{}, err
+					}
+					delete(h.chains, key)
+				}
+				d := dirOf(rep)
+				if err := removeAll(d); err != nil {
+					return runSpec{}, err
+				}
+				return runSpec{
+					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key)), Dir: h.work,
+					Log: h.logPath("full", key, rep), DiskPath: h.work,
+				}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				d := dirOf(rep)
+				bc, err := h.checkBackup(d, key != cBase)
+				if err != nil {
+					return nil, err
+				}
+				if key == cBase {
+					if m := rawBytesRE.FindStringSubmatch(s.Stdout); m != nil {
+						v, _ := strconv.ParseFloat(m[1], 64)
+						h.rawDump = append(h.rawDump, v)
+					}
+				}
+				h.chains[key] = d
+				return map[string]float64{mDump: mib(bc.DumpSize), mTotal: mib(bc.Total)}, nil
+			},
+		})
+	}
+	return h.loop(sr, runners, nil, nil)
+}
+
+// scenarioIncremental: each contender's next backup after one day of changes.
+func (h *harness) scenarioIncremental() error {
+	sr := &scenarioResult{
+		Name:  "incremental",
+		Title: "incremental: next backup after one day of changes",
+		Description: "Each contender has its own previous backup of the current data. Before each run, one day of " +
+			"changes is applied (the same for all contenders): about 1% of the uploads files rewritten, 0.5% added, " +
+			"0.5% deleted, 1% of the rows updated. Then each contender makes its next backup (hard links to its previous one).",
+		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mDiskAdded, mDump, mTotal},
+	}
+	var runners []runner
+	for _, c := range h.backupContenders() {
+		key := c[0]
+		runners = append(runners, runner{
+			key: key, label: c[1],
+			prep: func(rep int) (runSpec, error) {
+				d := h.chains[key]
+				return runSpec{
+					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key)), Dir: h.work,
+					Log: h.logPath("incremental", key, rep), DiskPath: h.work,
+				}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				bc, err := h.checkBackup(h.chains[key], key != cBase)
+				if err != nil {
+					return nil, err
+				}
+				return map[string]float64{mDump: mib(bc.DumpSize), mTotal: mib(bc.Total)}, nil
+			},
+		})
+	}
+	before := func(rep int) error {
+		// Make sure every chain exists before the changes, so that the
+		// first incremental run really follows a backup of the old data.
+		for _, c := range h.backupContenders() {
+			if h.chains[c[0]] == "" {
+				d := filepath.Join(h.work, "chain-"+c[0])
+				if _, err := measure(runSpec{Argv: h.backupArgv(c[0]), Env: h.backupEnv(d, compressionOf(c[0])), Dir: h.work,
+					Log: h.logPath("chain", c[0], 0), DiskPath: h.work}); err != nil {
+					return err
+				}
+				h.chains[c[0]] = d
+			}
+		}
+		return h.change()
+	}
+	return h.loop(sr, runners, before, nil)
+}
+
+// scenarioUploads: the uploads step alone, incremental after a day of changes.
+func (h *harness) scenarioUploads() error {
+	sr := &scenarioResult{
+		Name:  "uploads",
+		Title: "uploads: the uploads step alone, incremental after one day of changes",
+		Description: "Baseline: `rsync -a --link-dest=PREV SRC/ DEST/`. Tool: its uploads step (internal/snapshot.Take, " +
+			"with the previous backup's manifest.files.jsonl, writing a new one) run alone as a child process. " +
+			"Floor: `find SRC -printf ''; cp -al PREV DEST`, the bare cost of walking the tree and making the links.",
+		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mLinked, mCopied},
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	base := filepath.Join(h.work, "uploads-step")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	// Starting points: the latest backups of the baseline and of the tool,
+	// or, without them, a full copy made here.
+	prevRsync, prevTool, prevList := "", "", ""
+	if d := h.chains[cBase]; d != "" {
+		if l, err := latest(d); err == nil {
+			prevRsync = filepath.Join(l, "uploads")
+		}
+	}
+	if d := h.chains[cTool]; d != "" {
+		if l, err := latest(d); err == nil {
+			prevTool = filepath.Join(l, "uploads")
+			prevList = filepath.Join(l, "manifest.files.jsonl")
+		}
+	}
+	if prevRsync == "" {
+		prevRsync = filepath.Join(base, "seed-rsync")
+		if _, err := run(h.baseEnv(), "", "rsync", "-a", h.src+"/", prevRsync+"/"); err != nil {
+			return err
+		}
+	}
+	if prevTool == "" {
+		prevTool = filepath.Join(base, "seed-tool", "uploads")
+		prevList = filepath.Join(base, "seed-tool", "manifest.files.jsonl")
+		os.MkdirAll(filepath.Dir(prevTool), 0o755)
+		if _, err := run(h.baseEnv(), "", self, "uploads-step", "-src", h.src, "-dest", prevTool, "-list-out", prevList); err != nil {
+			return err
+		}
+	}
+	ours := map[string]bool{} // folders made here, removed when superseded
+	dest := func(key string, rep int) string { return filepath.Join(base, fmt.Sprintf("%s-%d", key, rep+1)) }
+	var stepRes uploadsStepResult
+	runners := []runner{
+		{
+			key: cBase, label: "rsync --link-dest",
+			prep: func(rep int) (runSpec, error) {
+				d := dest(cBase, rep)
+				return runSpec{Argv: []string{"rsync", "-a", "--link-dest=" + prevRsync, h.src + "/", d + "/"}, Env: h.baseEnv(),
+					Log: h.logPath("uploads", cBase, rep), DiskPath: h.work}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				d := dest(cBase, rep)
+				f, _, err := treeStats(d)
+				if err == nil && f != h.srcFiles {
+					err = fmt.Errorf("rsync copy has %d files, the source %d", f, h.srcFiles)
+				}
+				return nil, err
+			},
+		},
+		{
+			key: cTool, label: "directus-backup step",
+			prep: func(rep int) (runSpec, error) {
+				d := dest(cTool, rep)
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return runSpec{}, err
+				}
+				return runSpec{Argv: []string{self, "uploads-step", "-src", h.src, "-dest", filepath.Join(d, "uploads"),
+					"-prev", prevTool, "-prev-list", prevList, "-list-out", filepath.Join(d, "manifest.files.jsonl")},
+					Env: h.baseEnv(), Log: h.logPath("uploads", cTool, rep), DiskPath: h.work}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				r, err := parseStep(s.Stdout)
+				if err != nil {
+					return nil, fmt.Errorf("uploads-step output %q: %w", s.Stdout, err)
+				}
+				if r.Files != h.srcFiles {
+					return nil, fmt.Errorf("uploads step copied %d files, the source has %d", r.Files, h.srcFiles)
+				}
+				if r.Linked == 0 {
+					return nil, errors.New("uploads step linked no file: not incremental")
+				}
+				stepRes = r
+				return map[string]float64{mLinked: float64(r.Linked), mCopied: float64(r.Copied)}, nil
+			},
+		},
+		{
+			key: cFloor, label: "floor: find + cp -al",
+			prep: func(rep int) (runSpec, error) {
+				return runSpec{Argv: []string{"sh", "-c", `find "$1" -printf '' && cp -al "$2" "$3"`, "sh", h.src, prevRsync, dest(cFloor, rep)},
+					Env: h.baseEnv(), Log: h.logPath("uploads", cFloor, rep), DiskPath: h.work}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				return nil, removeAll(dest(cFloor, rep))
+			},
+		},
+	}
+	before := func(rep int) error { return h.change() }
+	after := func(rep int) error {
+		// The new copies become the previous ones of the next rep, as in a
+		// daily run; superseded copies made here are removed.
+		for _, p := range []string{prevRsync, filepath.Dir(prevTool)} {
+			if ours[p] {
+				removeAll(p)
+			}
+		}
+		prevRsync = dest(cBase, rep)
+		prevTool = filepath.Join(dest(cTool, rep), "uploads")
+		prevList = filepath.Join(dest(cTool, rep), "manifest.files.jsonl")
+		ours[prevRsync], ours[dest(cTool, rep)] = true, true
+		return nil
+	}
+	err = h.loop(sr, runners, before, after)
+	tool, floor, rs := sr.contender(cTool), sr.contender(cFloor), sr.contender(cBase)
+	if tool != nil && floor != nil && len(tool.Values[mWall]) > 0 && len(floor.Values[mWall]) > 0 {
+		sr.Notes = append(sr.Notes,
+			fmt.Sprintf("Tool / floor (wall, medians): **%.2f×**; rsync / floor: %.2f×.", tool.median(mWall)/floor.median(mWall), rs.median(mWall)/floor.median(mWall)),
+			fmt.Sprintf("Last tool run: %d files, %d linked, %d copied (%.1f MiB).", stepRes.Files, stepRes.Linked, stepRes.Copied, mib(stepRes.CopiedBytes)))
+	}
+	return err
+}
+
+// toolEnvFor is the tool's environment for a non-backup command on the
+// tool's chain.
+func (h *harness) toolEnvFor(backupsDir string, extra ...string) []string {
+	return h.backupEnv(backupsDir, "gzip", extra...)
+}
+
+// toolLatest returns the tool's latest backup (name and folder).
+func (h *harness) toolLatest() (string, string, error) {
+	d := h.chains[cTool]
+	if d == "" {
+		// Nothing ran before: make one backup.
+		d = filepath.Join(h.work, "chain-"+cTool)
+		if _, err := measure(runSpec{Argv: h.backupArgv(cTool), Env: h.backupEnv(d, "gzip"), Dir: h.work,
+			Log: h.logPath("chain", cTool, 0), DiskPath: h.work}); err != nil {
+			return "", "", err
+		}
+		h.chains[cTool] = d
+	}
+	l, err := latest(d)
+	return filepath.Base(l), l, err
+}
+
+// scenarioRestoreDB: directus-backup restore --db vs gunzip -c | psql.
+func (h *harness) scenarioRestoreDB() error {
+	name, dir, err := h.toolLatest()
+	if err != nil {
+		return err
+	}
+	sr := &scenarioResult{
+		Name:  "restore-db",
+		Title: "restore-db: database restore into a new empty database",
+		Description: fmt.Sprintf("The same backup (%s, made by the tool). Baseline: `gunzip -c db_backup.sql.gz | psql -q X`. "+
+			"Tool: `directus-backup restore --db --force --target-db X`. X is created empty (owned by the DB user) before "+
+			"each run and dropped after it. CPU and RSS count the client side only (gunzip/psql or the tool and its psql); "+
+			"the PostgreSQL server's work is the same for both and only shows in the wall time.", name),
+		Metrics: []string{mWall, mCPU, mSys, mRSS},
+	}
+	n := 0
+	target := func() string { return fmt.Sprintf("bench_restore_%d", n) }
+	mk := func(key string) runner {
+		return runner{
+			key: key, label: map[string]string{cBase: "gunzip -c | psql", cTool: "directus-backup restore --db"}[key],
+			prep: func(rep int) (runSpec, error) {
+				n++
+				if err := h.db.exec("postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s; ", target())); err != nil {
+					return runSpec{}, err
+				}
+				if err := h.db.exec("postgres", fmt.Sprintf("CREATE DATABASE %s OWNER %s", target(), pgIdent(h.pg.user))); err != nil {
+					return runSpec{}, err
+				}
+				if key == cBase {
+					return runSpec{Argv: []string{"sh", "-c", `gunzip -c "$1" | psql -X -q -d "$2"`, "sh",
+						filepath.Join(dir, "db_backup.sql.gz"), target()},
+						Env: h.pgEnv(), Log: h.logPath("restore-db", key, rep), DiskPath: h.work}, nil
+				}
+				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--db", "--force", "--target-db", target(), "--no-progress"},
+					Env: h.toolEnvFor(h.chains[cTool]), Dir: h.work, Log: h.logPath("restore-db", key, rep), DiskPath: h.work}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				got, err := h.db.query(target(), "SELECT (SELECT count(*) FROM directus_users) || ' ' || (SELECT count(*) FROM articles)")
+				h.db.exec("postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s", target()))
+				if err != nil {
+					return nil, fmt.Errorf("restored database: %w", err)
+				}
+				if f := strings.Fields(got); len(f) != 2 || f[0] == "0" || f[1] == "0" {
+					return nil, fmt.Errorf("restored database has counts %q", got)
+				}
+				return nil, nil
+			},
+		}
+	}
+	return h.loop(sr, []runner{mk(cBase), mk(cTool)}, nil, nil)
+}
+
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// scenarioRestoreUploads: directus-backup restore --uploads vs rsync -a.
+func (h *harness) scenarioRestoreUploads() error {
+	name, dir, err := h.toolLatest()
+	if err != nil {
+		return err
+	}
+	wantFiles, _, err := treeStats(filepath.Join(dir, "uploads"))
+	if err != nil {
+		return err
+	}
+	sr := &scenarioResult{
+		Name:  "restore-uploads",
+		Title: "restore-uploads: uploads restore into a new folder",
+		Description: fmt.Sprintf("The same backup (%s). Baseline: `rsync -a backup/uploads/ NEW/`. Tool: "+
+			"`directus-backup restore --uploads --target-dir NEW` (copies, checks every file's SHA-256 against the manifest, "+
+			"swaps the folder in). NEW does not exist before a run and is removed after it.", name),
+		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk},
+	}
+	target := func(key string, rep int) string {
+		return filepath.Join(h.work, fmt.Sprintf("restored-uploads-%s-%d", key, rep+1))
+	}
+	mk := func(key string) runner {
+		return runner{
+			key: key, label: map[string]string{cBase: "rsync -a", cTool: "directus-backup restore --uploads"}[key],
+			prep: func(rep int) (runSpec, error) {
+				t := target(key, rep)
+				if err := removeAll(t); err != nil {
+					return runSpec{}, err
+				}
+				if key == cBase {
+					return runSpec{Argv: []string{"rsync", "-a", filepath.Join(dir, "uploads") + "/", t + "/"},
+						Env: h.baseEnv(), Log: h.logPath("restore-uploads", key, rep), DiskPath: h.work}, nil
+				}
+				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--uploads", "--target-dir", t, "--no-progress"},
+					Env: h.toolEnvFor(h.chains[cTool]), Dir: h.work, Log: h.logPath("restore-uploads", key, rep), DiskPath: h.work}, nil
+			},
+			check: func(rep int, s sample) (map[string]float64, error) {
+				t := target(key, rep)
+				f, _, err := treeStats(t)
+				removeAll(t)
+				if err == nil && f != wantFiles {
+					err = fmt.Errorf("restored %d files, the backup has %d", f, wantFiles)
+				}
+				return nil, err
+			},
+		}
+	}
+	return h.loop(sr, []runner{mk(cBase), mk(cTool)}, nil, nil)
+}
+
+// scenarioVerify: directus-backup verify vs sha256sum over the same files.
+func (h *harness) scenarioVerify() error {
+	name, dir, err := h.toolLatest()
+	if err != nil {
+		return err
+	}
+	sr := &scenarioResult{
+		Name:  "verify",
+		Title: "verify: check one backup",
+		Description: fmt.Sprintf("The same backup (%s). Baseline: `find BACKUP -type f -print0 | xargs -0 sha256sum > /dev/null` "+
+			"(every file, dump included). Tool: `directus-backup verify %s` (dump decompressed and checked, every file "+
+			"hashed and compared with the manifest, directus_files checked against uploads/).", name, name),
+		Metrics: []string{mWall, mCPU, mSys, mRSS},
+	}
+	mk := func(key string) runner {
+		return runner{
+			key: key, label: map[string]string{cBase: "find | xargs sha256sum", cTool: "directus-backup verify"}[key],
+			prep: func(rep int) (runSpec, error) {
+				if key == cBase {
+					return runSpec{Argv: []string{"sh", "-c", `find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null`, "sh", dir},
+						Env: h.baseEnv(), Log: h.logPath("verify", key, rep), DiskPath: h.work}, nil
+				}
+				return runSpec{Argv: []string{h.cfg.Tool, "verify", name, "--no-progress"},
+					Env: h.toolEnvFor(h.chains[cTool]), Dir: h.work, Log: h.logPath("verify", key, rep), DiskPath: h.work}, nil
+			},
+			check: func(int, sample) (map[string]float64, error) { return nil, nil },
+		}
+	}
+	return h.loop(sr, []runner{mk(cBase), mk(cTool)}, nil, nil)
+}
+
+// scenarioPrune: removing one expired backup whose files are all hard links.
+func (h *harness) scenarioPrune() error {
+	_, src, err := h.toolLatest()
+	if err != nil {
+		return err
+	}
+	files, _, err := treeStats(src)
+	if err != nil {
+		return err
+	}
+	sr := &scenarioResult{
+		Name:  "prune",
+		Title: "prune: remove one expired backup (all files hard links)",
+		Description: fmt.Sprintf("A copy of the tool's latest backup made with `cp -al` (%d files, all hard links) before each run. "+
+			"Tool: `directus-backup prune` with BACKUP_RETENTION_DAYS=7 on a BACKUPS_DIR holding that copy named 30 days old "+
+			"and a current backup, so exactly the copy expires. Baseline: `rm -rf` of the copy. \"lock held\" is how long "+
+			"the tool held its flock on BACKUPS_DIR (polled from /proc/locks every millisecond).", files),
+		Metrics: []string{mWall, mCPU, mSys, mRSS, mLock},
+	}
+	pdir := filepath.Join(h.work, "prune-tool")
+	bdir := filepath.Join(h.work, "prune-baseline")
+	if err := os.MkdirAll(bdir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(pdir, 0o700); err != nil {
+		return err
+	}
+	now := time.Now().Unix()
+	current := fmt.Sprintf("backup_%s_%d", time.Unix(now, 0).UTC().Format("2006-01-02_15-04-05"), now)
+	if _, err := run(h.baseEnv(), "", "cp", "-al", src, filepath.Join(pdir, current)); err != nil {
+		return err
+	}
+	if err := os.Symlink(current, filepath.Join(pdir, "backup_latest")); err != nil {
+		return err
+	}
+	lock := filepath.Join(pdir, ".directus-backup.lock")
+	if err := os.WriteFile(lock, nil, 0o600); err != nil {
+		return err
+	}
+	var old string
+	runners := []runner{
+		{
+			key: cBase, label: "rm -rf",
+			prep: func(rep int) (runSpec, error) {
+				c := filepath.Join(bdir, "copy")
+				if _, err := run(h.baseEnv(), "", "cp", "-al", src, c); err != nil {
+					return runSpec{}, err
+				}
+				return runSpec{Argv: []string{"rm", "-rf", c}, Env: h.baseEnv(), Log: h.logPath("prune", cBase, rep), DiskPath: h.work}, nil
+			},
+			check: func(int, sample) (map[string]float64, error) {
+				if fileExists(filepath.Join(bdir, "copy")) {
+					return nil, errors.New("rm -rf left the copy")
+				}
+				return nil, nil
+			},
+		},
+		{
+			key: cTool, label: "directus-backup prune",
+			prep: func(rep int) (runSpec, error) {
+				ts := now - 30*86400 - int64(rep+1)
+				old = fmt.Sprintf("backup_%s_%d", time.Unix(ts, 0).UTC().Format("2006-01-02_15-04-05"), ts)
+				if _, err := run(h.baseEnv(), "", "cp", "-al", src, filepath.Join(pdir, old)); err != nil {
+					return runSpec{}, err
+				}
+				return runSpec{Argv: []string{h.cfg.Tool, "prune", "--no-progress"},
+					Env: h.toolEnvFor(pdir, "BACKUP_RETENTION_DAYS=7", "BACKUP_RETENTION_COUNT=0"), Dir: h.work,
+					Log: h.logPath("prune", cTool, rep), DiskPath: h.work, LockFile: lock}, nil
+			},
+			check: func(int, sample) (map[string]float64, error) {
+				ents, err := os.ReadDir(pdir)
+				if err != nil {
+					return nil, err
+				}
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+					if e.Name() == old || strings.HasPrefix(e.Name(), "deleting_") {
+						return nil, fmt.Errorf("prune left %s", e.Name())
+					}
+				}
+				if !fileExists(filepath.Join(pdir, current)) {
+					return nil, fmt.Errorf("prune removed the current backup (left: %v)", names)
+				}
+				return nil, nil
+			},
+		},
+	}
+	return h.loop(sr, runners, nil, nil)
+}
+
+// scenarioMemory: peak RSS of the uploads step for 10,000 and 1,000,000
+// small files, incremental (every file unchanged).
+func (h *harness) scenarioMemory() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	sr := &scenarioResult{
+		Name:  "memory",
+		Title: "memory: peak RSS of the uploads step vs number of files",
+		Description: "Trees of 64-byte files, 1,000 per folder; a full copy first (untimed), then the measured incremental " +
+			"run (every file unchanged, so every file is linked). rsync --link-dest on the same trees for reference.",
+	}
+	h.results = append(h.results, sr)
+	var rows []string
+	rss := map[int]float64{}
+	for _, n := range []int{10_000, 1_000_000} {
+		base := filepath.Join(h.work, fmt.Sprintf("memory-%d", n))
+		src := filepath.Join(base, "src")
+		logf("  memory: creating %d files", n)
+		if err := makeTinyTree(src, n); err != nil {
+			return err
+		}
+		prev := filepath.Join(base, "prev")
+		os.MkdirAll(prev, 0o755)
+		if _, err := run(h.baseEnv(), "", self, "uploads-step", "-src", src, "-dest", filepath.Join(prev, "uploads"),
+			"-list-out", filepath.Join(prev, "manifest.files.jsonl")); err != nil {
+			return err
+		}
+		next := filepath.Join(base, "next")
+		os.MkdirAll(next, 0o755)
+		st, err := measure(runSpec{Argv: []string{self, "uploads-step", "-src", src, "-dest", filepath.Join(next, "uploads"),
+			"-prev", filepath.Join(prev, "uploads"), "-prev-list", filepath.Join(prev, "manifest.files.jsonl"),
+			"-list-out", filepath.Join(next, "manifest.files.jsonl")},
+			Env: h.baseEnv(), Log: h.logPath("memory", cTool, n), DiskPath: h.work})
+		if err != nil {
+			return err
+		}
+		rs, err := measure(runSpec{Argv: []string{"rsync", "-a", "--link-dest=" + filepath.Join(prev, "uploads"), src + "/", filepath.Join(base, "rsync") + "/"},
+			Env: h.baseEnv(), Log: h.logPath("memory", cBase, n), DiskPath: h.work})
+		if err != nil {
+			return err
+		}
+		logf("  memory: %d files: tool %.1f MiB in %.1fs, rsync %.1f MiB in %.1fs", n, st.MaxRSS, st.Wall, rs.MaxRSS, rs.Wall)
+		rss[n] = st.MaxRSS
+		rows = append(rows, fmt.Sprintf("| %d | %.1f | %.2f | %.1f | %.2f |", n, st.MaxRSS, st.Wall, rs.MaxRSS, rs.Wall))
+		removeAll(base)
+	}
+	sr.Extra = "| files | tool peak RSS (MiB) | tool wall (s) | rsync peak RSS (MiB) | rsync wall (s) |\n|---|---|---|---|---|\n" +
+		strings.Join(rows, "\n") + "\n"
+	h.memGrowth = rss[1_000_000] - rss[10_000]
+	sr.Notes = append(sr.Notes, fmt.Sprintf("Peak RSS difference, 1,000,000 − 10,000 files: **%.1f MiB** (target: within 50 MiB).", h.memGrowth))
+	return nil
+}
+
+// makeTinyTree creates n 64-byte files, 1,000 per folder.
+func makeTinyTree(root string, n int) error {
+	data := make([]byte, 64)
+	for i := 0; i < n; i++ {
+		if i%1000 == 0 {
+			if err := os.MkdirAll(filepath.Join(root, fmt.Sprintf("d%04d", i/1000)), 0o755); err != nil {
+				return err
+			}
+		}
+		copy(data, fmt.Sprintf("file %d\n", i))
+		if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("d%04d", i/1000), fmt.Sprintf("f%06d.txt", i)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
