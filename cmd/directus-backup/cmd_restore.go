@@ -147,6 +147,8 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 			what = "into a new database"
 		} else if res.HadTables > 0 {
 			what = fmt.Sprintf("over %d existing tables, views and sequences", res.HadTables)
+		} else if res.HadTables < 0 {
+			what = "over the existing database (--force)"
 		}
 		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", target.Database,
 			job.HumanBytes(res.RawBytes), len(res.TableRows), what, res.Duration.Round(10*time.Millisecond)))

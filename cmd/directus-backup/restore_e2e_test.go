@@ -139,6 +139,9 @@ func TestRestoreRefusedAndFailedRestoreChangesNothing(t *testing.T) {
 		t.Errorf("restore over a database with tables: exit %d\n%s", r.code, r.stderr)
 	}
 	compareData(t, "after refused restore", f.tableData(f.db), wantDB)
+	if r := f.run("restore", "--db", "--force", "--target-db", f.db+"_missing"); r.code != exitRefused || !strings.Contains(r.stderr, "--create") {
+		t.Errorf("restore into a missing database: exit %d\n%s", r.code, r.stderr)
+	}
 
 	// Truncate the dump on purpose (a valid gzip of a cut-short dump, and
 	// one cut mid-stream); also break one upload in the backup.

@@ -51,7 +51,7 @@ type DBOptions struct {
 type DBResult struct {
 	Database  string
 	Created   bool
-	HadTables int // tables, views and sequences the database held before
+	HadTables int // tables, views and sequences the database held before; -1: not counted (Force)
 	RawBytes  int64
 	// TableRows counts the rows the dump carried for each table.
 	TableRows map[string]int64
@@ -67,6 +67,18 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 	start := time.Now()
 	res := DBResult{Database: opts.Target.Database}
 	t := opts.Target
+
+	if opts.Force && !opts.Create {
+		// Nothing to decide: skip the extra connection. A missing database
+		// shows up as psql's own error.
+		res.HadTables = -1
+		raw, scan, err := runRestore(ctx, opts)
+		res.RawBytes, res.TableRows, res.Duration = raw, scan.Rows, time.Since(start)
+		if err != nil && strings.Contains(err.Error(), fmt.Sprintf("database %q does not exist", t.Database)) {
+			err = fmt.Errorf("%w: %s (use --create to create it)", ErrNoDatabase, t.Database)
+		}
+		return res, err
+	}
 
 	n, err := countRelations(ctx, t)
 	if errors.Is(err, ErrNoDatabase) {
