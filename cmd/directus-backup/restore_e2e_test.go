@@ -325,6 +325,14 @@ func TestBackupVerifySetting(t *testing.T) {
 	if r := f.run("backup"); r.code != exitNoCheck {
 		t.Errorf("restore test impossible: exit %d, want %d\n%s", r.code, exitNoCheck, r.stderr)
 	}
+	// Each run linked against backup_latest (the last good backup), not
+	// against the newer one that failed verification.
+	names := f.backupNames()
+	newest := names[len(names)-1]
+	m, _ := readManifest(t, filepath.Join(f.backups, newest))
+	if m.Uploads.Previous != filepath.Base(good) {
+		t.Errorf("%s linked against %q, want the last good backup %s", newest, m.Uploads.Previous, filepath.Base(good))
+	}
 }
 
 // The specification's uploads restore command works on what we write.

@@ -85,7 +85,7 @@ func (r *run) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list backups: %w", err)
 	}
-	r.prev, r.hasPrev = repo.NewestUsable(backups)
+	r.prev, r.hasPrev = previousBackup(cfg.BackupsDir, backups)
 	r.checkFreeSpace()
 
 	r.temp = r.backupPath(repo.TempPrefix + r.rep.JobID)
@@ -95,6 +95,20 @@ func (r *run) init(ctx context.Context) error {
 	}
 	r.log.Info("backup started", "backups_dir", cfg.BackupsDir, "uploads_dir", cfg.UploadsDir, "name", name)
 	return ctx.Err()
+}
+
+// previousBackup is the backup the uploads are linked against: the one
+// backup_latest points at (the last one that passed every step, verify
+// included), else the newest complete one.
+func previousBackup(dir string, backups []repo.Backup) (repo.Backup, bool) {
+	if target, ok := repo.Latest(dir); ok {
+		for _, b := range backups {
+			if b.Name == target && b.Usable() {
+				return b, true
+			}
+		}
+	}
+	return repo.NewestUsable(backups)
 }
 
 // checkFreeSpace warns when the filesystem has less room than the previous
