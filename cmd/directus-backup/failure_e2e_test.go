@@ -453,3 +453,33 @@ func TestReadOnlyUploadFolderAsNonRoot(t *testing.T) {
 		t.Errorf("read-only folder in the backup: %v %v", fi.Mode().Perm(), err)
 	}
 }
+
+// backup_latest cannot be switched (someone made it a folder): the backup
+// itself is complete and kept, the run says so with exit 6 and no summary.
+func TestLatestLinkCannotBeSwitched(t *testing.T) {
+	f := newFixture(t)
+	os.MkdirAll(filepath.Join(f.backups, "backup_latest", "something"), 0o700)
+	r := f.run("backup")
+	if r.code != exitFinalize {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitFinalize, r.stderr)
+	}
+	if strings.Contains(r.stdout, "Backup complete") {
+		t.Errorf("summary printed although backup_latest was not switched:\n%s", r.stdout)
+	}
+	names := f.backupNames()
+	var made []string
+	for _, n := range names {
+		if n != "backup_latest" {
+			made = append(made, n)
+		}
+	}
+	if len(made) != 1 {
+		t.Fatalf("backups: %v", names)
+	}
+	if _, err := os.Stat(filepath.Join(f.backups, made[0], "manifest.json")); err != nil {
+		t.Errorf("the complete backup was not kept: %v", err)
+	}
+	if len(f.errorDirs()) != 1 {
+		t.Errorf("error folders: %v", f.errorDirs())
+	}
+}
