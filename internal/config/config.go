@@ -186,18 +186,11 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	return c, nil
 }
 
-// Lookup returns the merged raw (untrimmed) value of any variable, with the
-// precedence Load uses: flags, then the real environment, then the .env
-// file; a blank value only wins when no source has a non-blank one.
-func (c *Config) Lookup(name string) (string, bool) {
-	v, _, ok := c.vars.lookup(name)
-	return v, ok
-}
-
 // Environ returns the merged environment as sorted KEY=VALUE strings: the
 // real environment (Sources.Environ as of Load) with the .env file beneath
-// it and the flags above it, by the same rule as Lookup. It holds secrets:
-// pass it through redact.Env before writing it anywhere.
+// it and the flags above it, by the same rule as Load (a blank value only
+// wins when no source has a non-blank one). It holds secrets: pass it
+// through redact.Env before writing it anywhere.
 func (c *Config) Environ() []string {
 	merged := map[string]string{}
 	put := func(k, v string) {

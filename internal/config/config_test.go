@@ -671,23 +671,6 @@ func TestLookupAndEnviron(t *testing.T) {
 		})
 	}
 
-	c := mustLoad(t, Sources{Flags: flags, Env: envFunc(env), WorkDir: wd})
-	lookups := []struct {
-		name, want string
-		ok         bool
-	}{
-		{"FROM_FILE", "f", true},
-		{"SHARED", "env", true},
-		{"BLANK_IN_ENV", "file", true},
-		{"FLAGGED", "flag", true},
-		{"PATH", "/bin", true},
-		{"MISSING", "", false},
-	}
-	for _, l := range lookups {
-		if v, ok := c.Lookup(l.name); v != l.want || ok != l.ok {
-			t.Errorf("Lookup(%s) = %q, %v; want %q, %v", l.name, v, ok, l.want, l.ok)
-		}
-	}
 }
 
 func TestWorkDirRelativePaths(t *testing.T) {

@@ -54,7 +54,7 @@ var Settings = []Setting{
 	{Env: envRetentionCount, Flag: "retention-count", Default: "0",
 		Usage: "always keep at least this many newest backups; with BACKUP_RETENTION_DAYS=0, keep only this many (0 = no count rule)"},
 	{Env: envGzipLevel, Flag: "gzip-level", Default: "9",
-		Usage: "gzip compression level of the database dump, 1 (fastest) to 9 (smallest); 9 uses the parallel encoder's level 8, whose output is no larger than gzip -9's"},
+		Usage: "gzip compression level of the database dump, 1 (fastest) to 9 (smallest); 9 uses the parallel encoder's level 8, whose output is within 1% of gzip -9's size"},
 	{Env: envCompression, Flag: "compression", Default: "gzip",
 		Usage: "database dump compression: gzip (db_backup.sql.gz, read by gunzip), zstd (db_backup.sql.zst: faster and smaller, read by zstd -d) or none (db_backup.sql)"},
 	{Env: envErrorDir, Flag: "error-dir", Default: "$BACKUPS_DIR/error_logs",

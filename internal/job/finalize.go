@@ -3,13 +3,11 @@ package job
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/directus-backup/directus-backup/internal/compress"
+	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -21,7 +19,7 @@ import (
 func (r *run) finalize(ctx context.Context) error {
 	// One syncfs flushes every copied file at once, far cheaper than an
 	// fsync per file, and it must happen before the manifest says "complete".
-	if err := syncFS(r.temp); err != nil {
+	if err := durable.SyncFS(r.temp); err != nil {
 		return fmt.Errorf("sync backup data: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -80,13 +78,4 @@ func (r *run) buildManifest() *manifest.Manifest {
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
 	}
-}
-
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,7 @@ func (r *run) init(ctx context.Context) error {
 			"compose_file", cfg.DockerComposeFile, "service", cfg.DockerService)
 	} else {
 		r.log.Info("database will be dumped with the local pg_dump",
-			"host", orDefault(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
+			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
 	}
 	cmd := RequiredCommand(r.method)
 	if _, err := exec.LookPath(cmd); err != nil {
@@ -169,11 +170,4 @@ func installHint(cmd string) string {
 		return "docker-ce-cli or docker.io"
 	}
 	return cmd
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

@@ -23,6 +23,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/durable"
 )
 
 // File names inside a backup folder.
@@ -164,18 +166,7 @@ func Write(dir string, m *Manifest) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return SyncDir(dir)
-}
-
-// SyncDir fsyncs a folder so that renames and new entries in it survive a
-// power cut.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(dir)
 }
 
 // ComparePaths orders entry paths the way a walk visits them: component by

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -168,7 +169,7 @@ func SetLatest(dir, name string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return manifest.SyncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // Finalize renames a finished temporary folder to its backup name and syncs
@@ -181,7 +182,7 @@ func Finalize(dir, tempName, name string) error {
 	if err := os.Rename(filepath.Join(dir, tempName), final); err != nil {
 		return err
 	}
-	return manifest.SyncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // Retire takes a folder (a backup, or a dead run's temp_ folder) out of
@@ -200,16 +201,7 @@ func Retire(dir, name string) error {
 	if err := os.Rename(filepath.Join(dir, name), gone); err != nil {
 		return err
 	}
-	return manifest.SyncDir(dir)
-}
-
-// Remove retires a backup folder and deletes it at once.
-func Remove(dir, name string) error {
-	if err := Retire(dir, name); err != nil {
-		return err
-	}
-	_, err := Purge(dir)
-	return err
+	return durable.SyncDir(dir)
 }
 
 // PurgeLockName is the lock held while deleting_ folders are deleted, so

@@ -96,16 +96,16 @@ func TestSetLatestReplacesAndRemove(t *testing.T) {
 	if target, ok := Latest(dir); target != "backup_b_2" || !ok {
 		t.Fatalf("Latest = %q, %v", target, ok)
 	}
-	if err := Remove(dir, "backup_a_1"); err != nil {
+	if err := removeNow(dir, "backup_a_1"); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if e.Name() == "backup_a_1" || e.Name() == DeletingPrefix+"backup_a_1" {
-			t.Errorf("%s still there after Remove", e.Name())
+			t.Errorf("%s still there after Retire and Purge", e.Name())
 		}
 	}
-	if err := Remove(dir, "backup_b_2"); err != nil {
+	if err := removeNow(dir, "backup_b_2"); err != nil {
 		t.Fatal(err)
 	}
 	if target, ok := Latest(dir); target != "backup_b_2" || ok {
@@ -205,4 +205,13 @@ func TestRetireAndPurge(t *testing.T) {
 			t.Errorf("left: %s", e.Name())
 		}
 	}
+}
+
+// removeNow retires a backup and purges it, as a run does in two steps.
+func removeNow(dir, name string) error {
+	if err := Retire(dir, name); err != nil {
+		return err
+	}
+	_, err := Purge(dir)
+	return err
 }

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -272,7 +273,7 @@ func createDatabase(ctx context.Context, t pgexec.Target, owner string) error {
 	}
 	if _, err := query(ctx, t.WithDatabase("postgres"), sql); err != nil {
 		return fmt.Errorf("create database %s (the login %s needs the CREATEDB privilege: ALTER ROLE %s CREATEDB; or an administrator creates the database): %w",
-			t.Database, orDefault(t.User, "(default user)"), QuoteIdent(orDefault(t.User, "<DB_USER>")), err)
+			t.Database, cmp.Or(t.User, "(default user)"), QuoteIdent(cmp.Or(t.User, "<DB_USER>")), err)
 	}
 	return nil
 }
@@ -321,10 +322,3 @@ var psqlPrefix = regexp.MustCompile(`(?m)^psql:<stdin>:\d+: `)
 
 // QuoteIdent quotes a PostgreSQL identifier.
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}

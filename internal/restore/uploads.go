@@ -12,13 +12,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/dirnames"
+	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
@@ -116,7 +117,7 @@ func (u *uploadsRun) run() error {
 			u.warn("cannot remove the temporary entry list", "path", u.list, "err", err)
 		}
 		if !swapped {
-			if err := uploadsRemoveAll(u.stage); err != nil {
+			if err := repo.RemoveTree(u.stage); err != nil {
 				u.warn("cannot remove the restore's stage folder", "path", u.stage, "err", err)
 			}
 		}
@@ -140,7 +141,7 @@ func (u *uploadsRun) run() error {
 	}
 	// One syncfs makes every restored file durable before it becomes the
 	// uploads folder; far cheaper than an fsync per file.
-	if err := uploadsSyncFS(u.stage); err != nil {
+	if err := durable.SyncFS(u.stage); err != nil {
 		return fmt.Errorf("sync the restored uploads in %s: %w", u.stage, err)
 	}
 	// The last moment a cancel can still leave Target untouched.
@@ -158,12 +159,12 @@ func (u *uploadsRun) run() error {
 	swapped = true
 	// From here on the restore has happened: problems are warnings, so that
 	// an error always means Target was left as it was.
-	if err := manifest.SyncDir(u.parent); err != nil {
+	if err := durable.SyncDir(u.parent); err != nil {
 		u.warn("uploads restored, but syncing their parent folder failed; a power cut could undo the restore",
 			"path", u.parent, "err", err)
 	}
 	if old != "" {
-		if err := uploadsRemoveAll(old); err != nil {
+		if err := repo.RemoveTree(old); err != nil {
 			u.warn("uploads restored, but the previous uploads folder could not be removed", "path", old, "err", err)
 		}
 	}
@@ -433,7 +434,7 @@ func (u *uploadsRun) mergeDir(rel, tdir, sdir string) error {
 	if err := u.sameMount(rel, tdir); err != nil {
 		return err
 	}
-	names, err := uploadsNames(tdir)
+	names, err := dirnames.All(tdir)
 	if err != nil {
 		return fmt.Errorf("read folder %q of %s: %w", rel, u.target, err)
 	}
@@ -549,7 +550,7 @@ func (u *uploadsRun) keep(rel, src, dst string) error {
 		if err := u.sameMount(rel, src); err != nil {
 			return err
 		}
-		names, err := uploadsNames(src)
+		names, err := dirnames.All(src)
 		if err != nil {
 			return fmt.Errorf("read folder %q of %s: %w", rel, u.target, err)
 		}
@@ -801,51 +802,11 @@ func uploadsWithin(p, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// uploadsNames returns the names in a folder in byte order.
-func uploadsNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	sort.Strings(names)
-	return names, err
-}
-
 // uploadsSetTimes sets p's access and modification times to those of st,
 // without following a symlink.
 func uploadsSetTimes(p string, st *syscall.Stat_t) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-// uploadsRemoveAll removes a tree. Folders restored from a backup can be
-// read-only, which stops a non-root removal: then the folders (never the
-// files, which may be hard links shared with the live uploads) are made
-// writable and the removal tried again.
-func uploadsRemoveAll(p string) error {
-	err := os.RemoveAll(p)
-	if err == nil || !errors.Is(err, fs.ErrPermission) {
-		return err
-	}
-	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(q, 0o700) // before WalkDir reads it
-		}
-		return nil
-	})
-	return os.RemoveAll(p)
-}
-
-// uploadsSyncFS flushes the whole filesystem dir is on (syncfs).
-func uploadsSyncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 // uploadsRandom returns a random name suffix.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/bench"
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 )
 
 // sizeSpec is the shape of one dataset size.
@@ -287,7 +288,7 @@ func (d *db) psql(database string, r io.Reader, args ...string) (string, error) 
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := runTracked(cmd); err != nil {
-		return out.String(), fmt.Errorf("psql %s: %w: %s", strings.Join(args, " "), err, lastLines(out.String(), 15))
+		return out.String(), fmt.Errorf("psql %s: %w: %s", strings.Join(args, " "), err, capbuf.LastLines(out.String(), 15))
 	}
 	return out.String(), nil
 }

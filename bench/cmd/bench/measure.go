@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 )
 
 // runSpec is one measured child process.
@@ -313,17 +315,9 @@ func run(env []string, dir string, argv ...string) (string, error) {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := runTracked(cmd); err != nil {
-		return out.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, lastLines(out.String(), 15))
+		return out.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, capbuf.LastLines(out.String(), 15))
 	}
 	return out.String(), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // treeStats walks root and returns the number of regular files and their

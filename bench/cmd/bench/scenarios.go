@@ -638,7 +638,7 @@ func (h *harness) scenarioMemory() error {
 	sr := &scenarioResult{
 		Name:  "memory",
 		Title: "memory: peak RSS of the uploads step vs number of files",
-		Description: "Trees of 64-byte files, 1,000 per folder; a full copy first (untimed), then the measured incremental " +
+		Description: "Flat folders (as Directus keeps its uploads) of 64-byte files; a full copy first (untimed), then the measured incremental " +
 			"run (every file unchanged, so every file is linked). rsync --link-dest on the same trees for reference.",
 	}
 	h.results = append(h.results, sr)
@@ -683,17 +683,18 @@ func (h *harness) scenarioMemory() error {
 	return nil
 }
 
-// makeTinyTree creates n 64-byte files, 1,000 per folder.
+// makeTinyTree creates n 64-byte files in one flat folder, named like
+// Directus names its uploads (a UUID and an extension): Directus keeps all
+// files of its local storage in one folder, the hardest case for memory.
 func makeTinyTree(root string, n int) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
 	data := make([]byte, 64)
 	for i := 0; i < n; i++ {
-		if i%1000 == 0 {
-			if err := os.MkdirAll(filepath.Join(root, fmt.Sprintf("d%04d", i/1000)), 0o755); err != nil {
-				return err
-			}
-		}
 		copy(data, fmt.Sprintf("file %d\n", i))
-		if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("d%04d", i/1000), fmt.Sprintf("f%06d.txt", i)), data, 0o644); err != nil {
+		name := fmt.Sprintf("%08x-0000-4000-8000-%012x.jpg", i, i)
+		if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
 			return err
 		}
 	}
