@@ -198,7 +198,7 @@ func BenchmarkManifestListWrite(b *testing.B) {
 		es[i] = manifest.Entry{
 			Path: fmt.Sprintf("2024/%02d/%s.jpg", i%12+1, AppendUUIDFrom(nil, t.R.Uint64(), t.R.Uint64())),
 			Type: manifest.TypeFile, Size: int64(1000 + i), Mode: "0644",
-			MTimeNS: Epoch.UnixNano() + int64(i)*1e9, UID: 1000, GID: 1000, SHA256: string(sum),
+			MTime: manifest.TimeFromUnixNano(Epoch.UnixNano() + int64(i)*1e9), UID: 1000, GID: 1000, SHA256: string(sum),
 		}
 	}
 	b.ResetTimer()

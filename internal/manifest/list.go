@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 	"io"
 )
@@ -25,7 +24,7 @@ func NewListWriter(w io.Writer) *ListWriter {
 
 // Add appends one entry. Entries must be added in ComparePaths order.
 func (w *ListWriter) Add(e Entry) error {
-	data, err := json.Marshal(e)
+	data, err := e.MarshalJSON() // directly: json.Marshal would re-scan the output
 	if err != nil {
 		return err
 	}

@@ -92,27 +92,6 @@ type Uploads struct {
 	Entries     int64  `json:"entries"`
 }
 
-// Entry types.
-const (
-	TypeFile    = "file"
-	TypeDir     = "dir"
-	TypeSymlink = "symlink"
-)
-
-// Entry is one item of the uploads tree, relative to the backup's uploads/.
-// The root folder itself is the entry with Path ".".
-type Entry struct {
-	Path    string `json:"path"` // slash-separated
-	Type    string `json:"type"`
-	Size    int64  `json:"size,omitempty"`
-	Mode    string `json:"mode"` // octal permission and setuid/setgid/sticky bits, e.g. "0644"
-	MTimeNS int64  `json:"mtime_ns"`
-	UID     int    `json:"uid"`
-	GID     int    `json:"gid"`
-	SHA256  string `json:"sha256,omitempty"` // regular files only
-	Target  string `json:"target,omitempty"` // symlinks only
-}
-
 // ErrNotFound is returned by Load when the folder has no manifest.json.
 var ErrNotFound = errors.New("no manifest")
 

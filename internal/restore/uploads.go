@@ -397,8 +397,8 @@ func (u *uploadsRun) entryDiff(g, w manifest.Entry) string {
 	if g.Mode != w.Mode {
 		d = append(d, fmt.Sprintf("mode %s, recorded %s", g.Mode, w.Mode))
 	}
-	if g.MTimeNS != w.MTimeNS {
-		d = append(d, fmt.Sprintf("mtime %s, recorded %s", uploadsTime(g.MTimeNS), uploadsTime(w.MTimeNS)))
+	if g.MTime != w.MTime {
+		d = append(d, fmt.Sprintf("mtime %s, recorded %s", g.MTime, w.MTime))
 	}
 	// A backup made without root records the source's owner but its copies
 	// belong to the user who made it (who also owns the backup folder).
@@ -421,10 +421,6 @@ func (u *uploadsRun) entryDiff(g, w manifest.Entry) string {
 		u.ownerUnchecked++
 	}
 	return strings.Join(d, ", ")
-}
-
-func uploadsTime(ns int64) string {
-	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 }
 
 // mergeDir carries over into the stage folder sdir what the target folder
@@ -805,7 +801,7 @@ func uploadsWithin(p, dir string) bool {
 // uploadsSetTimes sets p's access and modification times to those of st,
 // without following a symlink.
 func uploadsSetTimes(p string, st *syscall.Stat_t) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
+	ts := []unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)} // not via int64 ns: they end in 2262
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 

@@ -416,7 +416,7 @@ func (w *walker) linkable(prev string, st *syscall.Stat_t) bool {
 func (w *walker) linkedSum(rel, dst string, st *syscall.Stat_t) (string, error) {
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
-		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTimeNS == st.Mtim.Nano() && isSHA256(e.SHA256) {
+		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(st.Mtim) && isSHA256(e.SHA256) {
 			return e.SHA256, nil
 		}
 	}
@@ -552,7 +552,7 @@ func (w *walker) setAttrs(rel, p string, st *syscall.Stat_t, symlink bool) error
 			return fmt.Errorf("chmod %s: %w", rel, err)
 		}
 	}
-	if err := lutimesNano(p, st.Mtim.Nano()); err != nil {
+	if err := lutimes(p, st.Mtim); err != nil {
 		return fmt.Errorf("set times of %s: %w", rel, err)
 	}
 	return nil
@@ -588,10 +588,10 @@ func entryFor(rel, typ string, st *syscall.Stat_t) manifest.Entry {
 		Type: typ,
 		// st_mode already uses unix bit numbering (04000 setuid, 02000
 		// setgid, 01000 sticky), which is what the list stores.
-		Mode:    fmt.Sprintf("%04o", uint32(st.Mode)&modeBits),
-		MTimeNS: st.Mtim.Nano(),
-		UID:     int(st.Uid),
-		GID:     int(st.Gid),
+		Mode:  fmt.Sprintf("%04o", uint32(st.Mode)&modeBits),
+		MTime: manifest.TimeOf(st.Mtim),
+		UID:   int(st.Uid),
+		GID:   int(st.Gid),
 	}
 }
 

@@ -62,7 +62,7 @@ func symlink(t testing.TB, target, p string, mt time.Time) {
 	if err := os.Symlink(target, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := lutimesNano(p, mt.UnixNano()); err != nil {
+	if err := lutimes(p, syscall.NsecToTimespec(mt.UnixNano())); err != nil {
 		t.Fatal(err)
 	}
 	// Guard the setup itself: the link, not its target, got the time.
@@ -304,8 +304,8 @@ func compareTrees(t *testing.T, src, dst string, entries []manifest.Entry, prese
 		if ds.Mtim != ss.Mtim {
 			t.Errorf("%s: mtime %d, want %d", rel, ds.Mtim.Nano(), ss.Mtim.Nano())
 		}
-		if e.MTimeNS != ss.Mtim.Nano() {
-			t.Errorf("%s: entry mtime %d, want %d", rel, e.MTimeNS, ss.Mtim.Nano())
+		if e.MTime != manifest.TimeOf(ss.Mtim) {
+			t.Errorf("%s: entry mtime %s, want %d", rel, e.MTime, ss.Mtim.Nano())
 		}
 		if e.Mode != fmt.Sprintf("%04o", perm) {
 			t.Errorf("%s: entry mode %s, want %04o", rel, e.Mode, perm)
@@ -488,7 +488,7 @@ func TestIncremental(t *testing.T) {
 		t.Errorf("result %+v, want %+v", r.res, want)
 	}
 
-	if e := r.entry(t, "a.txt"); e.SHA256 != shaHex([]byte("hello, world\n")) || e.MTimeNS != mtime(100).UnixNano() {
+	if e := r.entry(t, "a.txt"); e.SHA256 != shaHex([]byte("hello, world\n")) || e.MTime != manifest.TimeFromUnixNano(mtime(100).UnixNano()) {
 		t.Errorf("a.txt entry %+v, want the new contents and mtime", e)
 	}
 	if got := readFile(t, filepath.Join(b1, "a.txt")); string(got) != "hello\n" {
@@ -530,7 +530,7 @@ func TestLinkedHashFromPreviousList(t *testing.T) {
 			entries[i].SHA256 = fake
 		case "grp.txt": // stale: another mtime, so the hash must not be used
 			entries[i].SHA256 = fake
-			entries[i].MTimeNS++
+			entries[i].MTime.Nsec = (entries[i].MTime.Nsec + 1) % 1e9
 		case "secret": // not a hash: must not be copied into the new list
 			entries[i].SHA256 = "not-a-hash"
 		}
@@ -685,8 +685,8 @@ func TestFileChangedWhileCopying(t *testing.T) {
 	if !bytes.Equal(copied, now) || e.Size != int64(len(copied)) || e.SHA256 != shaHex(copied) {
 		t.Errorf("entry size %d sha %s; copy has %d bytes sha %s", e.Size, e.SHA256, len(copied), shaHex(copied))
 	}
-	if e.MTimeNS != mtime(1).UnixNano() || lstat(t, filepath.Join(dst, "grow.bin")).Mtim.Nano() != e.MTimeNS {
-		t.Errorf("mtime entry %d copy %d, want the pre-copy %d", e.MTimeNS,
+	if e.MTime != manifest.TimeFromUnixNano(mtime(1).UnixNano()) || manifest.TimeOf(lstat(t, filepath.Join(dst, "grow.bin")).Mtim) != e.MTime {
+		t.Errorf("mtime entry %s copy %d, want the pre-copy %d", e.MTime,
 			lstat(t, filepath.Join(dst, "grow.bin")).Mtim.Nano(), mtime(1).UnixNano())
 	}
 	if r.res.Bytes != e.Size || r.res.CopiedBytes != e.Size {
@@ -985,7 +985,7 @@ func TestPreserveOwner(t *testing.T) {
 	if err := os.Lchown(filepath.Join(src, "owned-link"), 3456, 7890); err != nil {
 		t.Fatal(err)
 	}
-	if err := lutimesNano(filepath.Join(src, "owned-link"), mtime(2).UnixNano()); err != nil { // lchown touched ctime only, but be sure
+	if err := lutimes(filepath.Join(src, "owned-link"), syscall.NsecToTimespec(mtime(2).UnixNano())); err != nil { // lchown touched ctime only, but be sure
 		t.Fatal(err)
 	}
 	setDirTimes(t, src)

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -300,9 +299,8 @@ func (w *walk) attrs(rel string, fi fs.FileInfo, e manifest.Entry, mtime bool) {
 	if mode := fmt.Sprintf("%04o", st.Mode&0o7777); fi.Mode()&fs.ModeSymlink == 0 && mode != e.Mode {
 		d = append(d, fmt.Sprintf("mode %s, manifest says %s", mode, e.Mode))
 	}
-	if ns := st.Mtim.Nano(); mtime && ns != e.MTimeNS {
-		d = append(d, fmt.Sprintf("modified %s, manifest says %s",
-			time.Unix(0, ns).UTC().Format(time.RFC3339Nano), time.Unix(0, e.MTimeNS).UTC().Format(time.RFC3339Nano)))
+	if mt := manifest.TimeOf(st.Mtim); mtime && mt != e.MTime {
+		d = append(d, fmt.Sprintf("modified %s, manifest says %s", mt, e.MTime))
 	}
 	if int(st.Uid) != e.UID && st.Uid != w.backupUID || int(st.Gid) != e.GID && st.Gid != w.backupGID {
 		d = append(d, fmt.Sprintf("owner %d:%d, manifest says %d:%d", st.Uid, st.Gid, e.UID, e.GID))

@@ -167,7 +167,7 @@ func writeList(t *testing.T, bdir string) {
 			return err
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		e := manifest.Entry{Path: filepath.ToSlash(rel), Mode: fmt.Sprintf("%04o", st.Mode&0o7777), MTimeNS: st.Mtim.Nano(), UID: int(st.Uid), GID: int(st.Gid)}
+		e := manifest.Entry{Path: filepath.ToSlash(rel), Mode: fmt.Sprintf("%04o", st.Mode&0o7777), MTime: manifest.TimeOf(st.Mtim), UID: int(st.Uid), GID: int(st.Gid)}
 		switch {
 		case fi.IsDir():
 			e.Type = manifest.TypeDir
