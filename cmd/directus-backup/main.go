@@ -58,10 +58,16 @@ const exitCodesHelp = `Exit codes:
   12   restore refused: the target database has tables (use --force) or does
        not exist (use --create)
   13   restore failed; the target it failed on was left as it was
-  130  interrupted (SIGINT/SIGTERM); a backup not yet finalized is removed`
+  130  interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	// A closed terminal (SIGHUP) stops a run cleanly too, instead of killing
+	// it mid-step; under nohup, which ignores it, it stays ignored.
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

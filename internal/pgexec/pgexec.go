@@ -80,7 +80,10 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 		cmd = exec.CommandContext(ctx, program, args...)
 	}
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a client must not outlive us. A psql left behind by a
+	// killed restore would read on, and pg_dump would write into a pipe
+	// nobody reads.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	return cmd

@@ -60,10 +60,12 @@ type DBResult struct {
 }
 
 // DB restores a plain pg_dump file into opts.Target.Database. The whole
-// restore is one transaction that stops at the first error, and the end of
-// the dump (the part that makes psql commit) is held back until the file's
-// checksum and completion line have been checked: a damaged dump or a
-// failed statement leaves the database exactly as it was.
+// restore is one transaction that stops at the first error, and it commits
+// only on an explicit COMMIT that is sent after the file's checksum and
+// completion line have been checked. Whatever else ends psql's input (a
+// damaged dump, a failed statement, this process killed or hung up) ends
+// the session without a commit, so the server rolls the transaction back
+// and the database is exactly as it was.
 func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 	start := time.Now()
 	res := DBResult{Database: opts.Target.Database}
@@ -137,11 +139,13 @@ func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, 
 	src = dec
 	src = io.TeeReader(src, scan)
 
-	// psql gets its own cancel so that a bad dump can stop it before it
-	// reads the end of its input (and commits).
+	// psql gets its own cancel so that a bad dump can stop it at once.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cmd := opts.Target.Command(pctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-")
+	// Not --single-transaction: with it psql commits when its input ends,
+	// and its input also ends when this process dies. Here the transaction
+	// is opened by hand and committed only by commitSQL below.
+	cmd := opts.Target.Command(pctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-")
 	stderr := &capbuf.Tail{Max: 64 << 10}
 	cmd.Stderr = stderr
 	if opts.Stderr != nil {
@@ -157,7 +161,12 @@ func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, 
 	}
 
 	hb := &holdback{w: stdin, keep: dumpscan.TailSize, onBytes: opts.OnBytes}
-	_, copyErr := io.Copy(hb, src)
+	_, copyErr := io.WriteString(stdin, beginSQL)
+	if copyErr != nil {
+		hb.writeErr = copyErr // psql is gone already
+	} else {
+		_, copyErr = io.Copy(hb, src)
+	}
 	check := validate(copyErr, hb, fileHash, opts)
 	if check != nil {
 		stop() // kill psql before it sees EOF: the transaction rolls back
@@ -172,6 +181,9 @@ func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, 
 		return hb.n, scan, check
 	}
 	flushErr := hb.flush()
+	if flushErr == nil {
+		_, flushErr = io.WriteString(stdin, commitSQL)
+	}
 	stdin.Close()
 	waitErr := cmd.Wait()
 	if ctx.Err() != nil {
@@ -187,8 +199,18 @@ func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, 
 	return hb.n, scan, nil
 }
 
-// validate decides, with the end of the dump still held back, whether it
-// may be sent.
+// The transaction around the dump. pg_dump's plain output has no
+// transaction control of its own (except around large objects, which
+// Directus does not use; there it would commit early, as psql
+// --single-transaction would too). The newline before COMMIT ends any
+// unterminated last line.
+const (
+	beginSQL  = "BEGIN;\n"
+	commitSQL = "\nCOMMIT;\n"
+)
+
+// validate decides, with the end of the dump still held back, whether the
+// transaction may be committed.
 func validate(copyErr error, hb *holdback, fileHash hash.Hash, opts DBOptions) error {
 	if copyErr != nil {
 		if hb.writeErr != nil {
@@ -210,9 +232,8 @@ func validate(copyErr error, hb *holdback, fileHash hash.Hash, opts DBOptions) e
 	return nil
 }
 
-// holdback passes data on but always keeps the last keep bytes back until
-// flush: psql commits only when its input ends, so the end is sent only
-// once the whole dump has been checked.
+// holdback passes data on but keeps the last keep bytes back until flush,
+// for the completion check; the commit itself is sent separately.
 type holdback struct {
 	w        io.Writer
 	keep     int
