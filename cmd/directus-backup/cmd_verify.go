@@ -124,6 +124,7 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 					rt, err := verify.RestoreTest(c.Context(), b, verify.RestoreTestOptions{
 						Target: job.Target(cfg, method), Scratch: name, Owner: cfg.DB.User})
 					rep.RestoreTest = &rt
+					rt.LogLeftovers(log)
 					if err != nil {
 						rep.Error = err.Error()
 						unchecked++

@@ -56,6 +56,7 @@ func (r *run) verifyBackup(ctx context.Context) error {
 	rt, err := verify.RestoreTest(ctx, b, verify.RestoreTestOptions{
 		Target: Target(r.cfg, r.method), Scratch: ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
 	})
+	rt.LogLeftovers(r.log)
 	if err != nil {
 		return fmt.Errorf("%w: the restore test could not run: %w", ErrVerifyUnchecked, err)
 	}

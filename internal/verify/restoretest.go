@@ -28,12 +28,17 @@ type RestoreTestOptions struct {
 
 // RestoreTestResult is what a restore test found.
 type RestoreTestResult struct {
-	Scratch  string        `json:"scratch_database"`
-	Tables   int           `json:"tables"`
-	Rows     int64         `json:"rows"`
-	Users    int64         `json:"directus_users"` // SELECT COUNT(*) FROM directus_users; -1 when there is no such table
-	Problems []Problem     `json:"problems"`
-	Duration time.Duration `json:"duration_ns"`
+	Scratch string `json:"scratch_database"`
+	// LeftoversDropped names scratch databases of earlier, killed runs
+	// that this test found and dropped.
+	LeftoversDropped []string `json:"leftovers_dropped"`
+	// LeftoversKept: such databases that could not be dropped, with why.
+	LeftoversKept []string      `json:"leftovers_not_dropped,omitempty"`
+	Tables        int           `json:"tables"`
+	Rows          int64         `json:"rows"`
+	Users         int64         `json:"directus_users"` // SELECT COUNT(*) FROM directus_users; -1 when there is no such table
+	Problems      []Problem     `json:"problems"`
+	Duration      time.Duration `json:"duration_ns"`
 }
 
 // OK reports whether the restore test found nothing wrong.
@@ -51,12 +56,15 @@ var ErrScratchExists = errors.New("the scratch database already exists")
 // could not be made; what it found wrong is in Problems.
 func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (res RestoreTestResult, err error) {
 	start := time.Now()
-	res = RestoreTestResult{Scratch: opts.Scratch, Users: -1, Problems: []Problem{}}
+	res = RestoreTestResult{Scratch: opts.Scratch, Users: -1, Problems: []Problem{}, LeftoversDropped: []string{}}
 	dump := b.DumpFile()
 	if dump == "" {
 		return res, fmt.Errorf("%s has no dump", b.Name)
 	}
 	t := opts.Target
+	if res.LeftoversDropped, res.LeftoversKept, err = DropLeftoverScratch(ctx, t); err != nil {
+		return res, err
+	}
 	exists, err := restore.Query(ctx, t.WithDatabase("postgres"),
 		"SELECT count(*) FROM pg_database WHERE datname = "+quoteLiteral(opts.Scratch))
 	if err != nil {
@@ -78,6 +86,9 @@ func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (r
 		}
 		res.Duration = time.Since(start)
 	}()
+	if err := markScratch(ctx, t, opts.Scratch); err != nil {
+		return res, err
+	}
 
 	scratch := t.WithDatabase(opts.Scratch)
 	var sha string
