@@ -145,8 +145,8 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		what := "into an empty database"
 		if res.Created {
 			what = "into a new database"
-		} else if res.HadTables > 0 {
-			what = fmt.Sprintf("over %d existing tables, views and sequences", res.HadTables)
+		} else if res.HadTables+res.HadOther > 0 {
+			what = fmt.Sprintf("over %d existing tables (and %d views, sequences and other relations)", res.HadTables, res.HadOther)
 		} else if res.HadTables < 0 {
 			what = "over the existing database (--force)"
 		}

@@ -6,16 +6,16 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/logx"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -82,16 +82,33 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	code := exitCode(err)
+	format := logx.FormatText
+	if f := root.PersistentFlags().Lookup("log-format"); f != nil && f.Value.String() == logx.FormatJSON {
+		format = logx.FormatJSON
+	}
+	log := logx.New(stderr, format, nil, slog.LevelInfo, nil)
 	// A run logs its own step errors (once, into its log and error folder);
 	// everything else is reported here.
 	var se *job.StepError
 	if !errors.As(err, &se) {
-		stamp := time.Now().Format("2006-01-02 15:04:05")
 		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "%s ERROR: %s\n", stamp, line)
+			log.Error(line)
 		}
 	}
+	if doctorHelps(code) {
+		log.Info("to check the settings, tools, folders and the database connection, run: directus-backup doctor")
+	}
 	return code
+}
+
+// doctorHelps reports whether doctor can shed light on a failure with this
+// exit code: not on refusals, findings about backups, or interruptions.
+func doctorHelps(code int) bool {
+	switch code {
+	case exitFailure, exitInit, exitDatabase, exitUploads, exitFinalize, exitCleanup, exitNoCheck, exitRestore:
+		return true
+	}
+	return false
 }
 
 // exitCode is the one place errors become exit codes.

@@ -50,10 +50,15 @@ type DBOptions struct {
 
 // DBResult describes a finished database restore.
 type DBResult struct {
-	Database  string
-	Created   bool
-	HadTables int // tables, views and sequences the database held before; -1: not counted (Force)
-	RawBytes  int64
+	Database string
+	Created  bool
+	// HadTables counts the ordinary tables the database held before (-1:
+	// not counted, with Force); HadOther its views, sequences and other
+	// relations. "Tables" means the same everywhere: the ordinary tables,
+	// which are also what the dump carries rows for (DBResult.TableRows)
+	// and what a restore test counts.
+	HadTables, HadOther int
+	RawBytes            int64
 	// TableRows counts the rows the dump carried for each table.
 	TableRows map[string]int64
 	Duration  time.Duration
@@ -83,7 +88,7 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 		return res, err
 	}
 
-	n, err := countRelations(ctx, t)
+	n, other, err := countRelations(ctx, t)
 	if errors.Is(err, ErrNoDatabase) {
 		if !opts.Create {
 			return res, fmt.Errorf("%w: %s (use --create to create it)", ErrNoDatabase, t.Database)
@@ -92,17 +97,17 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 			return res, err
 		}
 		res.Created = true
-		n, err = countRelations(ctx, t)
+		n, other, err = countRelations(ctx, t)
 	}
 	if err != nil {
 		return res, err
 	}
-	res.HadTables = n
-	if n > 0 && !opts.Force {
-		q := fmt.Sprintf("Database %q has %d tables, views or sequences. Replace them with the backup?", t.Database, n)
+	res.HadTables, res.HadOther = n, other
+	if n+other > 0 && !opts.Force {
+		has := fmt.Sprintf("%d tables (and %d views, sequences and other relations)", n, other)
+		q := fmt.Sprintf("Database %q has %s. Replace them with the backup?", t.Database, has)
 		if opts.Confirm == nil || !opts.Confirm(q) {
-			return res, fmt.Errorf("%w: %s has %d tables, views or sequences (use --force to restore over it)",
-				ErrNotEmpty, t.Database, n)
+			return res, fmt.Errorf("%w: %s has %s (use --force to restore over it)", ErrNotEmpty, t.Database, has)
 		}
 	}
 
@@ -265,24 +270,28 @@ func (h *holdback) flush() error {
 	return err
 }
 
-// countRelations counts the tables, views and sequences outside the system
-// schemas, or returns ErrNoDatabase.
-func countRelations(ctx context.Context, t pgexec.Target) (int, error) {
-	out, err := query(ctx, t, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+// countRelations counts the ordinary tables, and the other relations
+// (partitioned parents, views, materialized views, sequences, foreign
+// tables), outside the system schemas, or returns ErrNoDatabase.
+func countRelations(ctx context.Context, t pgexec.Target) (tables, other int, err error) {
+	out, err := query(ctx, t, `SELECT count(*) FILTER (WHERE c.relkind = 'r') || '|' || count(*) FILTER (WHERE c.relkind <> 'r')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r','p','v','m','S','f')
 		AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`)
 	if err != nil {
 		if strings.Contains(err.Error(), fmt.Sprintf("database %q does not exist", t.Database)) {
-			return 0, ErrNoDatabase
+			return 0, 0, ErrNoDatabase
 		}
-		return 0, err
+		return 0, 0, err
 	}
-	n, err := strconv.Atoi(out)
-	if err != nil {
-		return 0, fmt.Errorf("count tables in %s: unexpected answer %q", t.Database, out)
+	a, b, _ := strings.Cut(out, "|")
+	tables, err1 := strconv.Atoi(a)
+	other, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("count tables in %s: unexpected answer %q", t.Database, out)
 	}
-	return n, nil
+	return tables, other, nil
 }
 
 // createDatabase creates t.Database owned by owner, through the server's
