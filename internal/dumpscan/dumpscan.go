@@ -17,7 +17,9 @@ const maxLine = 1 << 20
 // Scanner is an io.Writer that scans a dump stream.
 type Scanner struct {
 	// Rows counts the data rows of each table, keyed by the name as pg_dump
-	// writes it after COPY (schema-qualified, quoted where needed).
+	// writes it after COPY (schema-qualified, quoted where needed). Only
+	// COPY statements count, not text that looks like one inside a string,
+	// quoted identifier or comment.
 	Rows map[string]int64
 	// OnRow, when set, is called with each row of the tables for which Want
 	// returns true: the COPY column names and the row's line (without the
@@ -31,6 +33,20 @@ type Scanner struct {
 	table     string
 	columns   []string
 	wanted    bool
+
+	// The lexer between COPY blocks (lex.go). The zero value is the start
+	// of a stream: at the beginning of a line, no statement open.
+	st        uint8
+	midStmt   bool // statement text since the last terminating ';'
+	midLine   bool // not at the beginning of a line outside any statement
+	depth     int  // open parentheses
+	escapes   bool // the current '...' string takes backslash escapes
+	backslash bool // standard_conforming_strings is off: every string does
+	comment   int  // depth of nested /* */ comments
+	tag       []byte
+	match     int
+	cand      bool    // s.line holds a line that began a statement
+	hist      [2]byte // the last two bytes of the previous write
 }
 
 // New returns a Scanner.
@@ -38,89 +54,68 @@ func New() *Scanner { return &Scanner{Rows: map[string]int64{}} }
 
 // Write scans p. It never fails.
 func (s *Scanner) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		part := p
-		if i >= 0 {
-			part = p[:i]
+	for i := 0; i < len(p); {
+		if s.inCopy {
+			i = s.copyData(p, i)
+		} else {
+			i = s.sql(p, i)
 		}
-		if !s.truncated {
-			if room := maxLine - len(s.line); len(part) > room {
-				s.line = append(s.line, part[:room]...)
-				s.truncated = true
-			} else {
-				s.line = append(s.line, part...)
-			}
-		}
-		if i < 0 {
-			break
-		}
-		s.endLine()
-		p = p[i+1:]
 	}
-	return n, nil
+	switch len(p) {
+	case 0:
+	case 1:
+		s.hist = [2]byte{s.hist[1], p[0]}
+	default:
+		s.hist = [2]byte{p[len(p)-2], p[len(p)-1]}
+	}
+	return len(p), nil
 }
 
-func (s *Scanner) endLine() {
+// copyData reads the data lines of a COPY block from p[i:] until the
+// block's end (a line `\.`) or p's, and returns where it stopped.
+func (s *Scanner) copyData(p []byte, i int) int {
+	for i < len(p) {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			s.keep(p[i:])
+			return len(p)
+		}
+		s.keep(p[i : i+j])
+		i += j + 1
+		s.endCopyLine()
+		if !s.inCopy {
+			break
+		}
+	}
+	return i
+}
+
+// keep adds b to the current line, up to maxLine bytes.
+func (s *Scanner) keep(b []byte) {
+	if s.truncated {
+		return
+	}
+	if room := maxLine - len(s.line); len(b) > room {
+		s.line = append(s.line, b[:room]...)
+		s.truncated = true
+	} else {
+		s.line = append(s.line, b...)
+	}
+}
+
+func (s *Scanner) endCopyLine() {
 	line := s.line
-	switch {
-	case s.inCopy && !s.truncated && string(line) == `\.`:
-		s.inCopy = false
-	case s.inCopy:
+	if !s.truncated && string(line) == `\.` {
+		// The next statement starts on the next line.
+		s.inCopy, s.midStmt, s.midLine, s.depth = false, false, false, 0
+	} else {
 		s.Rows[s.table]++
 		if s.wanted && !s.truncated && s.OnRow != nil {
 			s.OnRow(s.table, s.columns, line)
 		}
-	case !s.truncated && bytes.HasPrefix(line, []byte("COPY ")) && bytes.HasSuffix(line, []byte(" FROM stdin;")):
-		s.table, s.columns = parseCopyHeader(string(line))
-		s.inCopy = true
-		s.Rows[s.table] += 0 // an empty table is still listed
-		s.wanted = s.Want != nil && s.Want(s.table)
 	}
 	s.line = s.line[:0]
 	s.truncated = false
-}
-
-// parseCopyHeader splits `COPY public.t (a, "b c") FROM stdin;` into the
-// table name and the column names (unquoted).
-func parseCopyHeader(h string) (string, []string) {
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "COPY "), " FROM stdin;")
-	i := strings.Index(h, " (")
-	if i < 0 || !strings.HasSuffix(h, ")") {
-		return strings.TrimSpace(h), nil
-	}
-	table := h[:i]
-	var cols []string
-	for _, c := range splitIdents(h[i+2 : len(h)-1]) {
-		cols = append(cols, unquoteIdent(strings.TrimSpace(c)))
-	}
-	return table, cols
-}
-
-// splitIdents splits a column list at commas outside double quotes.
-func splitIdents(s string) []string {
-	var out []string
-	start, quoted := 0, false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case ',':
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
-
-func unquoteIdent(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
-	}
-	return s
 }
 
 // Field returns column col of a COPY text-format row, unescaped, and false
