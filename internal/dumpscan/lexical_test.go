@@ -92,3 +92,14 @@ func TestQuotedTableNames(t *testing.T) {
 		t.Errorf("columns = %q", cols)
 	}
 }
+
+// psql's backslash commands (pg_dump writes \connect, \restrict and
+// \unrestrict) end at the end of their line and open no statement.
+func TestMetaCommands(t *testing.T) {
+	input := "\\restrict abc'def\n\nSET x = 1;\n\\connect - \"o'ne\"\n" + realBlock + "\\unrestrict abc'def\n"
+	s := New()
+	s.Write([]byte(input))
+	if got := fmt.Sprint(s.Rows); got != "map[public.real:3]" {
+		t.Fatalf("rows = %s", got)
+	}
+}
