@@ -3,6 +3,10 @@
 // block carries, and (on request) the rows of chosen tables. The backup
 // records the row counts in the manifest at no cost to the server; verify
 // compares a restore against them and reads directus_files from the dump.
+//
+// Between COPY blocks the SQL is read the way psql reads it (lex.go): a
+// block starts only at a COPY statement, never at text that looks like one
+// inside a string, a dollar-quoted body, a quoted identifier or a comment.
 package dumpscan
 
 import (
