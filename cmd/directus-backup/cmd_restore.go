@@ -102,6 +102,21 @@ Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
 func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f restoreFlags) error {
 	ctx := c.Context()
 	start := time.Now()
+	// The lock keeps backup and prune away meanwhile: no backup of a
+	// half-restored database, no removal of the backup being read. The
+	// backup is chosen under it, so it cannot be retired between the
+	// choice and the read.
+	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	log := a.logger(cfg, a.stderr, nil)
+	rl, err := readBackups(ctx, cfg.BackupsDir, log)
+	if err != nil {
+		return err
+	}
+	defer rl.Release()
 	b, err := pickBackup(cfg.BackupsDir, arg)
 	if err != nil {
 		return err
@@ -109,14 +124,6 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 	if !b.Usable() {
 		return fmt.Errorf("%w: %s is %s", errNoBackup, b.Name, b.State)
 	}
-	// The lock keeps backup and prune away meanwhile: no backup of a
-	// half-restored database, no removal of the backup being read.
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	log := a.logger(cfg, a.stderr, nil)
 	log.Info("restoring", "backup", b.Name, "state", b.State)
 
 	var lines []string

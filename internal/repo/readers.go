@@ -37,7 +37,10 @@ func Read(ctx context.Context, dir string) (*ReadLock, error) {
 	path := filepath.Join(dir, ReadersLockName)
 	f, err := openLockFile(path)
 	if errors.Is(err, os.ErrPermission) {
-		f, err = openLockFileReadOnly(path)
+		var rerr error
+		if f, rerr = openLockFileReadOnly(path); rerr == nil || !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return nil, err
