@@ -122,6 +122,9 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		return err
 	}
 	if !b.Usable() {
+		if b.Err != nil {
+			return fmt.Errorf("%w: %s is %s: %v", errNoBackup, b.Name, b.State, b.Err)
+		}
 		return fmt.Errorf("%w: %s is %s", errNoBackup, b.Name, b.State)
 	}
 	log.Info("restoring", "backup", b.Name, "state", b.State)

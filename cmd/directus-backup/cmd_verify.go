@@ -40,7 +40,7 @@ type verifyReport struct {
 	// Removed: the backup was retired while verify read it; not checked,
 	// and not a problem.
 	Removed bool   `json:"removed,omitempty"`
-	Error       string                    `json:"error,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 func newVerifyCommand(a *app) *cobra.Command {
