@@ -240,6 +240,9 @@ func TestFIFOsInBackup(t *testing.T) {
 	name := filepath.Base(latest)
 	for _, file := range []string{"manifest.json", "db_backup.sql.gz", "manifest.files.jsonl"} {
 		t.Run(file, func(t *testing.T) {
+			parent := f.t
+			f.t = t // the fixture's helpers fail this case, not the parent
+			defer func() { f.t = parent }()
 			p := filepath.Join(latest, file)
 			saved := p + ".saved"
 			if err := os.Rename(p, saved); err != nil {
