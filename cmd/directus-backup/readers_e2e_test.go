@@ -219,6 +219,9 @@ func TestPlantedLockFiles(t *testing.T) {
 
 	// Readers lock as a FIFO: verify and list say so at once, no hang.
 	p = plant(".directus-backup-readers.lock", func(p string) error { return syscall.Mkfifo(p, 0o600) })
+	if r := f.runTimeout("doctor"); r.code != exitDoctor || !strings.Contains(r.stdout, p) || !strings.Contains(r.stdout, "FIFO") {
+		t.Errorf("doctor with a FIFO readers lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	for _, args := range [][]string{{"verify"}, {"list"}} {
 		r := f.runTimeout(args...)
 		if r.code == 0 || !strings.Contains(r.stderr, p) || !strings.Contains(r.stderr, "FIFO") {

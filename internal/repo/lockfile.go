@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -79,4 +80,24 @@ func openLockFileReadOnly(path string) (*os.File, error) {
 		return nil, badLockFile(path, regfile.Kind(fi.Mode()))
 	}
 	return f, nil
+}
+
+// CheckLockFiles returns, without opening anything, an error for each lock
+// file in dir that the tool would refuse (for doctor).
+func CheckLockFiles(dir string) []error {
+	var out []error
+	for _, n := range []string{LockName, PurgeLockName, ReadersLockName} {
+		p := filepath.Join(dir, n)
+		fi, err := os.Lstat(p)
+		switch {
+		case err != nil:
+		case !fi.Mode().IsRegular():
+			out = append(out, badLockFile(p, regfile.Kind(fi.Mode())))
+		default:
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+				out = append(out, badLockFile(p, fmt.Sprintf("a file with %d hard links (one may be a file outside BACKUPS_DIR)", st.Nlink)))
+			}
+		}
+	}
+	return out
 }

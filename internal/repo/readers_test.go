@@ -77,12 +77,18 @@ func TestLockFilesNotFollowed(t *testing.T) {
 				if !errors.Is(err, ErrBadLockFile) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.kind) {
 					t.Errorf("%s as %s: err = %v; want ErrBadLockFile naming the path and %q", name, c.kind, err, c.kind)
 				}
+				if errs := CheckLockFiles(dir); len(errs) != 1 || !errors.Is(errs[0], ErrBadLockFile) || !strings.Contains(errs[0].Error(), c.kind) {
+					t.Errorf("CheckLockFiles with %s as %s = %v", name, c.kind, errs)
+				}
 				if data, _ := os.ReadFile(victim); string(data) != "root:x:0:0\n" {
 					t.Fatalf("%s as %s: the file outside was changed to %q", name, c.kind, data)
 				}
 				if _, err := os.Lstat(filepath.Join(outsideDir, "nologin")); err == nil {
 					t.Fatalf("%s as a dangling symlink: a file was created at its target", name)
 				}
+			}
+			if errs := CheckLockFiles(t.TempDir()); len(errs) != 0 {
+				t.Errorf("CheckLockFiles of an empty folder: %v", errs)
 			}
 			// A regular lock file is made 0600 and works.
 			dir := t.TempDir()
