@@ -130,7 +130,6 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, error) {
 	scan := dumpscan.New()
 	f, err := regfile.Open(opts.Dump) // a FIFO or symlink in the backup is refused, not waited on
-
 	if err != nil {
 		return 0, scan, err
 	}
