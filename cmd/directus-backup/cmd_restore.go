@@ -102,10 +102,13 @@ Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
 func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f restoreFlags) error {
 	ctx := c.Context()
 	start := time.Now()
+	// Chosen first for a clear error when there is none; chosen again
+	// under the lock below, as it may have been retired meanwhile.
+	if _, err := pickBackup(cfg.BackupsDir, arg); err != nil {
+		return err
+	}
 	// The lock keeps backup and prune away meanwhile: no backup of a
-	// half-restored database, no removal of the backup being read. The
-	// backup is chosen under it, so it cannot be retired between the
-	// choice and the read.
+	// half-restored database, no removal of the backup being read.
 	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
 	if err != nil {
 		return err

@@ -14,6 +14,9 @@ import (
 // not write BACKUPS_DIR cannot make the lock file: the command then reads
 // without it, with a warning, rather than refuse to read at all.
 func readBackups(ctx context.Context, backupsDir string, log *slog.Logger) (*repo.ReadLock, error) {
+	if _, err := os.Stat(backupsDir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil // nothing to read; the command says so itself
+	}
 	l, err := repo.Read(ctx, backupsDir)
 	if errors.Is(err, os.ErrPermission) && !errors.Is(err, repo.ErrBadLockFile) {
 		log.Warn("cannot take the readers lock (BACKUPS_DIR not writable for this user); a prune running meanwhile may remove a backup being read", "err", err)
