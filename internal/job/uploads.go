@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
 )
@@ -28,10 +29,10 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 	}
 	if r.hasPrev {
 		prevUploads := filepath.Join(r.prev.Path, repo.UploadsDir)
-		if fi, err := os.Stat(prevUploads); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(prevUploads); err == nil && fi.IsDir() { // a symlink is not the backup's folder
 			opts.Previous = prevUploads
 			r.rep.Previous = r.prev.Name
-			if f, err := os.Open(filepath.Join(r.prev.Path, manifest.FilesListName)); err == nil {
+			if f, err := regfile.Open(filepath.Join(r.prev.Path, manifest.FilesListName)); err == nil {
 				defer f.Close()
 				opts.PreviousList = f
 			} else if !errors.Is(err, os.ErrNotExist) {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/durable"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // File names inside a backup folder.
@@ -98,7 +99,9 @@ var ErrNotFound = errors.New("no manifest")
 // Load reads dir/manifest.json. It returns an error wrapping ErrNotFound when
 // the file does not exist.
 func Load(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	// Not os.ReadFile: a FIFO as manifest.json would hang the read, and a
+	// symlink would read a file outside the backup.
+	data, err := regfile.ReadFile(filepath.Join(dir, FileName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNotFound)
 	}

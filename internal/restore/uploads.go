@@ -21,6 +21,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
 )
@@ -309,7 +310,7 @@ func (u *uploadsRun) verify() error {
 	if name != filepath.Base(name) || name == "." || name == ".." {
 		return fmt.Errorf("%w: manifest of backup %s names an entry list outside the backup: %q", ErrChecksum, b.Name, name)
 	}
-	wf, err := os.Open(filepath.Join(b.Path, name))
+	wf, err := regfile.Open(filepath.Join(b.Path, name))
 	if err != nil {
 		return fmt.Errorf("open the entry list of backup %s (needed to verify the uploads): %w", b.Name, err)
 	}
