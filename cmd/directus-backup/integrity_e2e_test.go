@@ -176,6 +176,9 @@ func TestRecheckFlag(t *testing.T) {
 	if !strings.Contains(r.stderr, "x.bin") || !strings.Contains(r.stderr, filepath.Base(first)) {
 		t.Errorf("no warning names x.bin and %s:\n%s", filepath.Base(first), r.stderr)
 	}
+	if !strings.Contains(r.stdout, "5 linked files re-read, 0 compared with the live files, 1 damaged copies replaced") {
+		t.Errorf("the summary does not count the recheck:\n%s", r.stdout)
+	}
 	second := f.latest()
 	checkFresh(t, f, second, "sub dir/deep/x.bin")
 	if m, _ := readManifest(t, second); m.Uploads.Rechecked != 5 || m.Uploads.Refreshed != 1 || m.Uploads.Run != 1 {

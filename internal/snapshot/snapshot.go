@@ -231,6 +231,18 @@ type childResult struct {
 	sum       string // SHA-256 of a copied file
 	target    string // of a symlink
 	err       error
+
+	// Hashes of a linked file and of its source, taken on the worker when
+	// phase 2 will need them (a recheck is due, or no list vouches), so
+	// the reading overlaps like copying does.
+	linkedSum, srcSum hashed
+}
+
+// hashed is a SHA-256 taken in phase 1, or not (ok false).
+type hashed struct {
+	sum string
+	err error
+	ok  bool
 }
 
 // parallelMin is the number of children from which a folder's files are
@@ -486,7 +498,14 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 			}
 			err := unix.Linkat(fd.prev, name, fd.dst, name, 0)
 			if err == nil {
-				return childResult{kind: kindFile, st: st, linked: true, size: st.Size}
+				r := childResult{kind: kindFile, st: st, linked: true, size: st.Size}
+				if w.prevList == nil || w.recheckDue(rel) {
+					r.linkedSum = w.hashNow(rel, fd.dst, name)
+				}
+				if w.prevList == nil {
+					r.srcSum = w.hashNow(rel, fd.src, name)
+				}
+				return r
 			}
 			// Too many links, another filesystem, or not allowed: copy instead.
 			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
@@ -529,7 +548,7 @@ func (w *walker) linkable(ps, st *unix.Stat_t) bool {
 // source), then its entry.
 func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
 	if r.linked {
-		sum, ok, err := w.linkedSum(rel, name, fd, r.st)
+		sum, ok, err := w.linkedSum(rel, name, fd, r)
 		if err != nil {
 			return err
 		}
@@ -568,7 +587,14 @@ func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
 // when the file's recheck is due, the linked bytes are read and must match
 // it. Without one, nothing vouches for the linked bytes, so they are
 // compared with the source file.
-func (w *walker) linkedSum(rel, name string, fd fds, st *unix.Stat_t) (string, bool, error) {
+func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, bool, error) {
+	st := r.st
+	linked := func() (string, error) {
+		if r.linkedSum.ok {
+			return r.linkedSum.sum, r.linkedSum.err
+		}
+		return w.hashAt(rel, fd.dst, name)
+	}
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
 		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(syscall.Timespec(st.Mtim)) && isSHA256(e.SHA256) {
@@ -576,7 +602,7 @@ func (w *walker) linkedSum(rel, name string, fd fds, st *unix.Stat_t) (string, b
 				return e.SHA256, true, nil
 			}
 			w.res.Rechecked++
-			sum, err := w.hashAt(rel, fd.dst, name)
+			sum, err := linked()
 			if err != nil {
 				return "", false, err
 			}
@@ -589,11 +615,14 @@ func (w *walker) linkedSum(rel, name string, fd fds, st *unix.Stat_t) (string, b
 		}
 	}
 	w.res.Compared++
-	sum, err := w.hashAt(rel, fd.dst, name)
+	sum, err := linked()
 	if err != nil {
 		return "", false, err
 	}
-	srcSum, err := w.hashAt(rel, fd.src, name)
+	srcSum, err := r.srcSum.sum, r.srcSum.err
+	if !r.srcSum.ok {
+		srcSum, err = w.hashAt(rel, fd.src, name)
+	}
 	if vanished(err) {
 		return "", false, nil // the copy attempt will say it vanished
 	}
@@ -628,6 +657,12 @@ func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashNow is hashAt for phase 1: the result is kept for phase 2.
+func (w *walker) hashNow(rel string, dirfd int, name string) hashed {
+	sum, err := w.hashAt(rel, dirfd, name)
+	return hashed{sum: sum, err: err, ok: true}
 }
 
 // recheckDue reports whether this run re-reads the linked file rel.
