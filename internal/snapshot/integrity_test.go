@@ -285,3 +285,45 @@ func TestSymlinkSwapRace(t *testing.T) {
 		t.Fatalf("only %d swaps: the race was not exercised", swaps.Load())
 	}
 }
+
+// The walk holds a few descriptors per level of depth, never one per file.
+func TestFdsBoundedByDepth(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	const depth, perLevel = 20, 40
+	dir := src
+	for d := range depth {
+		for i := range perLevel {
+			writeFile(t, filepath.Join(dir, fmt.Sprintf("f%02d", i)), []byte(fmt.Sprint(d, i)), 0o644, mtime(i))
+		}
+		dir = filepath.Join(dir, fmt.Sprintf("d%02d", d))
+	}
+	setDirTimes(t, src)
+	openFds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	base := openFds()
+	first := take(t, Options{Source: src, Dest: filepath.Join(tmp, "b1")})
+	var most atomic.Int64
+	opts := Options{Source: src, Dest: filepath.Join(tmp, "b2"), Previous: filepath.Join(tmp, "b1"), RecheckPercent: 100}
+	opts.PreviousList = bytes.NewReader(first.list)
+	opts.OnWritten = func(string) {
+		if n := int64(openFds()); n > most.Load() {
+			most.Store(n)
+		}
+	}
+	r := take(t, opts)
+	if r.res.Linked != depth*perLevel {
+		t.Fatalf("linked %d", r.res.Linked)
+	}
+	// 3 per level (source, copy, previous) and a little slack for the
+	// runtime and the workers' open file.
+	if limit := int64(base + 3*(depth+1) + 8); most.Load() > limit {
+		t.Errorf("%d descriptors open at the deepest level, more than %d", most.Load(), limit)
+	}
+	t.Logf("descriptors: %d before, at most %d during", base, most.Load())
+}
