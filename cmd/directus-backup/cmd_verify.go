@@ -131,6 +131,12 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 					rep.Problems = append(rep.Problems, res.Problems...)
 					rep.Skipped = append(rep.Skipped, res.Skipped...)
 					rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
+					// Remembered, so the next backup copies these files afresh.
+					if n, err := verify.RecordDamage(b, res); err != nil {
+						log.Warn("could not record the damaged files; the next backup may link them again", "backup", b.Name, "err", err)
+					} else if n > 0 {
+						log.Warn("damaged files recorded; the next backup copies them afresh", "backup", b.Name, "files", n)
+					}
 				}
 				if restoreTest && err == nil && b.Usable() {
 					name := scratch

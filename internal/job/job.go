@@ -92,6 +92,12 @@ type run struct {
 	stderr    *capbuf.Head // pg_dump's stderr
 	listSHA   string
 	listCount int64
+	run       int64 // the uploads run number (manifest uploads.run)
+	// written are the files and folders the uploads step created, relative
+	// to temp, for finalize's fsync; writtenAll is false when there were
+	// too many to list (then finalize syncs the filesystem).
+	written    []string
+	writtenAll bool
 }
 
 // Run makes one backup as cfg says.

@@ -88,9 +88,15 @@ type Uploads struct {
 	Linked      int64  `json:"linked"`
 	Copied      int64  `json:"copied"`
 	CopiedBytes int64  `json:"copied_bytes"`
-	ListFile    string `json:"list_file"`
-	ListSHA256  string `json:"list_sha256"`
-	Entries     int64  `json:"entries"`
+	// Run numbers the backups of a chain (previous run + 1): it picks which
+	// linked files this run re-read (BACKUP_RECHECK_PERCENT).
+	Run        int64  `json:"run"`
+	Rechecked  int64  `json:"rechecked"` // linked files re-read and compared with their recorded hash
+	Compared   int64  `json:"compared"`  // linked files compared with the live file, as no vouched list had them
+	Refreshed  int64  `json:"refreshed"` // files found (or known) damaged in the previous backup, copied afresh
+	ListFile   string `json:"list_file"`
+	ListSHA256 string `json:"list_sha256"`
+	Entries    int64  `json:"entries"`
 }
 
 // ErrNotFound is returned by Load when the folder has no manifest.json.
