@@ -26,7 +26,7 @@ const syncMax = 1000
 func (r *run) snapshotUploads(ctx context.Context) error {
 	opts := snapshot.Options{
 		Source:         r.cfg.UploadsDir,
-		Dest:           filepath.Join(r.temp, repo.UploadsDir),
+		Dest:           filepath.Join(r.in(), repo.UploadsDir),
 		PreserveOwner:  os.Geteuid() == 0,
 		Warn:           r.log.Warn,
 		RecheckPercent: r.cfg.RecheckPercent,
@@ -67,17 +67,17 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 	}
 	r.run = opts.Run
 
-	listPath := filepath.Join(r.temp, manifest.FilesListName)
-	lf, err := os.OpenFile(listPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	listPath := filepath.Join(r.in(), manifest.FilesListName)
+	lf, err := os.OpenFile(listPath, createFlags, 0o600)
 	if err != nil {
-		return fmt.Errorf("create entry list: %w", err)
+		return fmt.Errorf("create entry list: %w", r.named(err))
 	}
 	defer lf.Close()
 	list := manifest.NewListWriter(lf)
 	res, err := snapshot.Take(ctx, opts, list)
 	r.rep.Uploads = res
 	if err != nil {
-		return fmt.Errorf("snapshot uploads %s: %w", r.cfg.UploadsDir, err)
+		return fmt.Errorf("snapshot uploads %s: %w", r.cfg.UploadsDir, r.named(err))
 	}
 	if err := list.Close(); err != nil {
 		return fmt.Errorf("write entry list: %w", err)

@@ -122,12 +122,21 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		return w.res, fmt.Errorf("snapshot %s: %w", opts.Source, err)
 	}
 
-	// os.Open follows a symlinked root, like rsync "src/"; below it nothing
-	// is followed.
-	src, err := os.Open(opts.Source)
+	// A symlinked root is followed, like rsync "src/"; below it nothing
+	// is followed. O_DIRECTORY|O_NONBLOCK: a FIFO put in its place is
+	// refused at once instead of waited on.
+	sfd, err := unix.Open(opts.Source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) {
+		return w.res, fmt.Errorf("uploads source %s is not a folder", opts.Source)
+	}
 	if err != nil {
+		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, &os.PathError{Op: "open", Path: opts.Source, Err: err})
+	}
+	if err := unix.SetNonblock(sfd, false); err != nil {
+		unix.Close(sfd)
 		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, err)
 	}
+	src := os.NewFile(uintptr(sfd), opts.Source)
 	var st unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		src.Close()
@@ -138,11 +147,21 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		return w.res, fmt.Errorf("uploads source %s is not a folder", opts.Source)
 	}
 
-	if err := os.Mkdir(opts.Dest, 0o700); err != nil {
+	// Dest is made and reached relative to its open parent, never by
+	// resolving its path again (its parent may be reached through
+	// /proc/self/fd, see job).
+	parent, err := unix.Open(filepath.Dir(opts.Dest), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dst, err := unix.Open(opts.Dest, dirFlags, 0)
+	defer unix.Close(parent)
+	destName := filepath.Base(opts.Dest)
+	if err := unix.Mkdirat(parent, destName, 0o700); err != nil {
+		src.Close()
+		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
+	}
+	dst, err := unix.Openat(parent, destName, dirFlags, 0)
 	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("open snapshot folder %s: %w", opts.Dest, err)
@@ -176,7 +195,7 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 	if err := w.dir(".", src, dst, prev, &st); err != nil {
 		return w.res, err
 	}
-	if err := setTimes(unix.AT_FDCWD, opts.Dest, st.Mtim); err != nil {
+	if err := setTimes(parent, destName, st.Mtim); err != nil {
 		return w.res, fmt.Errorf("set times of %s: %w", opts.Dest, err)
 	}
 	return w.res, nil

@@ -1,0 +1,203 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/capbuf"
+	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+const testJobID = "job-0123abcd-0000-4000-8000-0123456789ab"
+
+// swapRun is a run whose temporary folder has been made and opened, as
+// init leaves it, in a BACKUPS_DIR the test (playing the folder's owner)
+// can rename things in.
+func swapRun(t *testing.T) *run {
+	t.Helper()
+	backups := t.TempDir()
+	uploads := t.TempDir()
+	if err := os.WriteFile(filepath.Join(uploads, "a.jpg"), []byte("upload"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{BackupsDir: backups, ErrorDir: filepath.Join(backups, "error_logs"),
+		UploadsDir: uploads, FormattedDate: "2026-12-06_10-00-00"}
+	if err := os.Mkdir(cfg.ErrorDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := &run{cfg: cfg, log: log, deps: Deps{Log: log, Now: time.Now, Progress: &Progress{}},
+		rep:    &Report{JobID: testJobID, Name: "backup_2026-12-06_10-00-00"},
+		stderr: &capbuf.Head{Max: 1 << 10}}
+	r.temp = filepath.Join(backups, repo.TempPrefix+testJobID)
+	if err := os.Mkdir(r.temp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.openTemp(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.tempDir.Close() })
+	if r.inside == r.temp {
+		t.Fatal("/proc does not reach the temporary folder")
+	}
+	return r
+}
+
+// victim is a file outside BACKUPS_DIR that only root may write.
+func victim(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "root-only")
+	if err := os.WriteFile(p, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkVictim(t *testing.T, p string) {
+	t.Helper()
+	if data, err := os.ReadFile(p); err != nil || string(data) != "precious\n" {
+		t.Errorf("file outside BACKUPS_DIR was written through a planted symlink: %q, %v", data, err)
+	}
+}
+
+// swapTemp does what the owner of BACKUPS_DIR can do to a root-owned
+// temp_<job>: rename it away and put a symlink to a folder of its own in
+// its place. It returns that folder.
+func swapTemp(t *testing.T, r *run) string {
+	t.Helper()
+	evil := t.TempDir()
+	if err := os.Rename(r.temp, filepath.Join(r.cfg.BackupsDir, "moved-away")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(evil, r.temp); err != nil {
+		t.Fatal(err)
+	}
+	return evil
+}
+
+func TestFinalizeNeverWritesThroughASwappedTempFolder(t *testing.T) {
+	r := swapRun(t)
+	target := victim(t)
+	evil := swapTemp(t, r)
+	if err := os.Symlink(target, filepath.Join(evil, manifest.FileName+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's folder also looks like a finished backup.
+	if err := os.WriteFile(filepath.Join(evil, "db_backup.sql"), []byte("-- evil"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := r.finalize(context.Background())
+	if !errors.Is(err, errReplaced) {
+		t.Errorf("finalize over a swapped temporary folder: %v, want %v", err, errReplaced)
+	}
+	checkVictim(t, target)
+	if _, err := os.Lstat(r.backupPath(r.rep.Name)); err == nil {
+		t.Errorf("%s was published", r.rep.Name)
+	}
+	if _, err := os.Lstat(filepath.Join(evil, manifest.FileName)); err == nil {
+		t.Error("the manifest was written into the attacker's folder")
+	}
+	// The run's own folder got the manifest (through its descriptor).
+	if _, err := os.Lstat(filepath.Join(r.cfg.BackupsDir, "moved-away", manifest.FileName)); err != nil {
+		t.Errorf("manifest not in the run's own folder: %v", err)
+	}
+}
+
+func TestPublishRefusesAFolderSwappedAfterTheManifest(t *testing.T) {
+	r := swapRun(t)
+	if err := manifest.Write(r.in(), r.buildManifest()); err != nil {
+		t.Fatal(err)
+	}
+	evil := swapTemp(t, r)
+	if err := manifest.Write(evil, &manifest.Manifest{Format: manifest.Format, Name: "evil"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.publishTemp(); !errors.Is(err, errReplaced) {
+		t.Errorf("publish of a swapped folder: %v, want %v", err, errReplaced)
+	}
+	if backups, _ := repo.List(r.cfg.BackupsDir); len(backups) != 0 {
+		t.Errorf("backups after a refused publish: %+v", backups)
+	}
+}
+
+func TestUploadsStepWritesOnlyIntoItsOwnFolder(t *testing.T) {
+	r := swapRun(t)
+	evil := swapTemp(t, r)
+	if err := r.snapshotUploads(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(evil); len(ents) != 0 {
+		t.Errorf("the uploads step wrote into the attacker's folder: %v", ents)
+	}
+	own := filepath.Join(r.cfg.BackupsDir, "moved-away")
+	for _, n := range []string{manifest.FilesListName, filepath.Join(repo.UploadsDir, "a.jpg")} {
+		if _, err := os.Lstat(filepath.Join(own, n)); err != nil {
+			t.Errorf("%s not in the run's own folder: %v", n, err)
+		}
+	}
+}
+
+func TestErrorFolderNeverFollowsPlantedSymlinks(t *testing.T) {
+	r := swapRun(t)
+	target := victim(t)
+	// The job ID is visible in temp_<job>: a folder of the owner's is
+	// planted (as a symlink) where the error folder will be made.
+	evil := t.TempDir()
+	if err := os.Symlink(target, filepath.Join(evil, "error.txt")); err != nil {
+		t.Fatal(err)
+	}
+	name := ErrorDirPrefix + r.cfg.FormattedDate + "_" + testJobID
+	if err := os.Symlink(evil, filepath.Join(r.cfg.ErrorDir, name)); err != nil {
+		t.Fatal(err)
+	}
+	if dir := r.writeErrorDir(StepDatabase, errors.New("boom")); dir != "" {
+		t.Errorf("error folder written at %s, over a planted symlink", dir)
+	}
+	checkVictim(t, target)
+
+	// error_logs itself swapped for a symlink: not followed either.
+	elsewhere := t.TempDir()
+	if err := os.Rename(r.cfg.ErrorDir, r.cfg.ErrorDir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, r.cfg.ErrorDir); err != nil {
+		t.Fatal(err)
+	}
+	r.rep.JobID = "job-0123abcd-0000-4000-8000-0123456789ac"
+	if dir := r.writeErrorDir(StepDatabase, errors.New("boom")); dir != "" {
+		t.Errorf("error folder written through a symlinked error_logs: %s", dir)
+	}
+	old := filepath.Join(elsewhere, ErrorDirPrefix+"2020-01-01_00-00-00_"+testJobID)
+	if err := os.Mkdir(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(old, time.Unix(0, 0), time.Unix(0, 0))
+	removed, _ := removeOldErrorDirs(r.cfg.ErrorDir, r.cfg.BackupsDir, 1, time.Now(), r.log)
+	if _, err := os.Lstat(old); err != nil || len(removed) != 0 {
+		t.Errorf("old error folder removed through a symlinked error_logs: %v %v", removed, err)
+	}
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 1 {
+		t.Errorf("written through a symlinked error_logs: %v", ents)
+	}
+}
+
+func TestErrorFolderIsWritten(t *testing.T) {
+	r := swapRun(t)
+	dir := r.writeErrorDir(StepDatabase, errors.New("boom"))
+	if dir == "" {
+		t.Fatal("no error folder")
+	}
+	for _, n := range []string{"error.txt", "environment.txt", "temp_contents.txt"} {
+		if fi, err := os.Lstat(filepath.Join(dir, n)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+}
