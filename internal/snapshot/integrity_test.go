@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,4 +327,47 @@ func TestFdsBoundedByDepth(t *testing.T) {
 		t.Errorf("%d descriptors open at the deepest level, more than %d", most.Load(), limit)
 	}
 	t.Logf("descriptors: %d before, at most %d during", base, most.Load())
+}
+
+// A linked copy that cannot be read (a disk error in the previous backup)
+// is copied afresh with a warning, both when a recheck reads it and when no
+// list vouches for it; it must not fail the run, or every later run would
+// link it again and fail the same way.
+func TestUnreadableLinkedCopyIsCopiedAfresh(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	names := flatTree(t, src, 10)
+	b1 := filepath.Join(tmp, "b1")
+	first := take(t, Options{Source: src, Dest: b1})
+	bad := names[4]
+	linkedReadHook = func(rel string) error {
+		if rel == bad {
+			return syscall.EIO
+		}
+		return nil
+	}
+	t.Cleanup(func() { linkedReadHook = nil })
+	for _, c := range []struct {
+		name string
+		list []byte
+	}{{"recheck", first.list}, {"no list", nil}} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{Source: src, Dest: filepath.Join(tmp, "b2-"+strings.ReplaceAll(c.name, " ", "-")),
+				Previous: b1, PreviousName: "backup_one", RecheckPercent: 100, Run: 1}
+			if c.list != nil {
+				opts.PreviousList = bytes.NewReader(c.list)
+			}
+			r := take(t, opts)
+			checkAgainstSource(t, src, opts.Dest, r, names)
+			if r.res.Refreshed != 1 || r.res.Linked != 9 {
+				t.Errorf("result %+v, want 1 refreshed, 9 linked", r.res)
+			}
+			if !r.warned(bad) || !r.warned("backup_one") {
+				t.Errorf("no warning naming %s and the backup: %q", bad, r.warns)
+			}
+			if lstat(t, filepath.Join(opts.Dest, bad)).Ino == lstat(t, filepath.Join(b1, bad)).Ino {
+				t.Error("the unreadable inode is still linked")
+			}
+		})
+	}
 }

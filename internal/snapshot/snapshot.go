@@ -519,7 +519,8 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 			if err == nil {
 				r := childResult{kind: kindFile, st: st, linked: true, size: st.Size}
 				if w.prevList == nil || w.recheckDue(rel) {
-					r.linkedSum = w.hashNow(rel, fd.dst, name)
+					sum, err := w.hashLinked(rel, fd.dst, name)
+					r.linkedSum = hashed{sum: sum, err: err, ok: true}
 				}
 				if w.prevList == nil {
 					r.srcSum = w.hashNow(rel, fd.src, name)
@@ -612,7 +613,18 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 		if r.linkedSum.ok {
 			return r.linkedSum.sum, r.linkedSum.err
 		}
-		return w.hashAt(rel, fd.dst, name)
+		return w.hashLinked(rel, fd.dst, name)
+	}
+	// A linked copy that cannot be read is damage in the previous backup,
+	// not a reason to fail: failing would write no manifest, so every
+	// later run would link the same copy and fail again.
+	unreadable := func(err error) bool {
+		if err == nil || w.ctx.Err() != nil {
+			return false
+		}
+		w.warn("linked copy cannot be read (damaged in the previous backup?); copying it afresh from the uploads folder",
+			"path", rel, "damaged_in", w.opts.PreviousName, "err", err)
+		return true
 	}
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
@@ -622,6 +634,9 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 			}
 			w.res.Rechecked++
 			sum, err := linked()
+			if unreadable(err) {
+				return "", false, nil
+			}
 			if err != nil {
 				return "", false, err
 			}
@@ -635,6 +650,9 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 	}
 	w.res.Compared++
 	sum, err := linked()
+	if unreadable(err) {
+		return "", false, nil
+	}
 	if err != nil {
 		return "", false, err
 	}
@@ -676,6 +694,21 @@ func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// linkedReadHook, when set (by tests), is called before a linked copy is
+// read; an error it returns is taken as the read's error. It stands for a
+// disk that returns EIO, which a test cannot make on demand.
+var linkedReadHook func(rel string) error
+
+// hashLinked is hashAt for the linked copy of a file in the new snapshot.
+func (w *walker) hashLinked(rel string, dirfd int, name string) (string, error) {
+	if linkedReadHook != nil {
+		if err := linkedReadHook(rel); err != nil {
+			return "", fmt.Errorf("hash %s: %w", rel, err)
+		}
+	}
+	return w.hashAt(rel, dirfd, name)
 }
 
 // hashNow is hashAt for phase 1: the result is kept for phase 2.
