@@ -94,6 +94,9 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped,
 			Bytes: u.Bytes, Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes,
 			Run: r.run, Rechecked: u.Rechecked, Compared: u.Compared, Refreshed: u.Refreshed,
+			// Always: this version takes a linked file's hash only from a
+			// vouched list, a recheck or a compare with the source.
+			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
 	}

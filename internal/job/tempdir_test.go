@@ -2,6 +2,8 @@ package job
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -200,4 +202,37 @@ func TestErrorFolderIsWritten(t *testing.T) {
 			t.Errorf("%s: %v", n, err)
 		}
 	}
+}
+
+// A previous list is trusted only when its manifest says its hashes were
+// vouched for: an earlier version's list, even with a matching checksum,
+// may carry a rotten copy's hash.
+func TestPreviousListTrustedOnlyWhenVouched(t *testing.T) {
+	r := swapRun(t)
+	prev := t.TempDir()
+	list := []byte(`{"path":".","type":"dir","mode":"0755","mtime":"2026-01-01T00:00:00Z","uid":0,"gid":0}` + "\n")
+	if err := os.WriteFile(filepath.Join(prev, manifest.FilesListName), list, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &manifest.Manifest{Format: manifest.Format, Uploads: manifest.Uploads{
+		ListFile: manifest.FilesListName, ListSHA256: shaHex(list)}}
+	r.prev = repo.Backup{Name: "backup_old", Path: prev, Manifest: m}
+	if f := r.previousList(); f != nil {
+		f.Close()
+		t.Error("the list of a backup without uploads.vouched was trusted")
+	}
+	m.Uploads.Vouched = true
+	f := r.previousList()
+	if f == nil {
+		t.Fatal("a vouched list with a matching checksum was not trusted")
+	}
+	f.Close()
+	if !r.buildManifest().Uploads.Vouched {
+		t.Error("this version's manifest does not say its list is vouched")
+	}
+}
+
+func shaHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

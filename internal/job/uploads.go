@@ -105,6 +105,11 @@ func (r *run) previousList() *os.File {
 		r.log.Warn("previous backup has no entry list (made by backup.sh); unchanged files are compared with the live ones", "previous", r.prev.Name)
 		return nil
 	}
+	if !m.Uploads.Vouched {
+		r.log.Info("previous backup was made by an earlier version, whose entry list may hold unchecked hashes; unchanged files are compared with the live ones this once",
+			"previous", r.prev.Name)
+		return nil
+	}
 	name := m.Uploads.ListFile
 	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
 		name = manifest.FilesListName
