@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +39,7 @@ func swapRun(t *testing.T) *run {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &run{cfg: cfg, log: log, deps: Deps{Log: log, Now: time.Now, Progress: &Progress{}},
-		rep:    &Report{JobID: testJobID, Name: "backup_2026-12-06_10-00-00"},
+		rep:    &Report{JobID: testJobID, Name: repo.BackupName("2026-12-06_10-00-00", 1796551200)},
 		stderr: &capbuf.Head{Max: 1 << 10}}
 	r.temp = filepath.Join(backups, repo.TempPrefix+testJobID)
 	if err := os.Mkdir(r.temp, 0o700); err != nil {
@@ -235,4 +237,65 @@ func TestPreviousListTrustedOnlyWhenVouched(t *testing.T) {
 func shaHex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// Damage recorded by verify is matched by inode, size and mtime, not by
+// st_dev, which can change across a reboot (device mapper, LVM, btrfs, NFS).
+func TestRecordedDamageMatchedAfterDeviceNumberChanged(t *testing.T) {
+	r := swapRun(t)
+	prev := r.backupPath(repo.BackupName("2026-12-05_10-00-00", 1796464800))
+	if err := os.MkdirAll(filepath.Join(prev, repo.UploadsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(r.cfg.UploadsDir, "a.jpg")
+	old := filepath.Join(prev, repo.UploadsDir, "a.jpg")
+	fi, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("uploaD"), 0o644); err != nil { // rotten, same size
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(old, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(old, &st); err != nil {
+		t.Fatal(err)
+	}
+	// A vouched list with the hash the file had when it was backed up: the
+	// rot came later, so only the recorded damage keeps it from being
+	// linked (no recheck is due).
+	var buf bytes.Buffer
+	lw := manifest.NewListWriter(&buf)
+	lw.Add(manifest.Entry{Path: ".", Type: manifest.TypeDir, Mode: "0700"})
+	lw.Add(manifest.Entry{Path: "a.jpg", Type: manifest.TypeFile, Mode: "0644", Size: st.Size,
+		MTime: manifest.TimeOf(st.Mtim), SHA256: shaHex([]byte("upload"))})
+	lw.Close()
+	if err := os.WriteFile(filepath.Join(prev, manifest.FilesListName), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := manifest.Write(prev, &manifest.Manifest{Format: manifest.Format, Name: filepath.Base(prev),
+		Uploads: manifest.Uploads{Vouched: true, ListFile: manifest.FilesListName, ListSHA256: lw.SHA256()}}); err != nil {
+		t.Fatal(err)
+	}
+	// Recorded before a reboot that renumbered the device.
+	if err := repo.WriteDamage(prev, []repo.Damage{{Path: "a.jpg", Kind: "content", Dev: uint64(st.Dev) + 7, Ino: st.Ino,
+		Size: st.Size, MTime: repo.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec}, Found: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	backups, err := repo.List(r.cfg.BackupsDir)
+	if err != nil || len(backups) != 1 {
+		t.Fatalf("backups: %+v %v", backups, err)
+	}
+	r.prev, r.hasPrev = backups[0], true
+	if err := r.snapshotUploads(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.rep.Uploads.Refreshed != 1 || r.rep.Uploads.Compared != 0 {
+		t.Errorf("recorded damage not matched after the device number changed: %+v", r.rep.Uploads)
+	}
+	if data, _ := os.ReadFile(filepath.Join(r.in(), repo.UploadsDir, "a.jpg")); string(data) != "upload" {
+		t.Errorf("backup holds %q", data)
+	}
 }

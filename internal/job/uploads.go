@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -160,7 +162,9 @@ func (r *run) knownDamage() map[string][]snapshot.Damaged {
 			r.log.Warn("cannot read a damage list; files it names may be linked again", "backup", b.Name, "err", err)
 		}
 		for _, d := range list {
-			out[d.Path] = append(out[d.Path], snapshot.Damaged{Dev: d.Dev, Ino: d.Ino, Backup: b.Name})
+			out[d.Path] = append(out[d.Path], snapshot.Damaged{Ino: d.Ino, Size: d.Size,
+				MTime:    unix.Timespec{Sec: d.MTime.Sec, Nsec: d.MTime.Nsec},
+				HasAttrs: d.MTime != (repo.Timespec{}), Backup: b.Name})
 		}
 	}
 	return out

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -195,8 +197,11 @@ func TestKnownDamageCopiedAfresh(t *testing.T) {
 	st := lstat(t, filepath.Join(b1, names[2]))
 	other := lstat(t, filepath.Join(b1, names[4]))
 	damaged := map[string][]Damaged{
-		names[2]: {{Dev: uint64(st.Dev), Ino: st.Ino, Backup: "backup_verified"}},
-		names[4]: {{Dev: uint64(other.Dev), Ino: other.Ino + 1_000_000, Backup: "backup_old"}}, // another inode: not this file
+		names[2]: {{Ino: st.Ino, Size: st.Size, MTime: unix.Timespec(st.Mtim), HasAttrs: true, Backup: "backup_verified"}},
+		names[4]: {{Ino: other.Ino + 1_000_000, Size: other.Size, MTime: unix.Timespec(other.Mtim), HasAttrs: true, Backup: "backup_old"}}, // another inode: not this file
+		// The same inode number with another size: the number was reused
+		// by a good file, so it is linked.
+		names[5]: {{Ino: lstat(t, filepath.Join(b1, names[5])).Ino, Size: 1, HasAttrs: true, Backup: "backup_old"}},
 	}
 	b2 := filepath.Join(tmp, "b2")
 	r := take(t, Options{Source: src, Dest: b2, Previous: b1, PreviousList: bytes.NewReader(first.list), Damaged: damaged})

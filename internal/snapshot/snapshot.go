@@ -59,9 +59,17 @@ type Options struct {
 	OnWritten func(rel string)
 }
 
-// Damaged is one inode known to hold damaged bytes.
+// Damaged is one inode known to hold damaged bytes. It is matched by inode
+// number, size and mtime, not st_dev: that can change across reboots, and
+// the previous backup and the new links are on one filesystem anyway.
 type Damaged struct {
-	Dev, Ino uint64
+	Ino  uint64
+	Size int64
+	// MTime of the damaged inode; with HasAttrs false (a list written
+	// before these were recorded) the inode number alone matches, at worst
+	// copying a good file afresh.
+	MTime    unix.Timespec
+	HasAttrs bool
 	Backup   string // where verify found it
 }
 
@@ -540,7 +548,7 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 // verify recorded as damaged at this path.
 func (w *walker) knownDamaged(rel string, ps *unix.Stat_t) (Damaged, bool) {
 	for _, d := range w.opts.Damaged[rel] {
-		if d.Dev == ps.Dev && d.Ino == ps.Ino {
+		if d.Ino == ps.Ino && (!d.HasAttrs || d.Size == ps.Size && d.MTime == ps.Mtim) {
 			return d, true
 		}
 	}
