@@ -76,7 +76,7 @@ func WriteDamage(dir string, list []Damage) error {
 			return nil
 		}
 		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", final, err)
+			return err // a PathError naming the file
 		}
 		return nil
 	}

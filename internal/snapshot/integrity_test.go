@@ -376,3 +376,32 @@ func TestUnreadableLinkedCopyIsCopiedAfresh(t *testing.T) {
 		})
 	}
 }
+
+// A FIFO in place of the uploads folder is refused at once, not waited on.
+func TestFIFOAsSourceIsRefused(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "uploads")
+	if err := syscall.Mkfifo(src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := takeRun(t, context.Background(), Options{Source: src, Dest: filepath.Join(tmp, "dst")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a folder") {
+			t.Errorf("FIFO as the uploads folder: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the open so the goroutine can end.
+		if f, err := os.OpenFile(src, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("a FIFO as the uploads folder hangs the backup")
+	}
+	if _, err := os.Lstat(filepath.Join(tmp, "dst")); err == nil {
+		t.Error("the snapshot folder was made for a FIFO source")
+	}
+}
