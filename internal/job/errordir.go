@@ -124,7 +124,9 @@ func writeAt(d *os.File, name string, data []byte) error {
 func listTree(root string, max int) string {
 	var b strings.Builder
 	n := 0
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	// The trailing slash makes WalkDir follow root itself, which is the
+	// /proc/self/fd link to the temporary folder; nothing below is followed.
+	filepath.WalkDir(root+string(filepath.Separator), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -195,6 +196,9 @@ func TestErrorFolderNeverFollowsPlantedSymlinks(t *testing.T) {
 
 func TestErrorFolderIsWritten(t *testing.T) {
 	r := swapRun(t)
+	if err := os.WriteFile(filepath.Join(r.temp, "db_backup.sql"), []byte("-- dump"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dir := r.writeErrorDir(StepDatabase, errors.New("boom"))
 	if dir == "" {
 		t.Fatal("no error folder")
@@ -203,6 +207,9 @@ func TestErrorFolderIsWritten(t *testing.T) {
 		if fi, err := os.Lstat(filepath.Join(dir, n)); err != nil || !fi.Mode().IsRegular() {
 			t.Errorf("%s: %v", n, err)
 		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "temp_contents.txt")); !strings.Contains(string(data), "db_backup.sql\t7") {
+		t.Errorf("temp_contents.txt does not list the temporary folder: %q", data)
 	}
 }
 
