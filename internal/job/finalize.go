@@ -51,7 +51,9 @@ func (r *run) syncWritten(ctx context.Context) error {
 	for _, p := range r.written {
 		paths = append(paths, filepath.Join(r.in(), p))
 	}
-	paths = append(paths, filepath.Join(r.in(), manifest.FilesListName), r.in())
+	// The trailing slash: the folder may be reached through its
+	// /proc/self/fd link, which SyncPaths' O_NOFOLLOW would refuse.
+	paths = append(paths, filepath.Join(r.in(), manifest.FilesListName), r.in()+"/")
 	return durable.SyncPaths(ctx, paths)
 }
 

@@ -306,3 +306,17 @@ func TestRecordedDamageMatchedAfterDeviceNumberChanged(t *testing.T) {
 		t.Errorf("backup holds %q", data)
 	}
 }
+
+// finalize of an incremental run (few files: each is fsynced) reaches the
+// folder through its descriptor.
+func TestFinalizeSyncsThroughTheDescriptor(t *testing.T) {
+	r := swapRun(t)
+	r.writtenAll = true
+	r.written = writeIncremental(t, r.temp, 3)
+	if err := r.finalize(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifest.Load(r.rep.Path); err != nil {
+		t.Error(err)
+	}
+}
