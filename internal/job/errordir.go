@@ -65,6 +65,10 @@ func (r *run) writeErrorDir(step string, stepErr error) string {
 // is not followed when it is a symlink inside BACKUPS_DIR (the default
 // error_logs), where the owner of BACKUPS_DIR could have put it.
 func (r *run) makeErrorDir(name string) (*os.File, error) {
+	// A run that failed early (a missing pg_dump) has not made it yet.
+	if err := mkdirOwnerOnly(r.cfg.ErrorDir); err != nil {
+		return nil, err
+	}
 	parent, err := openErrorParent(r.cfg.ErrorDir, r.cfg.BackupsDir)
 	if err != nil {
 		return nil, err
