@@ -75,10 +75,13 @@ func WriteDamage(dir string, list []Damage) error {
 		if _, err := os.Lstat(final); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err // a PathError naming the file
+		err := os.Remove(final)
+		if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EROFS) {
+			// On a read-only mount a stale list stays: it only makes the
+			// next backup copy those files afresh, nothing to warn about.
+			return nil
 		}
-		return nil
+		return err // a PathError naming the file
 	}
 	if old, err := ReadDamage(dir); err == nil && sameList(old, list) {
 		return nil
