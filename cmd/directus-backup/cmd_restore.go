@@ -176,6 +176,14 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 			check = "no manifest: checksums not checked"
 		}
 		extra := ""
+		if res.Unchanged {
+			extra += "; the folder already matched the backup: nothing written"
+		} else if res.Linked > 0 {
+			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", res.Linked, res.Copied)
+		}
+		if len(res.Leftovers) > 0 {
+			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(res.Leftovers))
+		}
 		if res.Kept > 0 {
 			extra += fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
 		}

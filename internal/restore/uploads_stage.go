@@ -65,7 +65,7 @@ type uploadsWalk struct {
 	recent  unix.Timespec // ctimes from here on are recent
 	workers int
 	bufs    sync.Pool
-	differs bool // compare: found a difference
+	counts  UploadsResult // compare: what the backup holds
 }
 
 // errUploadsDiffers stops the compare pass at the first difference.
@@ -139,6 +139,8 @@ func (u *uploadsRun) compare() (bool, error) {
 			return false, err
 		}
 	}
+	c := &w.counts
+	u.res.Files, u.res.Dirs, u.res.Symlinks, u.res.Bytes = c.Files, c.Dirs, c.Symlinks, c.Bytes
 	return true, nil
 }
 
@@ -161,6 +163,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 	if err := w.add(uploadsEntry(rel, manifest.TypeDir, bst), true); err != nil {
 		return err
 	}
+	w.counts.Dirs++
 	it, err := uploadsNames(bfd, w.u.parent)
 	if err != nil {
 		return fmt.Errorf("read folder %q of backup %s: %w", rel, w.u.opts.Backup.Name, err)
@@ -194,6 +197,8 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				if err := w.add(e, false); err != nil {
 					return err
 				}
+				w.counts.Files++
+				w.counts.Bytes += b.Size
 			case manifest.TypeSymlink:
 				bt, err := uploadsReadlink(bfd, name)
 				if err != nil {
@@ -206,6 +211,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				if err := w.add(e, true); err != nil {
 					return err
 				}
+				w.counts.Symlinks++
 			case manifest.TypeDir:
 				cb, err := uploadsOpenDir(bfd, name)
 				if err != nil {
