@@ -250,6 +250,10 @@ func TestUploadsSymlinkRace(t *testing.T) {
 		} else {
 			ok++
 		}
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(outside, "secret.txt"), &st); err != nil || st.Nlink != 1 {
+			t.Errorf("after restore %d: the outside file has %d links (err %v): one was made into the target", i, st.Nlink, err)
+		}
 	}
 	close(stop)
 	wg.Wait()

@@ -53,7 +53,7 @@ type config struct {
 	Commit    string
 }
 
-var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "verify", "prune", "memory"}
+var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
 
 func runMain(args []string) int {
 	var cfg config
