@@ -145,9 +145,7 @@ func (u *uploadsRun) run() error {
 			return err
 		}
 		if same {
-			u.res.Unchanged = true
-			u.res.Verified = u.opts.Backup.State == repo.Complete
-			u.legacyWarning()
+			u.res.Unchanged = true // nothing taken from the backup: Verified stays false
 			return nil
 		}
 	}

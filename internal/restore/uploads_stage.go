@@ -71,11 +71,11 @@ type uploadsWalk struct {
 // errUploadsDiffers stops the compare pass at the first difference.
 var errUploadsDiffers = errors.New("differs")
 
-func (u *uploadsRun) newWalk() (*uploadsWalk, error) {
+func (u *uploadsRun) newWalk(verify bool) (*uploadsWalk, error) {
 	w := &uploadsWalk{u: u, workers: runtime.GOMAXPROCS(0)}
 	w.recent = unix.NsecToTimespec(time.Now().Add(-uploadsRecent).UnixNano())
 	w.bufs.New = func() any { b := make([]byte, 1<<20); return &b }
-	if u.opts.Backup.State == repo.Complete {
+	if verify && u.opts.Backup.State == repo.Complete {
 		var err error
 		if w.ver, err = u.newVerifier(); err != nil {
 			return nil, err
@@ -105,10 +105,11 @@ func (u *uploadsRun) openBackup() (int, *unix.Stat_t, error) {
 }
 
 // compare is the read-only first pass: whether Target already is what the
-// restore would make of it, and the backup matches its entry list (content
-// aside). It stops at the first difference.
+// restore would make of it. It stops at the first difference. The entry
+// list is not read: when nothing is taken from the backup there is nothing
+// to check, and decoding it would double the cost of this pass.
 func (u *uploadsRun) compare() (bool, error) {
-	w, err := u.newWalk()
+	w, err := u.newWalk(false)
 	if err != nil {
 		return false, err
 	}
@@ -132,13 +133,6 @@ func (u *uploadsRun) compare() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if w.ver != nil {
-		if err := w.ver.finish(); errors.Is(err, ErrChecksum) {
-			return false, nil // the stage pass reports it
-		} else if err != nil {
-			return false, err
-		}
-	}
 	c := &w.counts
 	u.res.Files, u.res.Dirs, u.res.Symlinks, u.res.Bytes = c.Files, c.Dirs, c.Symlinks, c.Bytes
 	return true, nil
@@ -160,9 +154,6 @@ func (u *uploadsRun) sameItem(b, l *unix.Stat_t) bool {
 }
 
 func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) error {
-	if err := w.add(uploadsEntry(rel, manifest.TypeDir, bst), true); err != nil {
-		return err
-	}
 	w.counts.Dirs++
 	it, err := uploadsNames(bfd, w.u.parent)
 	if err != nil {
@@ -190,13 +181,8 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 			if err := unix.Fstatat(lfd, name, &l, unix.AT_SYMLINK_NOFOLLOW); err != nil || !w.u.sameItem(&b, &l) {
 				return errUploadsDiffers
 			}
-			e := uploadsEntry(crel, typ, &b)
 			switch typ {
 			case manifest.TypeFile:
-				e.Size = b.Size
-				if err := w.add(e, false); err != nil {
-					return err
-				}
 				w.counts.Files++
 				w.counts.Bytes += b.Size
 			case manifest.TypeSymlink:
@@ -206,10 +192,6 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				}
 				if lt, err := uploadsReadlink(lfd, name); err != nil || lt != bt {
 					return errUploadsDiffers
-				}
-				e.Target = bt
-				if err := w.add(e, true); err != nil {
-					return err
 				}
 				w.counts.Symlinks++
 			case manifest.TypeDir:
@@ -263,7 +245,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 // Target holds beyond the backup (unless Force). It returns what is left
 // to make it durable.
 func (u *uploadsRun) build() (*uploadsSync, error) {
-	w, err := u.newWalk()
+	w, err := u.newWalk(true)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +500,9 @@ func (w *uploadsWalk) linkLive(rel, name string, lfd, sfd int, b *unix.Stat_t) (
 		}
 		return false, nil
 	}
-	if uploadsAfter(s.Ctim, w.recent) || uploadsAfter(l.Ctim, w.recent) {
+	// The ctime from before the link (which sets it): a recent change may
+	// still be in memory only.
+	if uploadsAfter(l.Ctim, w.recent) {
 		if err := w.syncItem(sfd, name); err != nil {
 			return false, fmt.Errorf("sync %q: %w", rel, err)
 		}
