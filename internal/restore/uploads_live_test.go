@@ -138,6 +138,9 @@ func TestUploadsPartlyChangedTarget(t *testing.T) {
 	}
 	changed := map[string]bool{"a/b/c/deep.txt": true, "bin/run.sh": true, "old.txt": true}
 	live := uploadsTree(t, target, true)
+	// Rot in the backup's copy of a file the live folder holds intact: the
+	// live file is linked and the backup's copy not read.
+	uploadsFlipByte(t, filepath.Join(b.Path, repo.UploadsDir, "big.bin"), 1<<20)
 
 	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Force: true})
 	if err != nil {
@@ -305,7 +308,7 @@ func TestUploadsHelperProcess(t *testing.T) {
 		OnFile: func(int64) {
 			once.Do(func() {
 				fmt.Println("staging")
-				select {} // until killed
+				time.Sleep(time.Hour) // until killed (a select{} would be reported as a deadlock)
 			})
 		}})
 	t.Fatalf("restore finished: %v", err)
