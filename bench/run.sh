@@ -2,7 +2,7 @@
 # Runs the benchmark end to end on a fresh Debian 12 machine:
 #
 #   bench/run.sh [--size smoke|small|large] [--reps N] [--out FILE] [--memory]
-#                [--scenarios full,incremental,...]
+#                [--scenarios full,incremental,...] [--recheck-percent N]
 #
 # Installs what is missing (PostgreSQL 15, rsync, gzip, ... with apt-get,
 # as root), starts a throwaway PostgreSQL cluster (scripts/pg.sh), builds
@@ -22,7 +22,7 @@ ROOT=$(pwd)
 log() { printf '%s run.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 usage() {
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -41,6 +41,8 @@ while [ $# -gt 0 ]; do
     --memory) EXTRA+=(-memory); shift ;;
     --scenarios) EXTRA+=(-scenarios "${2:?}"); shift 2 ;;
     --scenarios=*) EXTRA+=(-scenarios "${1#*=}"); shift ;;
+    --recheck-percent) EXTRA+=(-recheck-percent "${2:?}"); shift 2 ;;
+    --recheck-percent=*) EXTRA+=(-recheck-percent "${1#*=}"); shift ;;
     -h|--help) usage ;;
     *) log "unknown argument: $1"; usage ;;
   esac

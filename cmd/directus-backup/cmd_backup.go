@@ -90,6 +90,10 @@ func printSummary(w io.Writer, rep *job.Report) {
 	u := rep.Uploads
 	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
 		u.Files, job.HumanBytes(u.Bytes), u.Linked, u.Copied, job.HumanBytes(u.CopiedBytes))
+	if u.Rechecked+u.Compared+u.Refreshed > 0 {
+		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
+			u.Rechecked, u.Compared, u.Refreshed)
+	}
 	if rep.Previous != "" {
 		fmt.Fprintf(w, "  previous   %s\n", rep.Previous)
 	}

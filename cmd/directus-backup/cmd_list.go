@@ -34,6 +34,7 @@ type listing struct {
 	BackupsDir string          `json:"backups_dir"`
 	Latest     string          `json:"latest"`
 	Backups    []listedBackup  `json:"backups"`
+	Removed    []string        `json:"removed"` // retired while being read, skipped
 	FailedRuns []job.FailedRun `json:"failed_runs"`
 }
 
@@ -55,6 +56,11 @@ Recent failed runs (error folders) follow.`,
 			if err != nil {
 				return err
 			}
+			rl, err := readBackups(c.Context(), cfg.BackupsDir, a.logger(cfg, a.stderr, nil))
+			if err != nil {
+				return err
+			}
+			defer rl.Release()
 			l, err := buildListing(cfg.BackupsDir, cfg.ErrorDir, failedRuns)
 			if err != nil {
 				return err
@@ -74,7 +80,7 @@ Recent failed runs (error folders) follow.`,
 }
 
 func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error) {
-	l := &listing{BackupsDir: backupsDir, Backups: []listedBackup{}, FailedRuns: []job.FailedRun{}}
+	l := &listing{BackupsDir: backupsDir, Backups: []listedBackup{}, Removed: []string{}, FailedRuns: []job.FailedRun{}}
 	backups, err := repo.List(backupsDir)
 	if err != nil {
 		return nil, fmt.Errorf("list backups in %s: %w", backupsDir, err)
@@ -96,6 +102,10 @@ func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error)
 			lb.Problem = b.Err.Error()
 		}
 		u, err := repo.DiskUsage(b)
+		if (err != nil || b.State == repo.Incomplete) && b.Gone() {
+			l.Removed = append(l.Removed, b.Name)
+			continue
+		}
 		if err != nil && lb.Problem == "" {
 			lb.Problem = err.Error()
 		}
@@ -136,6 +146,9 @@ func printListing(w io.Writer, l *listing) {
 		if l.Latest == "" {
 			fmt.Fprintln(w, "backup_latest: missing")
 		}
+	}
+	for _, n := range l.Removed {
+		fmt.Fprintf(w, "REMOVED %s: %s\n", n, removedWhileRead)
 	}
 	if len(l.FailedRuns) > 0 {
 		fmt.Fprintln(w, "\nRecent failed runs:")

@@ -104,12 +104,10 @@ Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
 func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f restoreFlags) error {
 	ctx := c.Context()
 	start := time.Now()
-	b, err := pickBackup(cfg.BackupsDir, arg)
-	if err != nil {
+	// Chosen first for a clear error when there is none; chosen again
+	// under the lock below, as it may have been retired meanwhile.
+	if _, err := pickBackup(cfg.BackupsDir, arg); err != nil {
 		return err
-	}
-	if !b.Usable() {
-		return fmt.Errorf("%w: %s is %s", errNoBackup, b.Name, b.State)
 	}
 	// The lock keeps backup and prune away meanwhile: no backup of a
 	// half-restored database, no removal of the backup being read.
@@ -119,6 +117,21 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 	}
 	defer lock.Release()
 	log := a.logger(cfg, a.stderr, nil)
+	rl, err := readBackups(ctx, cfg.BackupsDir, log)
+	if err != nil {
+		return err
+	}
+	defer rl.Release()
+	b, err := pickBackup(cfg.BackupsDir, arg)
+	if err != nil {
+		return err
+	}
+	if !b.Usable() {
+		if b.Err != nil {
+			return fmt.Errorf("%w: %s is %s: %v", errNoBackup, b.Name, b.State, b.Err)
+		}
+		return fmt.Errorf("%w: %s is %s", errNoBackup, b.Name, b.State)
+	}
 	log.Info("restoring", "backup", b.Name, "state", b.State)
 
 	var lines []string

@@ -37,7 +37,10 @@ type verifyReport struct {
 	Directus    int                       `json:"directus_files_checked"`
 	Seconds     float64                   `json:"seconds"`
 	RestoreTest *verify.RestoreTestResult `json:"restore_test,omitempty"`
-	Error       string                    `json:"error,omitempty"`
+	// Removed: the backup was retired while verify read it; not checked,
+	// and not a problem.
+	Removed bool   `json:"removed,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 func newVerifyCommand(a *app) *cobra.Command {
@@ -84,6 +87,14 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 			if scratch != "" && !restoreTest {
 				return fmt.Errorf("%w: --scratch-db goes with --restore-test", errUsage)
 			}
+			log := a.logger(cfg, a.stderr, nil)
+			// Held before the backups are chosen: a backup retired from
+			// then on stays on disk until verify is done with it.
+			rl, err := readBackups(c.Context(), cfg.BackupsDir, log)
+			if err != nil {
+				return verifyUnchecked{err}
+			}
+			defer rl.Release()
 			var backups []repo.Backup
 			if all {
 				if backups, err = repo.List(cfg.BackupsDir); err != nil {
@@ -100,12 +111,19 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 				}
 				backups = []repo.Backup{b}
 			}
-			log := a.logger(cfg, a.stderr, nil)
 			var reports []verifyReport
 			problems, unchecked := 0, 0
 			for _, b := range backups {
 				rep := verifyReport{Backup: b.Name, State: string(b.State), Problems: []verify.Problem{}, Skipped: []string{}}
 				res, err := verify.Backup(c.Context(), b, verify.Options{})
+				if (err != nil || !res.OK()) && c.Context().Err() == nil && b.Gone() {
+					// What looked missing was renamed away by a removal.
+					log.Info("backup removed while being verified; skipped", "backup", b.Name)
+					rep.Removed, rep.OK = true, true
+					rep.Skipped = append(rep.Skipped, removedWhileRead)
+					reports = append(reports, rep)
+					continue
+				}
 				if err != nil {
 					rep.Error = err.Error()
 					unchecked++
@@ -113,6 +131,12 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 					rep.Problems = append(rep.Problems, res.Problems...)
 					rep.Skipped = append(rep.Skipped, res.Skipped...)
 					rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
+					// Remembered, so the next backup copies these files afresh.
+					if n, err := verify.RecordDamage(b, res); err != nil {
+						log.Warn("could not record the damaged files; the next backup may link them again", "backup", b.Name, "err", err)
+					} else if n > 0 {
+						log.Warn("damaged files recorded; the next backup copies them afresh", "backup", b.Name, "files", n)
+					}
 				}
 				if restoreTest && err == nil && b.Usable() {
 					name := scratch
@@ -172,6 +196,10 @@ Exit codes: 0 clean, 9 problems found, 10 could not check.`,
 
 func printVerify(w io.Writer, reports []verifyReport, latest *verify.Problem) {
 	for _, r := range reports {
+		if r.Removed {
+			fmt.Fprintf(w, "%-8s %s (%s): %s\n", "REMOVED", r.Backup, r.State, removedWhileRead)
+			continue
+		}
 		status := "OK"
 		if !r.OK {
 			status = "PROBLEMS"

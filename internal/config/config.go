@@ -42,6 +42,7 @@ type Config struct {
 	DockerComposeFile      string // absolute
 	DockerService          string
 	Verify                 string // VerifyOff, VerifyFiles or VerifyRestore
+	RecheckPercent         int    // share of linked upload files re-read per run, 0 to 100
 	EnvFile                string // absolute path of the .env file that was read, or ""
 
 	vars layers // the raw sources, for Lookup and Environ
@@ -172,6 +173,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.Verify = r.choice(envVerify, "0 (no), 1 (checksums) or restore (checksums and a restore test)",
 		map[string]string{"0": VerifyOff, "no": VerifyOff, "false": VerifyOff, "off": VerifyOff,
 			"1": VerifyFiles, "yes": VerifyFiles, "true": VerifyFiles, "on": VerifyFiles, "restore": VerifyRestore})
+	c.RecheckPercent = r.percent(envRecheckPercent)
 	c.DockerComposeFile = r.path(envDockerComposeFile)
 	c.DockerService = r.value(envDockerService)
 	if !composeServiceName(c.DockerService) {
@@ -372,6 +374,34 @@ func (r *resolver) integer(name string, lo, hi int, accepted string) int {
 		return 0
 	}
 	return n
+}
+
+// percent reads an integer from 0 to 100; a bad value is reported with
+// where it came from, since a stray value in the .env file is easy to miss.
+func (r *resolver) percent(name string) int {
+	v, from, ok := r.get(name)
+	if !ok {
+		v, from = settingDefault(name), fromDefault
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		r.fail(name, v, "an integer from 0 to 100", fmt.Errorf("set %s", from))
+		return 0
+	}
+	return n
+}
+
+// String says where a value was set, for error messages.
+func (o origin) String() string {
+	switch o {
+	case fromFile:
+		return "in the .env file"
+	case fromEnv:
+		return "in the environment"
+	case fromFlag:
+		return "by a command-line flag"
+	}
+	return "by default"
 }
 
 // choice accepts the keys of allowed, case-insensitively, and returns the

@@ -146,6 +146,7 @@ func TestLoadDefaults(t *testing.T) {
 		DockerComposeFile:      filepath.Join(wd, "docker-compose.base.yml"),
 		DockerService:          "database",
 		Verify:                 VerifyOff,
+		RecheckPercent:         5,
 		EnvFile:                "",
 	}
 	c.vars = layers{}
@@ -223,6 +224,7 @@ BACKUP_ERROR_LOGS_RETENTION_DAYS=0
 BACKUP_DB_METHOD=docker
 BACKUP_DOCKER_COMPOSE_FILE=compose.yml
 BACKUP_DOCKER_SERVICE=postgres
+BACKUP_RECHECK_PERCENT=100
 `)
 	c := mustLoad(t, Sources{Flags: map[string]string{"BACKUP_ENV_FILE": "conf/my.env"}, WorkDir: wd})
 	c.vars = layers{}
@@ -243,6 +245,7 @@ BACKUP_DOCKER_SERVICE=postgres
 		DockerComposeFile:      filepath.Join(wd, "compose.yml"),
 		DockerService:          "postgres",
 		Verify:                 VerifyOff,
+		RecheckPercent:         100,
 		EnvFile:                filepath.Join(wd, "conf", "my.env"),
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -463,6 +466,9 @@ func TestInvalidValues(t *testing.T) {
 		{"DB_DATABASE", "", "required"},
 		{"BACKUP_DB_METHOD", "ssh", "auto, local or docker"},
 		{"BACKUP_DOCKER_SERVICE", "-T", "compose service name"},
+		{"BACKUP_RECHECK_PERCENT", "101", "set in the environment; accepted: an integer from 0 to 100"},
+		{"BACKUP_RECHECK_PERCENT", "-1", "from 0 to 100"},
+		{"BACKUP_RECHECK_PERCENT", "5%", "from 0 to 100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.setting+"="+tt.value, func(t *testing.T) {

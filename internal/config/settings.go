@@ -38,6 +38,7 @@ const (
 	envDockerService     = "BACKUP_DOCKER_SERVICE"
 	envEnvFile           = "BACKUP_ENV_FILE"
 	envVerify            = "BACKUP_VERIFY"
+	envRecheckPercent    = "BACKUP_RECHECK_PERCENT"
 
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
@@ -84,6 +85,8 @@ var Settings = []Setting{
 		Usage: "Directus uploads folder to back up"},
 	{Env: envVerify, Flag: "verify", Default: "0",
 		Usage: "verify each new backup: 0 (no), 1 (dump and file checksums, as the verify command), restore (also restore the dump into a scratch database and compare row counts)"},
+	{Env: envRecheckPercent, Flag: "recheck-percent", Default: "5",
+		Usage: "share of the unchanged (hard-linked) upload files each backup re-reads to catch bit rot in earlier backups, 0 to 100: each is re-read at least every ceil(100/N) runs (0 = never, 100 = every run)"},
 	{Env: envDBMethod, Flag: "db-method", Default: "auto",
 		Usage: "how to run pg_dump: local, docker (docker compose exec) or auto"},
 	{Env: envDockerComposeFile, Flag: "docker-compose-file", Default: "docker-compose.base.yml",

@@ -168,6 +168,10 @@ func checkBackups(cfg *config.Config) []Finding {
 		out = append(out, Finding{Check: "free space", Status: st,
 			Detail: fmt.Sprintf("%s free; the last backup needed %s", job.HumanBytes(int64(free)), job.HumanBytes(needed)), Fix: fix})
 	}
+	for _, err := range repo.CheckLockFiles(cfg.BackupsDir) {
+		out = append(out, Finding{Check: "lock", Status: Fail, Detail: err.Error(),
+			Fix: "check who made it, then remove it; the tool creates a fresh one"})
+	}
 	if held, who := repo.Held(cfg.BackupsDir); held {
 		out = append(out, Finding{Check: "lock", Status: Warn, Detail: "a run is in progress: " + who,
 			Fix: "wait for it to finish"})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/redact"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // writeErrorDir records a failed run in BACKUP_ERROR_DIR/error_<date>_<job>/:
@@ -104,7 +105,7 @@ func FailedRuns(dir string) ([]FailedRun, error) {
 		if fi, err := e.Info(); err == nil {
 			fr.Time = fi.ModTime()
 		}
-		data, _ := os.ReadFile(filepath.Join(fr.Path, "error.txt"))
+		data, _ := regfile.ReadFile(filepath.Join(fr.Path, "error.txt")) // a FIFO there must not hang list
 		for _, line := range strings.Split(string(data), "\n") {
 			if v, ok := strings.CutPrefix(line, "step: "); ok {
 				fr.Step = v

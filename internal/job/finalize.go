@@ -17,9 +17,9 @@ import (
 // renamed to its final name. backup_latest is switched later, by publish,
 // once the backup has passed the optional verify step.
 func (r *run) finalize(ctx context.Context) error {
-	// One syncfs flushes every copied file at once, far cheaper than an
-	// fsync per file, and it must happen before the manifest says "complete".
-	if err := durable.SyncFS(r.temp); err != nil {
+	// Everything written must be on disk before the manifest says
+	// "complete".
+	if err := r.syncWritten(ctx); err != nil {
 		return fmt.Errorf("sync backup data: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -35,6 +35,24 @@ func (r *run) finalize(ctx context.Context) error {
 	r.temp = "" // it is the backup now: never remove it on a later failure
 	r.rep.Path = r.backupPath(r.rep.Name)
 	return nil
+}
+
+// syncWritten makes what this run wrote durable. When the uploads step
+// listed what it wrote (few items: an incremental run), each is fsynced:
+// a syncfs would also wait for every other process's unflushed writes on
+// a shared disk (seconds after a large write elsewhere). Otherwise one
+// syncfs is far cheaper than an fsync per file. The dump is synced by the
+// dump step; the manifest by manifest.Write.
+func (r *run) syncWritten(ctx context.Context) error {
+	if !r.writtenAll {
+		return durable.SyncFS(r.temp)
+	}
+	paths := make([]string, 0, len(r.written)+2)
+	for _, p := range r.written {
+		paths = append(paths, filepath.Join(r.temp, p))
+	}
+	paths = append(paths, filepath.Join(r.temp, manifest.FilesListName), r.temp)
+	return durable.SyncPaths(ctx, paths)
 }
 
 // publish points backup_latest at the new backup.
@@ -75,6 +93,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Source: cfg.UploadsDir, Previous: r.rep.Previous,
 			Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped,
 			Bytes: u.Bytes, Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes,
+			Run: r.run, Rechecked: u.Rechecked, Compared: u.Compared, Refreshed: u.Refreshed,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
 	}

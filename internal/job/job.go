@@ -92,6 +92,12 @@ type run struct {
 	stderr    *capbuf.Head // pg_dump's stderr
 	listSHA   string
 	listCount int64
+	run       int64 // the uploads run number (manifest uploads.run)
+	// written are the files and folders the uploads step created, relative
+	// to temp, for finalize's fsync; writtenAll is false when there were
+	// too many to list (then finalize syncs the filesystem).
+	written    []string
+	writtenAll bool
 }
 
 // Run makes one backup as cfg says.
@@ -187,6 +193,12 @@ func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, e
 	return res, nil
 }
 
+// isJoined reports whether err joins several errors (errors.Join).
+func isJoined(err error) bool {
+	_, ok := err.(interface{ Unwrap() []error })
+	return ok
+}
+
 // fail logs the error once, writes the error folder and removes the
 // partial work. Earlier backups and backup_latest are never touched here.
 func (r *run) fail(step string, err error) error {
@@ -224,7 +236,11 @@ func purge(dir string, log *slog.Logger) {
 	if len(removed) > 0 {
 		log.Info("retired folders deleted", "count", len(removed), "seconds", time.Since(start).Seconds())
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, repo.ErrReaders) && !isJoined(err):
+		// A verify or list is reading: it must not see backups vanish.
+		log.Info("retired folders left for the next run: backups are being read (verify, list, restore)", "detail", err.Error())
+	case err != nil:
 		log.Warn("could not delete every retired folder; the next run tries again", "err", err)
 	}
 }

@@ -46,6 +46,9 @@ func (r *run) verifyBackup(ctx context.Context) error {
 	for _, p := range res.Problems {
 		r.log.Error("verify: "+p.String(), "backup", b.Name)
 	}
+	if _, err := verify.RecordDamage(b, res); err != nil {
+		r.log.Warn("could not record the damaged files", "backup", b.Name, "err", err)
+	}
 	if !res.OK() {
 		return fmt.Errorf("%s failed verification with %d problem(s); it is kept for inspection", b.Name, len(res.Problems))
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/durable"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // File names inside a backup folder.
@@ -87,9 +88,15 @@ type Uploads struct {
 	Linked      int64  `json:"linked"`
 	Copied      int64  `json:"copied"`
 	CopiedBytes int64  `json:"copied_bytes"`
-	ListFile    string `json:"list_file"`
-	ListSHA256  string `json:"list_sha256"`
-	Entries     int64  `json:"entries"`
+	// Run numbers the backups of a chain (previous run + 1): it picks which
+	// linked files this run re-read (BACKUP_RECHECK_PERCENT).
+	Run        int64  `json:"run"`
+	Rechecked  int64  `json:"rechecked"` // linked files re-read and compared with their recorded hash
+	Compared   int64  `json:"compared"`  // linked files compared with the live file, as no vouched list had them
+	Refreshed  int64  `json:"refreshed"` // files found (or known) damaged in the previous backup, copied afresh
+	ListFile   string `json:"list_file"`
+	ListSHA256 string `json:"list_sha256"`
+	Entries    int64  `json:"entries"`
 }
 
 // ErrNotFound is returned by Load when the folder has no manifest.json.
@@ -98,7 +105,9 @@ var ErrNotFound = errors.New("no manifest")
 // Load reads dir/manifest.json. It returns an error wrapping ErrNotFound when
 // the file does not exist.
 func Load(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	// Not os.ReadFile: a FIFO as manifest.json would hang the read, and a
+	// symlink would read a file outside the backup.
+	data, err := regfile.ReadFile(filepath.Join(dir, FileName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNotFound)
 	}

@@ -12,5 +12,12 @@
 //	├── error_logs/error_<date>_<job-id>/
 //	├── temp_<job-id>/               a run in progress (or one that died)
 //	├── deleting_<name>/             a backup being removed (renamed first)
-//	└── .directus-backup.lock
+//	├── .directus-backup.lock          run lock (backup, prune, restore)
+//	├── .directus-backup-purge.lock    held while deleting_ folders are deleted
+//	└── .directus-backup-readers.lock  shared by readers; purge waits for none
+//
+// Lock files are opened without following symlinks and refused when they
+// are not plain regular files (ErrBadLockFile): BACKUPS_DIR often belongs
+// to the Directus user while backups run as root. Files of a backup are
+// read through regfile, so a FIFO or symlink planted there is never opened.
 package repo

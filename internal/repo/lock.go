@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // ErrLocked means another run holds the lock on the backups folder.
@@ -21,12 +23,14 @@ type Lock struct{ f *os.File }
 // lock file so that a refused run can say who holds it.
 func Acquire(dir, holder string) (*Lock, error) {
 	path := filepath.Join(dir, LockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		data, _ := os.ReadFile(path)
+		data := make([]byte, 256)
+		n, _ := f.ReadAt(data, 0)
+		data = data[:n]
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w (held by %s)", ErrLocked, strings.TrimSpace(string(data)))
@@ -53,8 +57,8 @@ func (l *Lock) Release() error {
 // that moment). It reads the kernel's lock table, /proc/locks.
 func Held(dir string) (bool, string) {
 	path := filepath.Join(dir, LockName)
-	fi, err := os.Stat(path)
-	if err != nil {
+	fi, err := os.Lstat(path) // a symlink is never our lock: not followed
+	if err != nil || !fi.Mode().IsRegular() {
 		return false, ""
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
@@ -72,7 +76,7 @@ func Held(dir string) (bool, string) {
 	for _, line := range strings.Split(string(locks), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
-			data, _ := os.ReadFile(path)
+			data, _ := regfile.ReadFile(path)
 			return true, strings.TrimSpace(string(data))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // Names inside BACKUPS_DIR and inside a backup folder.
@@ -52,6 +53,8 @@ type Backup struct {
 	State    State
 	Manifest *manifest.Manifest // Complete only
 	Err      error              // Damaged only
+
+	dev, ino uint64 // of the folder when listed, for Gone
 }
 
 // Usable reports whether the backup holds a whole dump (complete or legacy).
@@ -63,7 +66,7 @@ func (b Backup) DumpFile() string {
 		return filepath.Join(b.Path, b.Manifest.Database.File)
 	}
 	for _, n := range []string{DumpGzip, DumpZstd, DumpPlain} {
-		if fi, err := os.Stat(filepath.Join(b.Path, n)); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Lstat(filepath.Join(b.Path, n)); err == nil && fi.Mode().IsRegular() {
 			return filepath.Join(b.Path, n)
 		}
 	}
@@ -120,18 +123,53 @@ func List(dir string) ([]Backup, error) {
 
 func inspect(dir, name string, t time.Time) Backup {
 	b := Backup{Name: name, Path: filepath.Join(dir, name), Time: t}
+	if fi, err := os.Lstat(b.Path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			b.dev, b.ino = uint64(st.Dev), st.Ino
+		}
+	}
 	m, err := manifest.Load(b.Path)
 	switch {
 	case err == nil:
 		b.State, b.Manifest = Complete, m
+		// A dump or entry list that is there but is no regular file (a
+		// FIFO, a symlink) cannot be read safely: the backup is damaged,
+		// so it is listed, reported by verify and never linked against.
+		for _, n := range []string{m.Database.File, m.Uploads.ListFile} {
+			if n == "" || n != filepath.Base(n) {
+				continue
+			}
+			if err := notRegular(filepath.Join(b.Path, n)); err != nil {
+				b.State, b.Manifest, b.Err = Damaged, nil, err
+				break
+			}
+		}
 	case !errors.Is(err, manifest.ErrNotFound):
 		b.State, b.Err = Damaged, err
-	case b.DumpFile() != "":
-		b.State = Legacy
 	default:
-		b.State = Incomplete
+		for _, n := range []string{DumpGzip, DumpZstd, DumpPlain} {
+			if err := notRegular(filepath.Join(b.Path, n)); err != nil {
+				b.State, b.Err = Damaged, err
+				return b
+			}
+		}
+		if b.DumpFile() != "" {
+			b.State = Legacy
+		} else {
+			b.State = Incomplete
+		}
 	}
 	return b
+}
+
+// notRegular returns an error wrapping regfile.ErrNotRegular when path
+// exists and is not a regular file (a missing file is not an error here).
+func notRegular(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is %s: %w", path, regfile.Kind(fi.Mode()), regfile.ErrNotRegular)
 }
 
 // NewestUsable returns the newest complete or legacy backup, if any.
@@ -210,9 +248,13 @@ const PurgeLockName = ".directus-backup-purge.lock"
 
 // Purge deletes every deleting_ folder in dir. It needs no run lock: it
 // takes its own, without waiting; when another process is already purging,
-// it returns at once and leaves the work to it.
+// it returns at once and leaves the work to it. Each folder is deleted only
+// while the readers lock can be held exclusively: when a reader holds it,
+// Purge stops and returns an error wrapping ErrReaders (the folders wait
+// for the next run). It gives the readers lock up between folders, so a
+// reader never waits for more than one folder's removal.
 func Purge(dir string) ([]string, error) {
-	f, err := os.OpenFile(filepath.Join(dir, PurgeLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLockFile(filepath.Join(dir, PurgeLockName))
 	if err != nil {
 		return nil, err
 	}
@@ -227,19 +269,33 @@ func Purge(dir string) ([]string, error) {
 		if err != nil {
 			return removed, err
 		}
-		found := false
+		var names []string
 		for _, e := range ents {
-			if !e.IsDir() || !strings.HasPrefix(e.Name(), DeletingPrefix) {
-				continue
+			if e.IsDir() && strings.HasPrefix(e.Name(), DeletingPrefix) {
+				names = append(names, e.Name())
 			}
-			found = true
-			if err := RemoveTree(filepath.Join(dir, e.Name())); err != nil {
-				errs = append(errs, fmt.Errorf("remove %s: %w", e.Name(), err))
-				continue
-			}
-			removed = append(removed, e.Name())
 		}
-		if !found || len(errs) > 0 {
+		for i, name := range names {
+			rf, ok, err := exclusiveReaders(dir)
+			if err != nil {
+				return removed, errors.Join(append(errs, err)...)
+			}
+			if !ok {
+				left := fmt.Errorf("%d retired folder(s) left: %w", len(names)-i, ErrReaders)
+				if len(errs) > 0 {
+					return removed, errors.Join(append(errs, left)...)
+				}
+				return removed, left
+			}
+			err = RemoveTree(filepath.Join(dir, name))
+			rf.Close()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+				continue
+			}
+			removed = append(removed, name)
+		}
+		if len(names) == 0 || len(errs) > 0 {
 			break
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // Errors of a database restore.
@@ -129,7 +129,7 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 // the scan of what the dump carried.
 func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, error) {
 	scan := dumpscan.New()
-	f, err := os.Open(opts.Dump)
+	f, err := regfile.Open(opts.Dump) // a FIFO or symlink in the backup is refused, not waited on
 	if err != nil {
 		return 0, scan, err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // uploadsVerifier compares what the restore makes, item by item in walk
@@ -47,15 +48,9 @@ func (u *uploadsRun) newVerifier() (*uploadsVerifier, error) {
 	if name != filepath.Base(name) || name == "." || name == ".." {
 		return nil, fmt.Errorf("%w: manifest of backup %s names an entry list outside the backup: %q", ErrChecksum, b.Name, name)
 	}
-	// NOFOLLOW and NONBLOCK: a symlink or FIFO in its place is refused,
-	// not followed or waited on.
-	f, err := os.OpenFile(filepath.Join(b.Path, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := regfile.Open(filepath.Join(b.Path, name)) // a FIFO or symlink in its place is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("open the entry list of backup %s (needed to verify the uploads): %w", b.Name, err)
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%w: the entry list %s of backup %s is not a regular file", ErrChecksum, name, b.Name)
 	}
 	u.ownerUnchecked = 0 // counted again by each pass
 	v := &uploadsVerifier{u: u, name: name, f: f, listHash: sha256.New()}

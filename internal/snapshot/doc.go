@@ -16,14 +16,26 @@
 // they are copied (one read). For linked files the hash is taken from the
 // previous backup's list, read as a stream in step with the walk (both are in
 // manifest.ComparePaths order), so that memory does not grow with the number
-// of files and unchanged files are not read at all. Only when the previous
-// list has no matching entry is the linked file read to hash it.
+// of files and unchanged files are not read at all; the caller passes that
+// list only when its checksum matches its manifest. A rotating share of the
+// linked files (Options.RecheckPercent, chosen by Options.Run and a hash of
+// the path) is re-read and must match the listed hash. A linked file with no
+// vouched entry is read and compared with the source. Either mismatch, and a
+// previous file verify recorded as damaged (Options.Damaged), gets a fresh
+// copy from the source instead of the link, with a warning.
+//
+// The walk is by file descriptor: the root is opened once (a symlinked root
+// is followed), and every item below it is opened, stat-ed, linked or
+// created relative to its already open parent folder, with O_NOFOLLOW; no
+// path is resolved again. A folder swapped for a symlink while the walk runs
+// is recorded as the symlink, never followed. Three descriptors are open per
+// level of depth (source, copy, previous backup); no file stays open.
 //
 // Items that disappear between being listed and being read (the uploads
 // folder is live) are left out with a warning, like rsync's "file has
 // vanished". Items that cannot be read are errors.
 //
 // On error the destination is left half-written; the caller owns it and
-// removes it. Nothing is fsynced here: the caller syncs the filesystem once at
-// the end.
+// removes it. Nothing is fsynced here: Options.OnWritten tells the caller
+// what to sync.
 package snapshot

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/fnv"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,19 +17,52 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
 // Options for Take.
 type Options struct {
-	Source        string                        // the live uploads folder; if it is a symlink to a folder, it is followed (like rsync "src/")
-	Dest          string                        // folder to create (must not exist yet; its parent exists); gets the copy
-	Previous      string                        // previous complete backup's uploads folder, or "" for a full copy; a missing or broken one means full copy (with a Warn)
-	PreviousList  io.Reader                     // previous backup's manifest.files.jsonl, or nil (old-script backups have none)
+	Source   string // the live uploads folder; if it is a symlink to a folder, it is followed (like rsync "src/")
+	Dest     string // folder to create (must not exist yet; its parent exists); gets the copy
+	Previous string // previous complete backup's uploads folder, or "" for a full copy; a missing or broken one means full copy (with a Warn)
+	// PreviousList is the previous backup's manifest.files.jsonl, or nil.
+	// Pass it only when it is vouched for (its SHA-256 matches the one its
+	// manifest.json records): its hashes are trusted for linked files. With
+	// nil (a backup of the old backup.sh, or a list that fails its
+	// checksum), every linked file is compared with the source instead.
+	PreviousList  io.Reader
+	PreviousName  string                        // the previous backup's name, for warnings
 	PreserveOwner bool                          // chown/lchown to the source uid/gid (true when running as root, like rsync -a)
 	Warn          func(msg string, args ...any) // slog-style; may be nil
 	OnFile        func(bytes int64)             // called after each regular file is done (for a progress display); may be nil
+
+	// RecheckPercent (0 to 100) is the share of linked files re-read and
+	// compared with their listed hash in this run; Run picks which: a file's
+	// slot (a hash of its path) is due when it falls in the window
+	// [Run*p, Run*p+p) mod 100, so consecutive runs cover every slot within
+	// ceil(100/p) runs.
+	RecheckPercent int
+	Run            int64
+
+	// Damaged lists, by path, files that verify found damaged in some
+	// backup, with their inode: a previous file that is one of those inodes
+	// is copied afresh instead of linked.
+	Damaged map[string][]Damaged
+
+	// OnWritten, when set, is called with each copied file and created
+	// folder (relative to Dest, slash-separated, "." for Dest itself), so
+	// the caller can fsync just those. Called from one goroutine, in walk
+	// order.
+	OnWritten func(rel string)
+}
+
+// Damaged is one inode known to hold damaged bytes.
+type Damaged struct {
+	Dev, Ino uint64
+	Backup   string // where verify found it
 }
 
 // Result counts what Take did.
@@ -37,8 +70,11 @@ type Result struct {
 	Files, Dirs, Symlinks, Skipped int64 // Dirs includes the root
 	Bytes                          int64 // total size of regular files
 	Linked                         int64 // files hard-linked to Previous
-	Copied                         int64 // files copied
+	Copied                         int64 // files copied (Refreshed included)
 	CopiedBytes                    int64
+	Rechecked                      int64 // linked files re-read and compared with their listed hash
+	Compared                       int64 // linked files compared with the source, as no list vouched for them
+	Refreshed                      int64 // files the previous backup held damaged, copied afresh instead of linked
 }
 
 // copyBufSize is the read size of the copy loop; the context is checked once
@@ -48,6 +84,14 @@ const copyBufSize = 1 << 20
 // modeBits keeps the permission, setuid, setgid and sticky bits of a unix
 // st_mode (unix numbering, not fs.FileMode's).
 const modeBits = 0o7777
+
+// Open flags. Every item below the root is opened relative to its already
+// open parent folder and never through a symlink, so a folder swapped for a
+// symlink while the walk runs cannot lead it out of the tree.
+const (
+	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	readFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC // NONBLOCK: a FIFO swapped in does not hang the open
+)
 
 // Take copies Source into Dest and writes one manifest.Entry per item to
 // list, in manifest.ComparePaths order (root first, Path "."). It does not
@@ -78,47 +122,64 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		return w.res, fmt.Errorf("snapshot %s: %w", opts.Source, err)
 	}
 
-	// os.Stat and os.Open follow a symlinked root, like rsync "src/".
-	fi, err := os.Stat(opts.Source)
+	// os.Open follows a symlinked root, like rsync "src/"; below it nothing
+	// is followed.
+	src, err := os.Open(opts.Source)
 	if err != nil {
 		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, err)
 	}
-	if !fi.IsDir() {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+		src.Close()
+		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		src.Close()
 		return w.res, fmt.Errorf("uploads source %s is not a folder", opts.Source)
 	}
 
 	if err := os.Mkdir(opts.Dest, 0o700); err != nil {
+		src.Close()
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dfi, err := os.Lstat(opts.Dest)
+	dst, err := unix.Open(opts.Dest, dirFlags, 0)
 	if err != nil {
+		src.Close()
+		return w.res, fmt.Errorf("open snapshot folder %s: %w", opts.Dest, err)
+	}
+	var dst0 unix.Stat_t
+	if err := unix.Fstat(dst, &dst0); err != nil {
+		src.Close()
+		unix.Close(dst)
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dst := dfi.Sys().(*syscall.Stat_t)
-	w.destDev, w.destIno = uint64(dst.Dev), uint64(dst.Ino)
+	w.destDev, w.destIno = dst0.Dev, dst0.Ino
 
-	prev := ""
+	prev := -1
 	if opts.Previous != "" {
-		pfi, err := os.Stat(opts.Previous)
+		// The previous backup's own path may be a symlink; inside it
+		// nothing is followed.
+		pfd, err := unix.Open(opts.Previous, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		switch {
+		case errors.Is(err, unix.ENOTDIR):
+			w.warn("previous backup's uploads is not a folder, copying everything", "previous", opts.Previous)
 		case err != nil:
 			w.warn("previous backup's uploads unusable, copying everything", "previous", opts.Previous, "err", err)
-		case !pfi.IsDir():
-			w.warn("previous backup's uploads is not a folder, copying everything", "previous", opts.Previous)
 		default:
-			prev = opts.Previous
+			prev = pfd
 			if opts.PreviousList != nil {
 				w.prevList = &prevList{r: manifest.NewReader(opts.PreviousList), warn: w.warn}
 			}
 		}
 	}
 
-	d, err := os.Open(opts.Source)
-	if err != nil {
-		return w.res, fmt.Errorf("open uploads source %s: %w", opts.Source, err)
+	if err := w.dir(".", src, dst, prev, &st); err != nil {
+		return w.res, err
 	}
-	err = w.dir(".", opts.Source, opts.Dest, prev, d)
-	return w.res, err
+	if err := setTimes(unix.AT_FDCWD, opts.Dest, st.Mtim); err != nil {
+		return w.res, fmt.Errorf("set times of %s: %w", opts.Dest, err)
+	}
+	return w.res, nil
 }
 
 // walker holds the state of one Take.
@@ -127,7 +188,7 @@ type walker struct {
 	opts     Options
 	list     *manifest.ListWriter
 	warn     func(msg string, args ...any) // safe for concurrent use
-	prevList *prevList                     // nil when there is no usable previous list
+	prevList *prevList                     // nil when there is no vouched previous list
 	bufs     sync.Pool                     // copy buffers, one per worker at a time
 	workers  int
 	spillDir string // where huge folders' name lists are sorted
@@ -137,6 +198,11 @@ type walker struct {
 	// copied into itself forever.
 	destDev, destIno uint64
 }
+
+// fds are the open folders of one level of the walk: the source, its copy,
+// and the previous backup's folder (-1 when there is none). Three
+// descriptors per depth level; no file stays open.
+type fds struct{ src, dst, prev int }
 
 // checkCtx returns the context's error, naming where the walk stopped.
 func (w *walker) checkCtx(rel string) error {
@@ -157,13 +223,26 @@ const (
 
 // childResult is what phase 1 of dir learned and did for one child.
 type childResult struct {
-	kind   int
-	st     *syscall.Stat_t
-	linked bool   // a file hard-linked to the previous backup
-	size   int64  // bytes copied
-	sum    string // SHA-256 of a copied file
-	target string // of a symlink
-	err    error
+	kind      int
+	st        *unix.Stat_t
+	linked    bool   // a file hard-linked to the previous backup
+	refreshed bool   // copied because the previous copy is known damaged
+	size      int64  // bytes copied
+	sum       string // SHA-256 of a copied file
+	target    string // of a symlink
+	err       error
+
+	// Hashes of a linked file and of its source, taken on the worker when
+	// phase 2 will need them (a recheck is due, or no list vouches), so
+	// the reading overlaps like copying does.
+	linkedSum, srcSum hashed
+}
+
+// hashed is a SHA-256 taken in phase 1, or not (ok false).
+type hashed struct {
+	sum string
+	err error
+	ok  bool
 }
 
 // parallelMin is the number of children from which a folder's files are
@@ -171,9 +250,18 @@ type childResult struct {
 // saves.
 const parallelMin = 8
 
-// dir copies the folder src, already opened as d (which dir closes), to dst,
-// then its children in name order, then sets dst's mode, owner and times.
-// prev is the matching folder of the previous backup, or "".
+// written notes a path this run created, for the caller's fsync.
+func (w *walker) written(rel string) {
+	if w.opts.OnWritten != nil {
+		w.opts.OnWritten(rel)
+	}
+}
+
+// dir copies the folder src (st is its fstat) to the already created and
+// opened dst, then its children in name order, then sets dst's mode and
+// owner (its times are set by the caller, through the parent). prev is the
+// matching folder of the previous backup, or -1. dir closes src, dst and
+// prev.
 //
 // Children are handled in two phases. Phase 1 does the file system work of
 // every non-folder child (stat, link or copy, symlink) on several workers:
@@ -183,36 +271,28 @@ const parallelMin = 8
 // previous list, the counters and the list, so their order is kept. The
 // phases run on batches of children, and the names come sorted from
 // dirnames, so memory stays flat however many files a folder holds.
-func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
-	fi, err := d.Stat()
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("stat folder %s: %w", rel, err)
+func (w *walker) dir(rel string, src *os.File, dst, prev int, st *unix.Stat_t) error {
+	defer src.Close()
+	defer unix.Close(dst)
+	if prev >= 0 {
+		defer unix.Close(prev)
 	}
-	// Byte order of names is the order of filepath.WalkDir and of
-	// manifest.ComparePaths. A huge flat folder (Directus keeps all
-	// uploads in one) is sorted without holding all its names.
-	names, err := dirnames.Open(d, w.spillDir, dirnames.DefaultMax)
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("read folder %s: %w", rel, err)
-	}
-	defer names.Close()
+	fd := fds{src: int(src.Fd()), dst: dst, prev: prev}
 
-	st := fi.Sys().(*syscall.Stat_t)
-	if uint64(st.Dev) == w.destDev && uint64(st.Ino) == w.destIno {
-		return fmt.Errorf("snapshot folder %s is inside the uploads source (at %s)", w.opts.Dest, rel)
-	}
-	if rel != "." { // the root was created by Take
-		// 0700 while children are written; the real mode comes last.
-		if err := os.Mkdir(dst, 0o700); err != nil {
-			return fmt.Errorf("create folder %s: %w", rel, err)
-		}
-	}
 	if err := w.add(entryFor(rel, manifest.TypeDir, st)); err != nil {
 		return err
 	}
 	w.res.Dirs++
+	w.written(rel)
+
+	// Byte order of names is the order of filepath.WalkDir and of
+	// manifest.ComparePaths. A huge flat folder (Directus keeps all
+	// uploads in one) is sorted without holding all its names.
+	names, err := dirnames.Open(src, w.spillDir, dirnames.DefaultMax)
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", rel, err)
+	}
+	defer names.Close()
 
 	// A batch at a time, so that the results held do not grow with the
 	// folder either.
@@ -221,14 +301,23 @@ func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 		if len(batch) == 0 {
 			break
 		}
-		if err := w.batch(rel, src, dst, prev, batch); err != nil {
+		if err := w.batch(rel, fd, batch); err != nil {
 			return err
 		}
 	}
 	if err := names.Err(); err != nil {
 		return fmt.Errorf("read folder %s: %w", rel, err)
 	}
-	return w.setAttrs(rel, dst, st, false)
+	// Owner first: chown clears setuid/setgid.
+	if w.opts.PreserveOwner {
+		if err := unix.Fchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", rel, err)
+		}
+	}
+	if err := unix.Fchmod(dst, st.Mode&modeBits); err != nil {
+		return fmt.Errorf("chmod %s: %w", rel, err)
+	}
+	return nil
 }
 
 // batchSize is how many children of a folder are handled per round of the
@@ -236,24 +325,16 @@ func (w *walker) dir(rel, src, dst, prev string, d *os.File) error {
 const batchSize = 1024
 
 // batch handles some children of a folder, in name order, in two phases.
-func (w *walker) batch(rel, src, dst, prev string, names []string) error {
-	paths := func(name string) (crel, csrc, cdst, cprev string) {
-		crel = path.Join(rel, name) // path.Join("." , x) is x
-		if prev != "" {
-			cprev = filepath.Join(prev, name)
-		}
-		return crel, filepath.Join(src, name), filepath.Join(dst, name), cprev
-	}
-
+func (w *walker) batch(rel string, fd fds, names []string) error {
 	// Phase 1.
 	results := make([]childResult, len(names))
 	do := func(i int) {
-		crel, csrc, cdst, cprev := paths(names[i])
+		crel := path.Join(rel, names[i]) // path.Join("." , x) is x
 		if err := w.checkCtx(crel); err != nil {
 			results[i].err = err
 			return
 		}
-		results[i] = w.child(crel, csrc, cdst, cprev)
+		results[i] = w.child(crel, names[i], fd)
 	}
 	if w.workers > 1 && len(names) >= parallelMin {
 		var next atomic.Int64
@@ -276,55 +357,98 @@ func (w *walker) batch(rel, src, dst, prev string, names []string) error {
 
 	// Phase 2.
 	for i, name := range names {
-		r := results[i]
-		crel, csrc, cdst, cprev := paths(name)
-		if r.err != nil {
-			return r.err
-		}
+		crel := path.Join(rel, name)
 		if err := w.checkCtx(crel); err != nil {
 			return err
 		}
-		var err error
-		switch r.kind {
-		case kindDir:
-			err = w.subdir(crel, csrc, cdst, cprev)
-		case kindFile:
-			err = w.recordFile(crel, cdst, r)
-		case kindSymlink:
-			e := entryFor(crel, manifest.TypeSymlink, r.st)
-			e.Target = r.target
-			err = w.add(e)
-			w.res.Symlinks++
-		case kindSkip:
-			w.res.Skipped++
-		}
-		if err != nil {
+		if err := w.record(crel, name, fd, results[i], true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// subdir opens and copies a child folder.
-func (w *walker) subdir(rel, src, dst, prev string) error {
-	// NOFOLLOW: if it was swapped for a symlink since the Lstat, do not
-	// follow it out of the tree.
-	d, err := os.OpenFile(src, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+// record is phase 2 for one child: it descends into a folder, or records
+// what phase 1 did. again is false when the child is being looked at a
+// second time, after a folder turned into something else.
+func (w *walker) record(rel, name string, fd fds, r childResult, again bool) error {
+	if r.err != nil {
+		return r.err
+	}
+	switch r.kind {
+	case kindDir:
+		return w.subdir(rel, name, fd, again)
+	case kindFile:
+		return w.recordFile(rel, name, fd, r)
+	case kindSymlink:
+		e := entryFor(rel, manifest.TypeSymlink, r.st)
+		e.Target = r.target
+		w.res.Symlinks++
+		return w.add(e)
+	case kindSkip:
+		w.res.Skipped++
+	}
+	return nil
+}
+
+// subdir opens a child folder relative to its parent, without following a
+// symlink, and copies it. A folder swapped for something else since phase 1
+// saw it is recorded as what it is now (a symlink is copied as a symlink,
+// never followed).
+func (w *walker) subdir(rel, name string, parent fds, again bool) error {
+	sfd, err := unix.Openat(parent.src, name, dirFlags, 0)
+	if (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && again {
+		w.warn("uploads folder was replaced while copying; recording what is there now", "path", rel)
+		return w.record(rel, name, parent, w.child(rel, name, parent), false)
+	}
 	if vanished(err) {
-		w.warn("uploads folder vanished while copying, left out", "path", rel)
+		w.warn("uploads folder vanished or changed while copying, left out", "path", rel)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("open folder %s: %w", rel, err)
 	}
-	return w.dir(rel, src, dst, prevDir(prev), d)
+	src := os.NewFile(uintptr(sfd), rel)
+	var st unix.Stat_t
+	if err := unix.Fstat(sfd, &st); err != nil {
+		src.Close()
+		return fmt.Errorf("stat folder %s: %w", rel, err)
+	}
+	if st.Dev == w.destDev && st.Ino == w.destIno {
+		src.Close()
+		return fmt.Errorf("snapshot folder %s is inside the uploads source (at %s)", w.opts.Dest, rel)
+	}
+	// 0700 while children are written; the real mode comes last.
+	if err := unix.Mkdirat(parent.dst, name, 0o700); err != nil {
+		src.Close()
+		return fmt.Errorf("create folder %s: %w", rel, err)
+	}
+	dfd, err := unix.Openat(parent.dst, name, dirFlags, 0)
+	if err != nil {
+		src.Close()
+		return fmt.Errorf("open folder %s: %w", rel, err)
+	}
+	pfd := -1
+	if parent.prev >= 0 {
+		if p, err := unix.Openat(parent.prev, name, dirFlags, 0); err == nil {
+			pfd = p
+		}
+	}
+	if err := w.dir(rel, src, dfd, pfd, &st); err != nil {
+		return err
+	}
+	if err := setTimes(parent.dst, name, st.Mtim); err != nil {
+		return fmt.Errorf("set times of %s: %w", rel, err)
+	}
+	return nil
 }
 
 // child is phase 1 for one item of a folder: everything but subfolders,
-// which phase 2 enters. prev is the same path in the previous backup, or "".
-// It may run on any worker: it touches only its own paths.
-func (w *walker) child(rel, src, dst, prev string) childResult {
-	fi, err := os.Lstat(src)
+// which phase 2 enters. It may run on any worker: it touches only its own
+// names.
+func (w *walker) child(rel, name string, fd fds) childResult {
+	var st unix.Stat_t
+	err := unix.Fstatat(fd.src, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if vanished(err) {
 		w.warn("uploads item vanished while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
@@ -332,75 +456,84 @@ func (w *walker) child(rel, src, dst, prev string) childResult {
 	if err != nil {
 		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
 	}
-	st := fi.Sys().(*syscall.Stat_t)
 
-	switch fi.Mode().Type() {
-	case fs.ModeDir:
-		return childResult{kind: kindDir, st: st}
-	case 0:
-		return w.file(rel, src, dst, prev, st)
-	case fs.ModeSymlink:
-		return w.symlink(rel, src, dst, st)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return childResult{kind: kindDir, st: &st}
+	case unix.S_IFREG:
+		return w.file(rel, name, fd, &st)
+	case unix.S_IFLNK:
+		return w.symlink(rel, name, fd, &st)
 	default:
-		w.warn("skipping special file (socket, FIFO or device)", "path", rel, "type", fi.Mode().Type().String())
+		w.warn("skipping special file (socket, FIFO or device)", "path", rel, "type", typeName(st.Mode))
 		return childResult{kind: kindSkip}
 	}
 }
 
-// prevDir returns prev if it is a real folder (not a symlink to one, which
-// could lead out of the previous backup), else "".
-func prevDir(prev string) string {
-	if prev == "" {
-		return ""
+func typeName(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return "FIFO"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
 	}
-	fi, err := os.Lstat(prev)
-	if err != nil || !fi.IsDir() {
-		return ""
-	}
-	return prev
+	return fmt.Sprintf("type %o", mode&unix.S_IFMT)
 }
 
 // file links or copies one regular file (phase 1).
-func (w *walker) file(rel, src, dst, prev string, st *syscall.Stat_t) childResult {
-	if prev != "" && w.linkable(prev, st) {
-		err := os.Link(prev, dst)
-		if err == nil {
-			return childResult{kind: kindFile, st: st, linked: true, size: st.Size}
-		}
-		// Too many links, another filesystem, or not allowed: copy instead.
-		if !errors.Is(err, syscall.EMLINK) && !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) {
-			return childResult{err: fmt.Errorf("link %s: %w", rel, err)}
+func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
+	if fd.prev >= 0 {
+		var ps unix.Stat_t
+		if unix.Fstatat(fd.prev, name, &ps, unix.AT_SYMLINK_NOFOLLOW) == nil && w.linkable(&ps, st) {
+			if d, bad := w.knownDamaged(rel, &ps); bad {
+				w.warn("previous copy was found damaged by verify; copying it afresh from the uploads folder",
+					"path", rel, "damaged_in", d.Backup)
+				r := w.copyFile(rel, name, fd)
+				r.refreshed = r.kind == kindFile
+				return r
+			}
+			err := unix.Linkat(fd.prev, name, fd.dst, name, 0)
+			if err == nil {
+				r := childResult{kind: kindFile, st: st, linked: true, size: st.Size}
+				if w.prevList == nil || w.recheckDue(rel) {
+					r.linkedSum = w.hashNow(rel, fd.dst, name)
+				}
+				if w.prevList == nil {
+					r.srcSum = w.hashNow(rel, fd.src, name)
+				}
+				return r
+			}
+			// Too many links, another filesystem, or not allowed: copy instead.
+			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
+				return childResult{err: fmt.Errorf("link %s: %w", rel, err)}
+			}
 		}
 	}
-	return w.copyFile(rel, src, dst)
+	return w.copyFile(rel, name, fd)
 }
 
-// recordFile is phase 2 for a regular file: its hash (carried forward for
-// a linked file) and its entry.
-func (w *walker) recordFile(rel, dst string, r childResult) error {
-	sum := r.sum
-	if r.linked {
-		var err error
-		if sum, err = w.linkedSum(rel, dst, r.st); err != nil {
-			return err
+// knownDamaged reports whether the previous backup's file ps is an inode
+// verify recorded as damaged at this path.
+func (w *walker) knownDamaged(rel string, ps *unix.Stat_t) (Damaged, bool) {
+	for _, d := range w.opts.Damaged[rel] {
+		if d.Dev == ps.Dev && d.Ino == ps.Ino {
+			return d, true
 		}
-		w.res.Linked++
-	} else {
-		w.res.Copied++
-		w.res.CopiedBytes += r.size
 	}
-	return w.addFile(rel, r.st, r.size, sum)
+	return Damaged{}, false
 }
 
-// linkable reports whether the previous backup's prev can stand for the
-// source file: the rsync --link-dest comparison (-a: size, mtime, perms, and
-// owner when owners are preserved).
-func (w *walker) linkable(prev string, st *syscall.Stat_t) bool {
-	fi, err := os.Lstat(prev)
-	if err != nil || !fi.Mode().IsRegular() {
+// linkable reports whether the previous backup's file (ps) can stand for
+// the source file: the rsync --link-dest comparison (-a: size, mtime,
+// perms, and owner when owners are preserved).
+func (w *walker) linkable(ps, st *unix.Stat_t) bool {
+	if ps.Mode&unix.S_IFMT != unix.S_IFREG {
 		return false
 	}
-	ps := fi.Sys().(*syscall.Stat_t)
 	if ps.Size != st.Size || ps.Mtim != st.Mtim || ps.Mode&modeBits != st.Mode&modeBits {
 		return false
 	}
@@ -410,21 +543,115 @@ func (w *walker) linkable(prev string, st *syscall.Stat_t) bool {
 	return true
 }
 
-// linkedSum returns the SHA-256 of a linked file: from the previous list when
-// it has a matching entry, else by reading the file. Phase 2 only: the
-// previous list is read in walk order.
-func (w *walker) linkedSum(rel, dst string, st *syscall.Stat_t) (string, error) {
+// recordFile is phase 2 for a regular file: for a linked file its hash
+// (vouched for by the previous list, re-read when due, or compared with the
+// source), then its entry.
+func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
+	if r.linked {
+		sum, ok, err := w.linkedSum(rel, name, fd, r)
+		if err != nil {
+			return err
+		}
+		if ok {
+			w.res.Linked++
+			return w.addFile(rel, r.st, r.size, sum)
+		}
+		// The linked bytes are not what the uploads folder holds: replace
+		// the link by a fresh copy.
+		if err := unix.Unlinkat(fd.dst, name, 0); err != nil {
+			return fmt.Errorf("remove damaged link %s: %w", rel, err)
+		}
+		r = w.copyFile(rel, name, fd)
+		if r.err != nil {
+			return r.err
+		}
+		if r.kind != kindFile {
+			return nil // vanished meanwhile; copyFile warned
+		}
+		r.refreshed = true
+	}
+	if r.refreshed {
+		w.res.Refreshed++
+	}
+	w.res.Copied++
+	w.res.CopiedBytes += r.size
+	w.written(rel)
+	return w.addFile(rel, r.st, r.size, r.sum)
+}
+
+// linkedSum returns the SHA-256 to record for a linked file, and false when
+// the linked bytes must not be kept. Phase 2 only: the previous list is
+// read in walk order.
+//
+// With a matching entry in the (vouched) previous list, its hash is used;
+// when the file's recheck is due, the linked bytes are read and must match
+// it. Without one, nothing vouches for the linked bytes, so they are
+// compared with the source file.
+func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, bool, error) {
+	st := r.st
+	linked := func() (string, error) {
+		if r.linkedSum.ok {
+			return r.linkedSum.sum, r.linkedSum.err
+		}
+		return w.hashAt(rel, fd.dst, name)
+	}
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
-		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(st.Mtim) && isSHA256(e.SHA256) {
-			return e.SHA256, nil
+		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(syscall.Timespec(st.Mtim)) && isSHA256(e.SHA256) {
+			if !w.recheckDue(rel) {
+				return e.SHA256, true, nil
+			}
+			w.res.Rechecked++
+			sum, err := linked()
+			if err != nil {
+				return "", false, err
+			}
+			if sum != e.SHA256 {
+				w.warn("linked copy is damaged (its bytes no longer match the manifest); copying it afresh from the uploads folder",
+					"path", rel, "damaged_in", w.opts.PreviousName, "sha256", sum, "manifest_sha256", e.SHA256)
+				return "", false, nil
+			}
+			return sum, true, nil
 		}
 	}
-	f, err := os.Open(dst)
+	w.res.Compared++
+	sum, err := linked()
+	if err != nil {
+		return "", false, err
+	}
+	srcSum, err := r.srcSum.sum, r.srcSum.err
+	if !r.srcSum.ok {
+		srcSum, err = w.hashAt(rel, fd.src, name)
+	}
+	if vanished(err) {
+		return "", false, nil // the copy attempt will say it vanished
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if srcSum != sum {
+		w.warn("linked copy differs from the uploads file and no entry list vouches for it; copying it afresh",
+			"path", rel, "previous", w.opts.PreviousName)
+		return "", false, nil
+	}
+	return sum, true, nil
+}
+
+// hashAt returns the SHA-256 of the regular file name in folder dirfd.
+func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
+	fd, err := unix.Openat(dirfd, name, readFlags, 0)
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", rel, err)
 	}
+	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", fmt.Errorf("hash %s: %w", rel, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", fmt.Errorf("hash %s: %w", rel, unix.ENOENT) // replaced: treated as vanished
+	}
 	h := sha256.New()
 	if _, err := w.stream(rel, f, nil, h); err != nil {
 		return "", err
@@ -432,37 +659,66 @@ func (w *walker) linkedSum(rel, dst string, st *syscall.Stat_t) (string, error) 
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// copyFile copies src to the new file dst, hashing it on the way, then sets
-// dst's mode, owner and times (phase 1).
-func (w *walker) copyFile(rel, src, dst string) childResult {
-	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
-	// swapped for a FIFO does not hang the open.
-	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// hashNow is hashAt for phase 1: the result is kept for phase 2.
+func (w *walker) hashNow(rel string, dirfd int, name string) hashed {
+	sum, err := w.hashAt(rel, dirfd, name)
+	return hashed{sum: sum, err: err, ok: true}
+}
+
+// recheckDue reports whether this run re-reads the linked file rel.
+func (w *walker) recheckDue(rel string) bool {
+	p := int64(w.opts.RecheckPercent)
+	switch {
+	case p <= 0:
+		return false
+	case p >= 100:
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(rel))
+	slot := int64(h.Sum32() % 100)
+	run := w.opts.Run % 100
+	if run < 0 {
+		run += 100
+	}
+	start := run * p % 100
+	return (slot-start+100)%100 < p
+}
+
+// copyFile copies the source file name to a new file in the copy, hashing
+// it on the way, then sets the copy's mode, owner and times (phase 1, or
+// phase 2 when a link is replaced).
+func (w *walker) copyFile(rel, name string, fd fds) childResult {
+	ifd, err := unix.Openat(fd.src, name, readFlags, 0)
 	if vanished(err) {
-		w.warn("uploads file vanished while copying, left out", "path", rel)
+		w.warn("uploads file vanished or was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
 	if err != nil {
 		return childResult{err: fmt.Errorf("open %s: %w", rel, err)}
 	}
+	in := os.NewFile(uintptr(ifd), rel)
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(ifd, &st); err != nil {
 		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
 	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		w.warn("uploads file was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
-	// The attributes of the inode actually read, not of the earlier Lstat.
-	st := fi.Sys().(*syscall.Stat_t)
+	// The attributes of the inode actually read, not of the earlier stat.
 
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	ofd, err := unix.Openat(fd.dst, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return childResult{err: fmt.Errorf("create %s: %w", rel, err)}
 	}
+	out := os.NewFile(uintptr(ofd), rel)
 	h := sha256.New()
 	n, err := w.stream(rel, in, out, h)
+	if err == nil {
+		err = w.fileAttrs(rel, ofd, fd.dst, name, &st)
+	}
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write %s: %w", rel, cerr)
 	}
@@ -474,18 +730,59 @@ func (w *walker) copyFile(rel, src, dst string) childResult {
 	// before the copy, so a file that changed will differ next time and be
 	// copied again.
 	changed := n != st.Size
-	if after, err := in.Stat(); err == nil {
-		as := after.Sys().(*syscall.Stat_t)
+	var as unix.Stat_t
+	if unix.Fstat(ifd, &as) == nil {
 		changed = changed || as.Size != st.Size || as.Mtim != st.Mtim
 	}
 	if changed {
 		w.warn("uploads file changed while being copied; recorded what was copied",
 			"path", rel, "size_before", st.Size, "copied", n)
 	}
-	if err := w.setAttrs(rel, dst, st, false); err != nil {
-		return childResult{err: err}
+	return childResult{kind: kindFile, st: &st, size: n, sum: hex.EncodeToString(h.Sum(nil))}
+}
+
+// fileAttrs gives a new copy (open as ofd, named name in dirfd) the
+// source's owner, mode and mtime. The owner goes first because chown clears
+// setuid/setgid.
+func (w *walker) fileAttrs(rel string, ofd, dirfd int, name string, st *unix.Stat_t) error {
+	if w.opts.PreserveOwner {
+		if err := unix.Fchown(ofd, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", rel, err)
+		}
 	}
-	return childResult{kind: kindFile, st: st, size: n, sum: hex.EncodeToString(h.Sum(nil))}
+	// Raw unix bits: no fs.FileMode conversion of setuid/setgid/sticky.
+	if err := unix.Fchmod(ofd, st.Mode&modeBits); err != nil {
+		return fmt.Errorf("chmod %s: %w", rel, err)
+	}
+	if err := setTimes(dirfd, name, st.Mtim); err != nil {
+		return fmt.Errorf("set times of %s: %w", rel, err)
+	}
+	return nil
+}
+
+// symlink recreates a symlink with the same target (phase 1).
+func (w *walker) symlink(rel, name string, fd fds, st *unix.Stat_t) childResult {
+	target, err := readlinkat(fd.src, name)
+	if vanished(err) || errors.Is(err, unix.EINVAL) { // EINVAL: no longer a symlink
+		w.warn("uploads symlink vanished while copying, left out", "path", rel)
+		return childResult{kind: kindGone}
+	}
+	if err != nil {
+		return childResult{err: fmt.Errorf("read symlink %s: %w", rel, err)}
+	}
+	if err := unix.Symlinkat(target, fd.dst, name); err != nil {
+		return childResult{err: fmt.Errorf("create symlink %s: %w", rel, err)}
+	}
+	if w.opts.PreserveOwner {
+		if err := unix.Fchownat(fd.dst, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return childResult{err: fmt.Errorf("chown %s: %w", rel, err)}
+		}
+	}
+	// Symlinks have no mode of their own on Linux.
+	if err := setTimes(fd.dst, name, st.Mtim); err != nil {
+		return childResult{err: fmt.Errorf("set times of %s: %w", rel, err)}
+	}
+	return childResult{kind: kindSymlink, st: st, target: target}
 }
 
 // stream reads r to the end into h and, when out is not nil, into out,
@@ -518,48 +815,8 @@ func (w *walker) stream(rel string, r io.Reader, out io.Writer, h hash.Hash) (in
 	}
 }
 
-// symlink recreates a symlink with the same target (phase 1).
-func (w *walker) symlink(rel, src, dst string, st *syscall.Stat_t) childResult {
-	target, err := os.Readlink(src)
-	if vanished(err) || errors.Is(err, syscall.EINVAL) { // EINVAL: no longer a symlink
-		w.warn("uploads symlink vanished while copying, left out", "path", rel)
-		return childResult{kind: kindGone}
-	}
-	if err != nil {
-		return childResult{err: fmt.Errorf("read symlink %s: %w", rel, err)}
-	}
-	if err := os.Symlink(target, dst); err != nil {
-		return childResult{err: fmt.Errorf("create symlink %s: %w", rel, err)}
-	}
-	if err := w.setAttrs(rel, dst, st, true); err != nil {
-		return childResult{err: err}
-	}
-	return childResult{kind: kindSymlink, st: st, target: target}
-}
-
-// setAttrs gives a new copy the source's owner, mode and mtime. The owner
-// goes first because chown clears setuid/setgid. Symlinks have no mode of
-// their own on Linux.
-func (w *walker) setAttrs(rel, p string, st *syscall.Stat_t, symlink bool) error {
-	if w.opts.PreserveOwner {
-		if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", rel, err)
-		}
-	}
-	if !symlink {
-		// Raw unix bits: no fs.FileMode conversion of setuid/setgid/sticky.
-		if err := syscall.Chmod(p, uint32(st.Mode)&modeBits); err != nil {
-			return fmt.Errorf("chmod %s: %w", rel, err)
-		}
-	}
-	if err := lutimes(p, st.Mtim); err != nil {
-		return fmt.Errorf("set times of %s: %w", rel, err)
-	}
-	return nil
-}
-
 // addFile records one regular file.
-func (w *walker) addFile(rel string, st *syscall.Stat_t, size int64, sum string) error {
+func (w *walker) addFile(rel string, st *unix.Stat_t, size int64, sum string) error {
 	e := entryFor(rel, manifest.TypeFile, st)
 	e.Size = size
 	e.SHA256 = sum
@@ -582,14 +839,14 @@ func (w *walker) add(e manifest.Entry) error {
 }
 
 // entryFor fills the fields every entry type has.
-func entryFor(rel, typ string, st *syscall.Stat_t) manifest.Entry {
+func entryFor(rel, typ string, st *unix.Stat_t) manifest.Entry {
 	return manifest.Entry{
 		Path: rel,
 		Type: typ,
 		// st_mode already uses unix bit numbering (04000 setuid, 02000
 		// setgid, 01000 sticky), which is what the list stores.
 		Mode:  fmt.Sprintf("%04o", uint32(st.Mode)&modeBits),
-		MTime: manifest.TimeOf(st.Mtim),
+		MTime: manifest.TimeOf(syscall.Timespec(st.Mtim)),
 		UID:   int(st.Uid),
 		GID:   int(st.Gid),
 	}
@@ -598,7 +855,7 @@ func entryFor(rel, typ string, st *syscall.Stat_t) manifest.Entry {
 // vanished reports whether err means the item is no longer there (or no
 // longer the kind of item it was listed as) rather than unreadable.
 func vanished(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
 }
 
 // isSHA256 reports whether s looks like a hex SHA-256, so a damaged

@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -63,10 +63,15 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 	}
 	rel := filepath.Base(path)
 
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		res.add(KindMissing, rel, "the dump file is missing")
 		res.skip("table rows and Directus files: no dump to read them from")
+		return df, nil
+	}
+	if errors.Is(err, regfile.ErrNotRegular) {
+		res.add(KindType, rel, err.Error())
+		res.skip("table rows and Directus files: the dump is not a regular file")
 		return df, nil
 	}
 	if err != nil {
@@ -75,10 +80,6 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		return df, nil
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		res.add(KindType, rel, "the dump is not a regular file")
-		return df, nil
-	}
 
 	file := &hashReader{ctx: ctx, r: f, h: sha256.New(), c: c}
 	raw := dumpscan.NewSummary()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -32,7 +33,7 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 	if listName == "" || listName != filepath.Base(listName) || listName == "." || listName == ".." {
 		listName = manifest.FilesListName
 	}
-	lf, err := os.Open(filepath.Join(b.Path, listName))
+	lf, err := regfile.Open(filepath.Join(b.Path, listName))
 	if errors.Is(err, fs.ErrNotExist) {
 		res.add(KindMissing, listName, "the uploads file list is missing")
 		res.skip("file checksums: %s is missing", listName)

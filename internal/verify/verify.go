@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -133,8 +134,14 @@ func Backup(ctx context.Context, b repo.Backup, opts Options) (Result, error) {
 		if b.Err != nil {
 			detail = b.Err.Error()
 		}
-		res.add(KindManifest, manifest.FileName, detail)
-		res.skip("dump and files: manifest.json is unreadable")
+		if errors.Is(b.Err, regfile.ErrNotRegular) {
+			// A FIFO or symlink in place of a backup file: never opened.
+			res.add(KindType, "", detail)
+			res.skip("dump and files: the backup holds something that is not a regular file where a file should be")
+		} else {
+			res.add(KindManifest, manifest.FileName, detail)
+			res.skip("dump and files: manifest.json is unreadable")
+		}
 		res.Duration = time.Since(start)
 		return res, nil
 	default:

@@ -45,10 +45,11 @@ type harness struct {
 
 // contender keys and labels.
 const (
-	cBase  = "baseline"
-	cTool  = "tool"
-	cZstd  = "zstd"
-	cFloor = "floor"
+	cBase    = "baseline"
+	cTool    = "tool"
+	cZstd    = "zstd"
+	cRecheck = "recheck" // the tool with -recheck-percent's BACKUP_RECHECK_PERCENT
+	cFloor   = "floor"
 )
 
 func newHarness(cfg config, spec sizeSpec) (*harness, error) {
@@ -132,11 +133,19 @@ func (h *harness) backupArgv(c string) []string {
 	return []string{h.cfg.Tool, "backup", "--no-progress"}
 }
 
+// toolEnv is what contender c sets beyond the shared backup settings.
+func (h *harness) toolEnv(c string) []string {
+	if c == cRecheck {
+		return []string{"BACKUP_RECHECK_PERCENT=" + strconv.Itoa(h.cfg.Recheck)}
+	}
+	return nil
+}
+
 func compressionOf(c string) string {
 	switch c {
 	case cZstd:
 		return "zstd"
-	case cTool:
+	case cTool, cRecheck:
 		return "gzip"
 	}
 	return ""

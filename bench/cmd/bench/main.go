@@ -51,6 +51,9 @@ type config struct {
 	Memory    bool
 	Scenarios []string
 	Commit    string
+	// Recheck, when >= 0, adds a contender: the tool with
+	// BACKUP_RECHECK_PERCENT set to it, beside the default.
+	Recheck int
 }
 
 var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
@@ -66,6 +69,7 @@ func runMain(args []string) int {
 	fl.StringVar(&cfg.Tool, "tool", "", "directus-backup binary")
 	fl.StringVar(&cfg.Baseline, "baseline", "bench/baseline.sh", "shell baseline script")
 	fl.StringVar(&cfg.PgBin, "pg-bin", os.Getenv("PG_BIN"), "PostgreSQL server binaries (for pgbench)")
+	fl.IntVar(&cfg.Recheck, "recheck-percent", -1, "also run the backup scenarios with BACKUP_RECHECK_PERCENT set to this (0 to 100), beside the default")
 	fl.BoolVar(&cfg.Memory, "memory", false, "also run the memory scenario (10,000 and 1,000,000 files; slow)")
 	fl.StringVar(&scen, "scenarios", "", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fl.StringVar(&cfg.Commit, "commit", "", "source revision, for the report")
@@ -75,6 +79,10 @@ func runMain(args []string) int {
 	spec, ok := sizes[cfg.Size]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "bench: unknown -size %q (smoke, small or large)\n", cfg.Size)
+		return 2
+	}
+	if cfg.Recheck > 100 {
+		fmt.Fprintf(os.Stderr, "bench: -recheck-percent %d: accepted: 0 to 100 (or -1 for none)\n", cfg.Recheck)
 		return 2
 	}
 	if cfg.Reps <= 0 {

@@ -147,6 +147,9 @@ func (h *harness) backupContenders() [][2]string {
 	if h.hasZstd {
 		cs = append(cs, [2]string{cZstd, "directus-backup zstd"})
 	}
+	if h.cfg.Recheck >= 0 {
+		cs = append(cs, [2]string{cRecheck, fmt.Sprintf("directus-backup BACKUP_RECHECK_PERCENT=%d", h.cfg.Recheck)})
+	}
 	return cs
 }
 
@@ -179,7 +182,7 @@ func (h *harness) scenarioFull() error {
 					return runSpec{}, err
 				}
 				return runSpec{
-					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key)), Dir: h.work,
+					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key), h.toolEnv(key)...), Dir: h.work,
 					Log: h.logPath("full", key, rep), DiskPath: h.work,
 				}, nil
 			},
@@ -221,7 +224,7 @@ func (h *harness) scenarioIncremental() error {
 			prep: func(rep int) (runSpec, error) {
 				d := h.chains[key]
 				return runSpec{
-					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key)), Dir: h.work,
+					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key), h.toolEnv(key)...), Dir: h.work,
 					Log: h.logPath("incremental", key, rep), DiskPath: h.work,
 				}, nil
 			},
@@ -240,7 +243,7 @@ func (h *harness) scenarioIncremental() error {
 		for _, c := range h.backupContenders() {
 			if h.chains[c[0]] == "" {
 				d := filepath.Join(h.work, "chain-"+c[0])
-				if _, err := measure(runSpec{Argv: h.backupArgv(c[0]), Env: h.backupEnv(d, compressionOf(c[0])), Dir: h.work,
+				if _, err := measure(runSpec{Argv: h.backupArgv(c[0]), Env: h.backupEnv(d, compressionOf(c[0]), h.toolEnv(c[0])...), Dir: h.work,
 					Log: h.logPath("chain", c[0], 0), DiskPath: h.work}); err != nil {
 					return err
 				}

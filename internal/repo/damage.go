@@ -1,0 +1,138 @@
+package repo
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+)
+
+// DamageName is the file in a backup folder that lists the uploads files a
+// verify found damaged there, so that the next backup copies them afresh
+// from the live folder instead of hard-linking the damaged inode again.
+const DamageName = "damaged.jsonl"
+
+// maxDamageBytes bounds what ReadDamage reads: a damage list is small, and
+// a huge file planted in its place must not eat the memory of a backup.
+const maxDamageBytes = 64 << 20
+
+// Damage is one damaged uploads file.
+type Damage struct {
+	Path     string    // relative to the backup's uploads/, slash-separated, raw bytes
+	Kind     string    // what verify found: "content", "size"
+	Dev, Ino uint64    // the damaged inode; a hard link elsewhere is the same damage
+	Found    time.Time // when verify found it
+}
+
+// damageWire is Damage on disk; a name that is not valid UTF-8 also goes as
+// base64, like in the entry list.
+type damageWire struct {
+	Path    string    `json:"path"`
+	PathB64 string    `json:"path_b64,omitempty"`
+	Kind    string    `json:"kind"`
+	Dev     uint64    `json:"dev"`
+	Ino     uint64    `json:"ino"`
+	Found   time.Time `json:"found"`
+}
+
+// WriteDamage replaces the damage list of the backup folder dir with list
+// (written to a temporary name, synced and renamed, never through a
+// symlink). An empty list removes the file.
+func WriteDamage(dir string, list []Damage) error {
+	final := filepath.Join(dir, DamageName)
+	if len(list) == 0 {
+		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", final, err)
+		}
+		return nil
+	}
+	var sb strings.Builder
+	for _, d := range list {
+		w := damageWire{Path: d.Path, Kind: d.Kind, Dev: d.Dev, Ino: d.Ino, Found: d.Found.UTC()}
+		if !utf8.ValidString(d.Path) {
+			w.Path = strings.ToValidUTF8(d.Path, "\uFFFD")
+			w.PathB64 = base64.StdEncoding.EncodeToString([]byte(d.Path))
+		}
+		b, err := json.Marshal(w)
+		if err != nil {
+			return err
+		}
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	tmp := final + ".tmp"
+	os.Remove(tmp) // a leftover of a killed verify; O_EXCL below refuses anything else
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", final, err)
+	}
+	_, err = io.WriteString(f, sb.String())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", final, err)
+	}
+	return nil
+}
+
+// ReadDamage returns the damage list of the backup folder dir; none when
+// it has no list. A list that is not a regular file is refused without
+// being opened for reading (a FIFO would hang).
+func ReadDamage(dir string) ([]Damage, error) {
+	p := filepath.Join(dir, DamageName)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file (%s)", p, fi.Mode().Type())
+	}
+	var out []Damage
+	sc := bufio.NewScanner(io.LimitReader(f, maxDamageBytes))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var w damageWire
+		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
+			return out, fmt.Errorf("read %s: line %d: %w", p, line, err)
+		}
+		d := Damage{Path: w.Path, Kind: w.Kind, Dev: w.Dev, Ino: w.Ino, Found: w.Found}
+		if w.PathB64 != "" {
+			b, err := base64.StdEncoding.DecodeString(w.PathB64)
+			if err != nil {
+				return out, fmt.Errorf("read %s: line %d: %w", p, line, err)
+			}
+			d.Path = string(b)
+		}
+		out = append(out, d)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read %s: %w", p, err)
+	}
+	return out, nil
+}

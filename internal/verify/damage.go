@@ -1,0 +1,41 @@
+package verify
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// RecordDamage writes the uploads files res found damaged (wrong content or
+// size) into b's damage list (repo.DamageName), with their inodes, so that
+// the next backup copies them afresh instead of linking the damage again.
+// A check that found no damage and skipped nothing clears an older list;
+// one that skipped the file checks leaves it alone. It returns how many
+// files were recorded.
+func RecordDamage(b repo.Backup, res Result) (int, error) {
+	var list []repo.Damage
+	now := time.Now()
+	for _, p := range res.Problems {
+		if p.Kind != KindContent && p.Kind != KindSize {
+			continue
+		}
+		rel, ok := strings.CutPrefix(p.Path, repo.UploadsDir+"/")
+		if !ok {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(b.Path, repo.UploadsDir, filepath.FromSlash(rel)))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // gone since: nothing left to link
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		list = append(list, repo.Damage{Path: rel, Kind: p.Kind, Dev: uint64(st.Dev), Ino: st.Ino, Found: now})
+	}
+	if len(list) == 0 && len(res.Skipped) > 0 {
+		return 0, nil
+	}
+	return len(list), repo.WriteDamage(b.Path, list)
+}
