@@ -418,3 +418,31 @@ func TestUploadsLeftovers(t *testing.T) {
 		".uploads.restore-mine", ".uploads.restore-00112233445566dd.bak", ".other.restore-00112233445566ee")
 	uploadsSameTree(t, "restored tree", uploadsTree(t, target, false), uploadsTree(t, src, false))
 }
+
+// A folder moved aside by the fallback swap is kept while the target is
+// missing: after a swap that failed half-way it may be all that is left of
+// the old uploads. A dead stage is removed all the same.
+func TestUploadsLeftoverOldKeptWithoutTarget(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "uploads")
+	old := ".uploads.old-0123456789abcdef"
+	stage := ".uploads.restore-0123456789abcdef"
+	uploadsWriteFile(t, filepath.Join(parent, old, "previous.jpg"), []byte("previous"), 0o644, uploadsMTime(1))
+	uploadsWriteFile(t, filepath.Join(parent, stage, "half.jpg"), []byte("half"), 0o644, uploadsMTime(2))
+
+	w := &uploadsWarnings{}
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Warn: w.warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Leftovers) != 1 || res.Leftovers[0] != filepath.Join(parent, stage) {
+		t.Errorf("Leftovers %q, want just the stage", res.Leftovers)
+	}
+	if !w.has("kept, in case it is all that is left") {
+		t.Errorf("no warning about the kept folder: %q", w.msgs)
+	}
+	uploadsOnlyEntries(t, parent, "uploads", old)
+	uploadsSameTree(t, "restored tree", uploadsTree(t, target, false), uploadsTree(t, src, false))
+}
