@@ -52,9 +52,11 @@ is allowed to commit: a failed restore leaves the database as it was.
 Restoring over a database that has tables needs --force (or a "yes" typed
 at a terminal). --create makes a missing target database, owned by DB_USER.
 
-Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. The backup is
-copied into a folder beside the target, every file checked against the
-manifest's SHA-256, and swapped in with one rename: a failed restore leaves
+Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. A target that
+already equals the backup is left alone. Otherwise a new folder is built
+beside the target: its unchanged files (same size, mtime, mode, owner) are
+hard-linked, the others copied from the backup and checked against the
+manifest's SHA-256; it is swapped in with one rename: a failed restore leaves
 the folder as it was. Files in the target that are not in the backup are
 kept, or removed with --force. Modes, times, symlinks, empty folders and
 (as root) owners are restored. Stop Directus first.
@@ -185,10 +187,18 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 			return restoreFailed{fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)}
 		}
 		check := "checksums verified"
-		if !res.Verified {
+		if res.Unchanged {
+			check = "the folder already matched the backup: nothing written"
+		} else if !res.Verified {
 			check = "no manifest: checksums not checked"
 		}
 		extra := ""
+		if res.Linked > 0 {
+			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", res.Linked, res.Copied)
+		}
+		if len(res.Leftovers) > 0 {
+			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(res.Leftovers))
+		}
 		if res.Kept > 0 {
 			extra += fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
 		}

@@ -166,7 +166,7 @@ func (h *harness) fail(format string, args ...any) {
 }
 
 // toolCommand is the tool command a scenario needs beyond backup.
-var toolCommand = map[string]string{"restore-db": "restore", "restore-uploads": "restore", "verify": "verify", "prune": "prune"}
+var toolCommand = map[string]string{"restore-db": "restore", "restore-uploads": "restore", "restore-uploads-live": "restore", "verify": "verify", "prune": "prune"}
 
 // hasCommand reports whether the tool knows the command (its --help works).
 func (h *harness) hasCommand(cmd string) bool {
@@ -312,6 +312,8 @@ func (h *harness) main() int {
 			err = h.scenarioRestoreDB()
 		case "restore-uploads":
 			err = h.scenarioRestoreUploads()
+		case "restore-uploads-live":
+			err = h.scenarioRestoreUploadsLive()
 		case "verify":
 			err = h.scenarioVerify()
 		case "prune":

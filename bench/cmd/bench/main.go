@@ -56,7 +56,7 @@ type config struct {
 	Recheck int
 }
 
-var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "verify", "prune", "memory"}
+var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
 
 func runMain(args []string) int {
 	var cfg config

@@ -251,6 +251,7 @@ func (h *harness) targets() []string {
 	}
 	check("restore-db wall time, tool / gunzip | psql", r("restore-db", cTool, cBase, mWall), 1.0, "×", true)
 	check("restore-uploads wall time, tool / rsync -a", r("restore-uploads", cTool, cBase, mWall), 1.0, "×", true)
+	check("restore-uploads-live (unchanged folder) wall time, tool / rsync -a --delete + sync", r("restore-uploads-live", cTool, cBase, mWall), 1.5, "×", true)
 	check("verify wall time, tool / sha256sum", r("verify", cTool, cBase, mWall), 1.2, "×", true)
 	check("uploads step peak RSS, 1,000,000 files − 10,000 files", h.memGrowth, 50, " MiB", true)
 	if h.hasZstd {
