@@ -12,6 +12,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
 
@@ -36,7 +37,7 @@ func newBackupCommand(a *app) *cobra.Command {
 A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never
 touches earlier backups or backup_latest.
 
-` + exitCodesHelp,
+` + exitcode.Help("backup"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -49,7 +50,9 @@ legacy = made by the old backup.sh, incomplete, damaged), dump size raw and
 stored, uploads file count, total bytes, and the bytes this backup alone holds
 (what removing it would free; the rest is shared with other backups through
 hard links). The backup that backup_latest points at is marked with *.
-Recent failed runs (error folders) follow.`,
+Recent failed runs (error folders) follow.
+
+` + exitcode.Help("list"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfigNoDB()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
 
@@ -20,7 +21,7 @@ func newPruneCommand(a *app) *cobra.Command {
     the newest complete backup is never removed
   - remove error folders older than BACKUP_ERROR_LOGS_RETENTION_DAYS
 
-` + exitCodesHelp,
+` + exitcode.Help("prune"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfigNoDB()

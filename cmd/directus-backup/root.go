@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,10 +11,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/logx"
 )
 
-var errUsage = errors.New("usage")
+var errUsage = exitcode.New(exitcode.Usage, "usage")
 
 // app holds what every subcommand shares: where output goes and the
 // global flags.
@@ -42,7 +42,7 @@ PostgreSQL + uploads folder) deployment, in the layout of the original backup.sh
 Settings come from command-line flags, then environment variables, then the
 .env file (BACKUP_ENV_FILE, default ./.env), then defaults.
 
-` + exitCodesHelp,
+` + exitcode.Help(""),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
