@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -85,6 +87,10 @@ Recent failed runs (error folders) follow.
 func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error) {
 	l := &listing{BackupsDir: backupsDir, Backups: []listedBackup{}, Removed: []string{}, FailedRuns: []job.FailedRun{}}
 	backups, err := repo.List(backupsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Before the first backup: nothing to list, not an error.
+		backups, err = nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list backups in %s: %w", backupsDir, err)
 	}
@@ -128,7 +134,7 @@ func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error)
 
 func printListing(w io.Writer, l *listing) {
 	if len(l.Backups) == 0 {
-		fmt.Fprintf(w, "No backups in %s\n", l.BackupsDir)
+		fmt.Fprintf(w, "No backups yet in %s\n", l.BackupsDir)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN")
