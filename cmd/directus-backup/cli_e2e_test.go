@@ -256,3 +256,18 @@ func TestHelpListsOnlyItsExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// backup -q: a successful run prints nothing at all, so cron mails nothing.
+func TestQuietBackup(t *testing.T) {
+	f := newFixture(t)
+	r := f.run("backup", "-q")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("backup -q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	f.latest()
+	// A failure still speaks.
+	r = f.run("backup", "-q", "--db-database", "no_such_db")
+	if r.code != exitDatabase || !strings.Contains(r.stderr, "ERROR") {
+		t.Errorf("failed backup -q: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
