@@ -118,6 +118,7 @@ func TestPruneDryRun(t *testing.T) {
 	newest := b.legacy(1)
 	b.setLatest(newest)
 	os.MkdirAll(filepath.Join(b.backups, "temp_job-dead"), 0o755)
+	os.MkdirAll(filepath.Join(b.backups, "deleting_backup_x"), 0o755)                     // a purge cut short
 	os.MkdirAll(filepath.Join(b.backups, "backup_2026-01-01_00-00-00_1767225600"), 0o755) // incomplete
 	before := listDir(t, b.backups)
 
@@ -132,6 +133,7 @@ func TestPruneDryRun(t *testing.T) {
 		"would remove  " + old + " ", "would remove  " + older + " ", "older than 7 days (BACKUP_RETENTION_DAYS)",
 		"would remove  backup_2026-01-01_00-00-00_1767225600 ", "incomplete",
 		"would remove  temp_job-dead ", "leftover",
+		"would remove  deleting_backup_x ", "not yet deleted",
 		"keep          " + newest + " ", "one of the newest 1 kept whatever their age",
 		"keep          " + mid + " ", "within 7 days",
 	} {
@@ -150,7 +152,7 @@ func TestPruneDryRun(t *testing.T) {
 	if r := b.run("prune"); r.code != 0 {
 		t.Fatalf("prune: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, n := range []string{older, "temp_job-dead", "backup_2026-01-01_00-00-00_1767225600"} {
+	for _, n := range []string{older, "temp_job-dead", "deleting_backup_x", "backup_2026-01-01_00-00-00_1767225600"} {
 		if _, err := os.Lstat(filepath.Join(b.backups, n)); err == nil {
 			t.Errorf("prune kept %s, which the dry run said it would remove", n)
 		}

@@ -21,8 +21,7 @@ func newDoctorCommand(a *app) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check settings, commands, database connection, folders and free space",
 		Long: `Check everything a backup needs and say how to fix what is wrong. Changes
-nothing. Exit code 0 when a backup can run, 8 when something would make it
-fail, 2 when the settings themselves are invalid.
+nothing. Exit code 0 when a backup can run.
 
 ` + exitcode.Help("doctor"),
 		Args: cobra.NoArgs,

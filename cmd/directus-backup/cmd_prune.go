@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 func newPruneCommand(a *app) *cobra.Command {
@@ -69,7 +71,11 @@ func printPrunePlan(w io.Writer, res job.CleanupResult) {
 		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, "incomplete: no manifest and no dump")
 	}
 	for _, n := range res.Leftovers {
-		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, "leftover of a run that is no longer running")
+		why := "leftover of a run that is no longer running"
+		if strings.HasPrefix(n, repo.DeletingPrefix) {
+			why = "set aside by an earlier removal, not yet deleted"
+		}
+		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, why)
 	}
 	for _, n := range res.ErrorDirs {
 		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, "error folder older than BACKUP_ERROR_LOGS_RETENTION_DAYS")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
@@ -57,6 +58,15 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	if dry {
 		if left, err = repo.Leftovers(cfg.BackupsDir); err != nil {
 			err = fmt.Errorf("list leftovers: %w", err)
+		}
+		// Folders already set aside (deleting_*) go in the purge after a
+		// real prune; they are listed with the leftovers.
+		if ents, rerr := os.ReadDir(cfg.BackupsDir); rerr == nil {
+			for _, e := range ents {
+				if e.IsDir() && strings.HasPrefix(e.Name(), repo.DeletingPrefix) {
+					left = append(left, e.Name())
+				}
+			}
 		}
 	} else {
 		left, err = retireLeftovers(cfg.BackupsDir, log)
