@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/restore"
@@ -61,8 +62,7 @@ the folder as it was. Files in the target that are not in the backup are
 kept, or removed with --force. Modes, times, symlinks, empty folders and
 (as root) owners are restored. Stop Directus first.
 
-Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
-12 refused (use --force or --create), 13 failed (target unchanged).`,
+` + exitcode.Help("restore"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if !f.db && !f.uploads {
