@@ -33,8 +33,8 @@ func (e restoreFailed) Error() string { return e.err.Error() }
 func (e restoreFailed) Unwrap() error { return e.err }
 
 type restoreFlags struct {
-	db, uploads, force, create bool
-	targetDB, targetDir        string
+	db, uploads, force, create, checksum bool
+	targetDB, targetDir                  string
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
@@ -60,7 +60,9 @@ hard-linked, the others copied from the backup and checked against the
 manifest's SHA-256; it is swapped in with one rename: a failed restore leaves
 the folder as it was. Files in the target that are not in the backup are
 kept, or removed with --force. Modes, times, symlinks, empty folders and
-(as root) owners are restored. Stop Directus first.
+(as root) owners are restored. --checksum also reads every live file and
+keeps it only if its SHA-256 matches the backup's (a file changed without
+a new size or time is restored from the backup). Stop Directus first.
 
 ` + exitcode.Help("restore"),
 		Args: cobra.MaximumNArgs(1),
@@ -70,6 +72,9 @@ kept, or removed with --force. Modes, times, symlinks, empty folders and
 			}
 			if f.targetDB != "" && !f.db {
 				return fmt.Errorf("%w: --target-db goes with --db", errUsage)
+			}
+			if f.checksum && !f.uploads {
+				return fmt.Errorf("%w: --checksum goes with --uploads", errUsage)
 			}
 			if f.targetDir != "" && !f.uploads {
 				return fmt.Errorf("%w: --target-dir goes with --uploads", errUsage)
@@ -97,6 +102,7 @@ kept, or removed with --force. Modes, times, symlinks, empty folders and
 	fl.StringVar(&f.targetDB, "target-db", "", "database to restore into (default DB_DATABASE)")
 	fl.StringVar(&f.targetDir, "target-dir", "", "folder to restore the uploads into (default BACKUP_UPLOADS_DIR)")
 	fl.BoolVar(&f.force, "force", false, "restore over a database that has tables; remove uploads not in the backup")
+	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	return c
 }
@@ -178,7 +184,7 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		}
 		log.Info("restoring the uploads", "target", dir)
 		res, err := restore.Uploads(ctx, restore.UploadsOptions{
-			Backup: b, Target: dir, Force: f.force, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
+			Backup: b, Target: dir, Force: f.force, Checksum: f.checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
 		})
 		if err != nil {
 			if len(lines) > 0 {
@@ -195,6 +201,9 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		extra := ""
 		if res.Linked > 0 {
 			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", res.Linked, res.Copied)
+		}
+		if res.Mismatched > 0 {
+			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", res.Mismatched)
 		}
 		if len(res.Leftovers) > 0 {
 			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(res.Leftovers))

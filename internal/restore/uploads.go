@@ -27,6 +27,7 @@ type UploadsOptions struct {
 	Backup        repo.Backup                   // the backup to restore from (Complete: has a manifest; Legacy: no manifest)
 	Target        string                        // the uploads folder to restore into (absolute); may not exist yet (its parent must)
 	Force         bool                          // remove files in Target that are not in the backup
+	Checksum      bool                          // link a live file only if its SHA-256 matches the entry list's (reads every live file)
 	PreserveOwner bool                          // restore uid/gid (true when root, like rsync -a)
 	Warn          func(msg string, args ...any) // slog-style; may be nil
 	OnFile        func(bytes int64)             // progress, called after each file restored (copied or linked); may be nil
@@ -38,6 +39,7 @@ type UploadsResult struct {
 	Bytes                 int64    // total size of the restored files
 	Linked                int64    // files equal to the backup's, hard-linked from the live folder into the new one
 	Copied                int64    // files copied from the backup
+	Mismatched            int64    // live files that passed the quick check but whose content differed (Checksum): copied
 	Unchanged             bool     // Target already was what the restore would make: nothing was written
 	Kept                  int64    // items in Target not in the backup, kept (no Force)
 	Removed               int64    // items in Target not in the backup, removed (Force), or that could not be kept
@@ -139,7 +141,9 @@ func (u *uploadsRun) run() error {
 		return err
 	}
 
-	if u.exists {
+	// With Checksum the quick check alone proves nothing: the folder is
+	// always rebuilt, each live file hashed before it is linked.
+	if u.exists && !u.checksum() {
 		same, err := u.compare()
 		if err != nil {
 			return err
@@ -198,6 +202,12 @@ func (u *uploadsRun) run() error {
 		}
 	}
 	return nil
+}
+
+// checksum reports whether live files are hashed before they are linked:
+// asked for, and the backup has an entry list to compare with.
+func (u *uploadsRun) checksum() bool {
+	return u.opts.Checksum && u.opts.Backup.State == repo.Complete
 }
 
 func (u *uploadsRun) legacyWarning() {

@@ -192,3 +192,56 @@ func uploadsReadNames(fd int) ([]string, error) {
 func uploadsGone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
 }
+
+// hashStaged returns the SHA-256 of the file just linked into the stage.
+func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
+	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("open %q in the stage: %w", rel, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
+	}
+	bp := w.bufs.Get().(*[]byte)
+	defer w.bufs.Put(bp)
+	h := sha256.New()
+	for {
+		if err := w.u.checkCtx(rel); err != nil {
+			return "", err
+		}
+		k, rerr := f.Read(*bp)
+		h.Write((*bp)[:k])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", fmt.Errorf("read %q in %s: %w", rel, w.u.target, rerr)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// recopyMismatch replaces a linked live file whose SHA-256 differs from the
+// one the entry list records (it passed the quick check: same size and
+// time, other bytes) by a copy from the backup. It runs in walk order, when
+// the list's next entry is the file's.
+func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsChild) error {
+	u := w.u
+	if want, ok := w.ver.expect(rel); ok && want == r.sum {
+		return nil
+	}
+	if err := unix.Unlinkat(sfd, name, 0); err != nil {
+		return fmt.Errorf("remove %q from the stage: %w", rel, err)
+	}
+	st, n, sum, err := w.copyFile(rel, bfd, name, sfd, "backup "+u.opts.Backup.Name, &r.st)
+	if err != nil {
+		return err
+	}
+	u.warn("live file has the backup's size and time but other content; restored from the backup", "path", rel)
+	u.res.Mismatched++
+	r.st, r.size, r.sum, r.linked, r.hashed = *st, n, sum, false, false
+	return nil
+}

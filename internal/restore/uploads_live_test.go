@@ -446,3 +446,47 @@ func TestUploadsLeftoverOldKeptWithoutTarget(t *testing.T) {
 	uploadsOnlyEntries(t, parent, "uploads", old)
 	uploadsSameTree(t, "restored tree", uploadsTree(t, target, false), uploadsTree(t, src, false))
 }
+
+// A live file whose bytes changed while its size and time did not (bit rot,
+// or a write that kept the mtime) passes the quick check and is kept; with
+// Checksum it is found and restored from the backup, and the other files
+// are still linked.
+func TestUploadsChecksumReplacesSilentChange(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	files, _, _, _ := uploadsCount(t, src)
+	target := filepath.Join(t.TempDir(), "uploads")
+	uploadsCopyTree(t, src, target)
+	uploadsFlipByte(t, filepath.Join(target, "big.bin"), 1<<20)
+	rotten := uploadsTree(t, target, false)
+
+	// Without Checksum the quick check passes: nothing written.
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Unchanged {
+		t.Fatalf("quick check: result %+v, want the folder left alone", res)
+	}
+	uploadsSameTree(t, "quick check keeps the live bytes", uploadsTree(t, target, false), rotten)
+
+	live := uploadsTree(t, target, true)
+	res, err = Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadsSameTree(t, "checksum restore vs source", uploadsTree(t, target, false), uploadsTree(t, src, false))
+	if res.Unchanged || res.Mismatched != 1 || res.Copied != 1 || res.Linked != files-1 || !res.Verified {
+		t.Errorf("result %+v: want 1 mismatched and copied, %d linked, verified", res, files-1)
+	}
+	after := uploadsTree(t, target, true)
+	for p, s := range after {
+		if !strings.HasPrefix(s, "-") {
+			continue
+		}
+		ino := s[strings.LastIndex(s, " ino="):]
+		if kept := strings.HasSuffix(live[p], ino); kept == (p == "big.bin") {
+			t.Errorf("%s: live inode kept = %v (%s, live %s)", p, kept, s, live[p])
+		}
+	}
+}

@@ -47,7 +47,8 @@ type uploadsChild struct {
 	st     unix.Stat_t // the backup's item
 	linked bool        // hard-linked from Target, not copied
 	size   int64
-	sum    string // SHA-256 of a copied file
+	sum    string // SHA-256 of a copied file, or of a linked one when hashed
+	hashed bool   // linked, and its content hashed (Checksum)
 	target string // of a symlink
 	err    error
 }
@@ -230,9 +231,14 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 				return err
 			}
 		case uploadsKindFile:
+			if r.hashed {
+				if err := w.recopyMismatch(crel, name, bfd, sfd, r); err != nil {
+					return err
+				}
+			}
 			e := uploadsEntry(crel, manifest.TypeFile, &r.st)
 			e.Size, e.SHA256 = r.size, r.sum
-			if err := w.add(e, !r.linked); err != nil {
+			if err := w.add(e, !r.linked || r.hashed); err != nil {
 				return err
 			}
 			u.res.Files++
@@ -314,6 +320,10 @@ func (w *uploadsWalk) child(rel, name string, bfd, lfd, sfd int) uploadsChild {
 			}
 			if ok {
 				r.linked, r.size = true, r.st.Size
+				if w.ver != nil && u.checksum() {
+					r.sum, r.err = w.hashStaged(rel, sfd, name)
+					r.hashed = r.err == nil
+				}
 				return r
 			}
 		}

@@ -117,6 +117,16 @@ func (v *uploadsVerifier) add(g manifest.Entry, hashed bool) error {
 	}
 }
 
+// expect returns the SHA-256 the list records for the file p, when p is
+// the list's next entry (walk and list share one order); ok is false
+// otherwise, and add then reports the difference.
+func (v *uploadsVerifier) expect(p string) (sum string, ok bool) {
+	if err := v.next(); err != nil || !v.have || v.cur.Path != p || v.cur.Type != manifest.TypeFile {
+		return "", false
+	}
+	return v.cur.SHA256, true
+}
+
 // finish reads the rest of the list, checks the list's own SHA-256 and
 // returns an ErrChecksum error naming the differences, if any.
 func (v *uploadsVerifier) finish() error {
