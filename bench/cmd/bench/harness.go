@@ -104,7 +104,7 @@ func (h *harness) nextTS() int64 {
 }
 
 // backupEnv is the environment of a backup, the same for the baseline and
-// the tool: the specification's settings and Directus's DB_* names.
+// the tool: the original backup.sh's settings and Directus's DB_* names.
 func (h *harness) backupEnv(backupsDir, compression string, extra ...string) []string {
 	env := append(h.baseEnv(),
 		"DB_CLIENT=pg",
