@@ -5,7 +5,7 @@
 # some files and rows, runs an incremental backup, lists and verifies the
 # backups (with a restore test), loses the database and the uploads and
 # restores both with `directus-backup restore`, and finally restores the
-# latest dump once more with the specification's own manual command.
+# latest dump once more with the original backup.sh's own manual command.
 #
 #   scripts/demo.sh            (results stay in $DEMO_DIR, default /tmp/directus-backup-demo)
 #
@@ -33,6 +33,9 @@ fi
 mkdir -p "$DEMO_DIR"
 echo "made by scripts/demo.sh; the next demo run deletes this folder" > "$DEMO_DIR/$DEMO_MARK"
 
+# shellcheck source=scripts/ensure-go.sh
+. scripts/ensure-go.sh
+ensure_go . || exit 1
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
 pg_install_if_missing
@@ -132,7 +135,7 @@ log "directus-backup restore --create (database and uploads from backup_latest)"
 echo "articles edited before the backup, in the restored database: $(psql -X -At -d directus -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(edited)'")"
 echo "files in the restored uploads folder: $(find directus/uploads -type f | wc -l)"
 
-log "the specification's manual restore still works: into a scratch database"
+log "the original backup.sh's manual restore still works: into a scratch database"
 createdb -O directus test_restore
 gunzip -t "$latest/db_backup.sql.gz" && echo "gunzip -t: OK"
 gunzip -c "$latest/db_backup.sql.gz" | PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d test_restore >/dev/null
