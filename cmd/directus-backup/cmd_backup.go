@@ -20,7 +20,7 @@ func newBackupCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "backup",
 		Short: "Make one backup: database dump, uploads snapshot, finalize, cleanup",
-		Long: `Make one backup, as the specification's backup.sh does:
+		Long: `Make one backup, as the original backup.sh does:
 
   1. init      check settings and commands, take the lock, make temp_<job-id>/
   2. database  pg_dump streamed through gzip into db_backup.sql.gz
