@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark's baseline: the specification's backup.sh pipeline
+# The benchmark's baseline: the original backup.sh's pipeline
 # (/work/shared/seed/000_6548216d03309dfe.txt, "Backup Process Flow"),
-# written as plainly as the specification describes it, with the same
+# written as plainly as the original backup.sh's documentation describes it, with the same
 # settings (environment variables) as directus-backup:
 #
 #   init      settings, required commands, job id, temp_<job-id>/

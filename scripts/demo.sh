@@ -5,22 +5,42 @@
 # some files and rows, runs an incremental backup, lists and verifies the
 # backups (with a restore test), loses the database and the uploads and
 # restores both with `directus-backup restore`, and finally restores the
-# latest dump once more with the specification's own manual command.
+# latest dump once more with the original backup.sh's own manual command.
 #
 #   scripts/demo.sh            (results stay in $DEMO_DIR, default /tmp/directus-backup-demo)
+#
+# It deletes $DEMO_DIR before it starts, but only a folder an earlier demo
+# made (it holds the marker file .directus-backup-demo) or an empty one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
+DEMO_DIR=${DEMO_DIR:-/tmp/directus-backup-demo}
+DEMO_MARK=.directus-backup-demo
+# Checked before anything else is done: a mistyped DEMO_DIR must never
+# cost anyone a folder.
+if [ -e "$DEMO_DIR" ] || [ -L "$DEMO_DIR" ]; then
+  if [ -d "$DEMO_DIR" ] && [ ! -L "$DEMO_DIR" ] && [ -f "$DEMO_DIR/$DEMO_MARK" ] && [ ! -L "$DEMO_DIR/$DEMO_MARK" ]; then
+    rm -rf "$DEMO_DIR"
+  elif [ -d "$DEMO_DIR" ] && [ ! -L "$DEMO_DIR" ] && [ -z "$(ls -A "$DEMO_DIR")" ]; then
+    rmdir "$DEMO_DIR"
+  else
+    echo "demo.sh: refusing to delete $DEMO_DIR: it is not empty and was not made by demo.sh (no $DEMO_MARK file in it)." >&2
+    echo "demo.sh: set DEMO_DIR to a new or empty folder, or remove $DEMO_DIR yourself." >&2
+    exit 1
+  fi
+fi
+mkdir -p "$DEMO_DIR"
+echo "made by scripts/demo.sh; the next demo run deletes this folder" > "$DEMO_DIR/$DEMO_MARK"
+
+# shellcheck source=scripts/ensure-go.sh
+. scripts/ensure-go.sh
+ensure_go . || exit 1
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
 pg_install_if_missing
 pg_start_cluster
 trap pg_stop_cluster EXIT
-
-DEMO_DIR=${DEMO_DIR:-/tmp/directus-backup-demo}
-rm -rf "$DEMO_DIR"
-mkdir -p "$DEMO_DIR"
 
 log "building bin/directus-backup"
 CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/directus-backup ./cmd/directus-backup
@@ -34,6 +54,8 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
 CREATE ROLE directus LOGIN CREATEDB PASSWORD '$DEMO_PASSWORD';
 CREATE DATABASE directus OWNER directus;
 SQL
+# One psql call loads everything (one call per file cost ~55 s on a slow
+# machine). The uploads made below have the sizes this formula gives.
 PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -d directus <<'SQL'
 CREATE TABLE directus_users (id uuid PRIMARY KEY, email text UNIQUE, first_name text, status text);
 CREATE TABLE directus_files (id uuid PRIMARY KEY, filename_disk text, filename_download text, filesize bigint);
@@ -42,14 +64,15 @@ INSERT INTO directus_users SELECT md5(i::text)::uuid, 'user'||i||'@example.com',
 INSERT INTO articles (title, body, data, published)
   SELECT 'Article '||i, repeat('Lorem ipsum dolor sit amet. ', 40), jsonb_build_object('n', i, 'tags', ARRAY['a','b']), now() - i * interval '1 hour'
   FROM generate_series(1,5000) i;
+INSERT INTO directus_files
+  SELECT md5('f'||i)::uuid, 'file-'||i||'.bin', 'File '||i||'.bin', (i * 7919) % 60000 + 100
+  FROM generate_series(1,200) i;
 SQL
 
 UPLOADS=$DEMO_DIR/directus/uploads
 mkdir -p "$UPLOADS"
 for i in $(seq 1 200); do
   head -c $(( (i * 7919) % 60000 + 100 )) /dev/urandom > "$UPLOADS/file-$i.bin"
-  PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d directus -c \
-    "INSERT INTO directus_files VALUES (md5('f$i')::uuid, 'file-$i.bin', 'File $i.bin', $(stat -c %s "$UPLOADS/file-$i.bin"))"
 done
 mkdir -p "$UPLOADS/thumbnails" "$UPLOADS/empty-folder"
 echo "hello" > "$UPLOADS/thumbnails/hello world.txt"
@@ -112,7 +135,7 @@ log "directus-backup restore --create (database and uploads from backup_latest)"
 echo "articles edited before the backup, in the restored database: $(psql -X -At -d directus -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(edited)'")"
 echo "files in the restored uploads folder: $(find directus/uploads -type f | wc -l)"
 
-log "the specification's manual restore still works: into a scratch database"
+log "the original backup.sh's manual restore still works: into a scratch database"
 createdb -O directus test_restore
 gunzip -t "$latest/db_backup.sql.gz" && echo "gunzip -t: OK"
 gunzip -c "$latest/db_backup.sql.gz" | PGUSER=directus PGPASSWORD=$DEMO_PASSWORD psql -X -q -d test_restore >/dev/null

@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh [go test flags...]
 #
-# Installs PostgreSQL 15 (and the other tools the tests use) when they are
+# Fetches a Go toolchain when go is missing or older than go.mod asks
+# (scripts/ensure-go.sh). Installs PostgreSQL 15 (and the other tools the tests use) when they are
 # missing, starts a private cluster on a free loopback port with password
 # authentication, runs `go vet` and `go test`, then stops and deletes the
 # cluster. Integration tests must not skip when run from here.
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
+# shellcheck source=scripts/ensure-go.sh
+. scripts/ensure-go.sh
+ensure_go . || exit 1
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
 

@@ -143,7 +143,7 @@ func TestBackupFullThenIncremental(t *testing.T) {
 	}
 }
 
-// Step 2 and 3: the specification's restore commands, into a new empty
+// Step 2 and 3: the original backup.sh's restore commands, into a new empty
 // database and over the existing one, give back the data table by table.
 func TestRestoreWithSpecCommands(t *testing.T) {
 	f := newFixture(t)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
 
@@ -19,7 +20,7 @@ func newBackupCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "backup",
 		Short: "Make one backup: database dump, uploads snapshot, finalize, cleanup",
-		Long: `Make one backup, as the specification's backup.sh does:
+		Long: `Make one backup, as the original backup.sh does:
 
   1. init      check settings and commands, take the lock, make temp_<job-id>/
   2. database  pg_dump streamed through gzip into db_backup.sql.gz
@@ -36,7 +37,7 @@ func newBackupCommand(a *app) *cobra.Command {
 A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never
 touches earlier backups or backup_latest.
 
-` + exitCodesHelp,
+` + exitcode.Help("backup"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()
@@ -72,7 +73,7 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
 	// The summary says "complete": print it only when the backup is, and
 	// backup_latest points at it (a cleanup failure leaves both true).
 	var se *job.StepError
-	if rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
+	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
 		printSummary(a.stdout, rep)
 	}
 	return err
@@ -111,7 +112,7 @@ func printSummary(w io.Writer, rep *job.Report) {
 // showProgress: a progress display only for a person at a terminal; never
 // under cron, in a pipe, or with JSON logs.
 func (a *app) showProgress() bool {
-	if a.noProgress || a.logFormat != "text" {
+	if a.noProgress || a.quiet || a.logFormat != "text" {
 		return false
 	}
 	f, ok := a.stderr.(*os.File)

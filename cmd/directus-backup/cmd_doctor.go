@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/doctor"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 )
 
 // doctorProblems is returned when doctor found something that would make a
@@ -13,14 +14,16 @@ import (
 type doctorProblems int
 
 func (n doctorProblems) Error() string { return fmt.Sprintf("doctor found %d problem(s)", int(n)) }
+func (doctorProblems) ExitCode() int   { return exitcode.Doctor }
 
 func newDoctorCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "Check settings, commands, database connection, folders and free space",
 		Long: `Check everything a backup needs and say how to fix what is wrong. Changes
-nothing. Exit code 0 when a backup can run, 8 when something would make it
-fail, 2 when the settings themselves are invalid.`,
+nothing. Exit code 0 when a backup can run.
+
+` + exitcode.Help("doctor"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()

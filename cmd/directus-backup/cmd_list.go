@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -49,7 +52,9 @@ legacy = made by the old backup.sh, incomplete, damaged), dump size raw and
 stored, uploads file count, total bytes, and the bytes this backup alone holds
 (what removing it would free; the rest is shared with other backups through
 hard links). The backup that backup_latest points at is marked with *.
-Recent failed runs (error folders) follow.`,
+Recent failed runs (error folders) follow.
+
+` + exitcode.Help("list"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfigNoDB()
@@ -82,6 +87,10 @@ Recent failed runs (error folders) follow.`,
 func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error) {
 	l := &listing{BackupsDir: backupsDir, Backups: []listedBackup{}, Removed: []string{}, FailedRuns: []job.FailedRun{}}
 	backups, err := repo.List(backupsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Before the first backup: nothing to list, not an error.
+		backups, err = nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list backups in %s: %w", backupsDir, err)
 	}
@@ -125,7 +134,7 @@ func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error)
 
 func printListing(w io.Writer, l *listing) {
 	if len(l.Backups) == 0 {
-		fmt.Fprintf(w, "No backups in %s\n", l.BackupsDir)
+		fmt.Fprintf(w, "No backups yet in %s\n", l.BackupsDir)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN")

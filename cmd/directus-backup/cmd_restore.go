@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/restore"
@@ -32,8 +33,8 @@ func (e restoreFailed) Error() string { return e.err.Error() }
 func (e restoreFailed) Unwrap() error { return e.err }
 
 type restoreFlags struct {
-	db, uploads, force, create bool
-	targetDB, targetDir        string
+	db, uploads, force, create, checksum bool
+	targetDB, targetDir                  string
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
@@ -52,15 +53,18 @@ is allowed to commit: a failed restore leaves the database as it was.
 Restoring over a database that has tables needs --force (or a "yes" typed
 at a terminal). --create makes a missing target database, owned by DB_USER.
 
-Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. The backup is
-copied into a folder beside the target, every file checked against the
-manifest's SHA-256, and swapped in with one rename: a failed restore leaves
+Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. A target that
+already equals the backup is left alone. Otherwise a new folder is built
+beside the target: its unchanged files (same size, mtime, mode, owner) are
+hard-linked, the others copied from the backup and checked against the
+manifest's SHA-256; it is swapped in with one rename: a failed restore leaves
 the folder as it was. Files in the target that are not in the backup are
 kept, or removed with --force. Modes, times, symlinks, empty folders and
-(as root) owners are restored. Stop Directus first.
+(as root) owners are restored. --checksum also reads every live file and
+keeps it only if its SHA-256 matches the backup's (a file changed without
+a new size or time is restored from the backup). Stop Directus first.
 
-Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
-12 refused (use --force or --create), 13 failed (target unchanged).`,
+` + exitcode.Help("restore"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if !f.db && !f.uploads {
@@ -68,6 +72,9 @@ Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
 			}
 			if f.targetDB != "" && !f.db {
 				return fmt.Errorf("%w: --target-db goes with --db", errUsage)
+			}
+			if f.checksum && !f.uploads {
+				return fmt.Errorf("%w: --checksum goes with --uploads", errUsage)
 			}
 			if f.targetDir != "" && !f.uploads {
 				return fmt.Errorf("%w: --target-dir goes with --uploads", errUsage)
@@ -95,6 +102,7 @@ Exit codes: 0 restored, 2 no such backup, 11 a backup is running,
 	fl.StringVar(&f.targetDB, "target-db", "", "database to restore into (default DB_DATABASE)")
 	fl.StringVar(&f.targetDir, "target-dir", "", "folder to restore the uploads into (default BACKUP_UPLOADS_DIR)")
 	fl.BoolVar(&f.force, "force", false, "restore over a database that has tables; remove uploads not in the backup")
+	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	return c
 }
@@ -176,7 +184,7 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 		}
 		log.Info("restoring the uploads", "target", dir)
 		res, err := restore.Uploads(ctx, restore.UploadsOptions{
-			Backup: b, Target: dir, Force: f.force, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
+			Backup: b, Target: dir, Force: f.force, Checksum: f.checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
 		})
 		if err != nil {
 			if len(lines) > 0 {
@@ -185,10 +193,21 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 			return restoreFailed{fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)}
 		}
 		check := "checksums verified"
-		if !res.Verified {
+		if res.Unchanged {
+			check = "the folder already matched the backup: nothing written"
+		} else if !res.Verified {
 			check = "no manifest: checksums not checked"
 		}
 		extra := ""
+		if res.Linked > 0 {
+			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", res.Linked, res.Copied)
+		}
+		if res.Mismatched > 0 {
+			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", res.Mismatched)
+		}
+		if len(res.Leftovers) > 0 {
+			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(res.Leftovers))
+		}
 		if res.Kept > 0 {
 			extra += fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
 		}

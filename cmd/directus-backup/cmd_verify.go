@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
@@ -19,12 +20,14 @@ import (
 type verifyFailed int
 
 func (n verifyFailed) Error() string { return fmt.Sprintf("verification found %d problem(s)", int(n)) }
+func (verifyFailed) ExitCode() int   { return exitcode.Problems }
 
 // verifyUnchecked: a check could not be made (exit 10).
 type verifyUnchecked struct{ err error }
 
 func (e verifyUnchecked) Error() string { return "could not verify: " + e.err.Error() }
 func (e verifyUnchecked) Unwrap() error { return e.err }
+func (verifyUnchecked) ExitCode() int   { return exitcode.NoCheck }
 
 type verifyReport struct {
 	Backup      string                    `json:"backup"`
@@ -68,7 +71,7 @@ server (created, then dropped even when a step fails), compares every
 table's row count with the counts recorded at backup time and runs
 SELECT COUNT(*) FROM directus_users.
 
-Exit codes: 0 clean, 9 problems found, 10 could not check.`,
+` + exitcode.Help("verify"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var cfg *config.Config

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -10,11 +11,43 @@ import (
 func newVersionCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version (also: --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(a.stdout, "directus-backup %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(a.stdout, "directus-backup %s\n", versionString())
 			return nil
 		},
 	}
+}
+
+// versionString is the version set at build time (-ldflags "-X
+// main.version=..."), else what the Go toolchain recorded: the module
+// version of a "go install ...@version", or the commit of a build from a
+// git checkout. Then the Go version and platform.
+func versionString() string {
+	v := version
+	if v == "dev" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+				v = mv
+			} else {
+				rev, dirty := "", false
+				for _, s := range bi.Settings {
+					switch s.Key {
+					case "vcs.revision":
+						rev = s.Value
+					case "vcs.modified":
+						dirty = s.Value == "true"
+					}
+				}
+				if rev != "" {
+					v = "dev-" + rev[:min(12, len(rev))]
+					if dirty {
+						v += "-dirty"
+					}
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -31,7 +31,7 @@ func makeLegacyBackup(t *testing.T, f *fixture, ts int64, withUploads bool) stri
 	return name
 }
 
-// Step 7: retention with the specification's defaults over a folder holding
+// Step 7: retention with the original backup.sh's defaults over a folder holding
 // backups of the old script, incomplete folders, leftovers and old error
 // folders.
 func TestPruneRetention(t *testing.T) {

@@ -272,7 +272,7 @@ func compareData(t *testing.T, what string, got, want map[string]string) {
 	}
 }
 
-// specRestore runs the specification's documented one-line restore,
+// specRestore runs the original backup.sh's documented one-line restore,
 // `gunzip -c .../db_backup.sql.gz | psql -U $DB_USER $DB_DATABASE`, against
 // the test server, and fails on any error psql reports.
 func (f *fixture) specRestore(dumpGz, db string) {

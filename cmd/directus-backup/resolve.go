@@ -1,16 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 // errNoBackup: the named backup does not exist, or there is none at all.
-var errNoBackup = errors.New("no such backup")
+var errNoBackup = exitcode.New(exitcode.Usage, "no such backup")
 
 // pickBackup returns the backup named by arg (a folder name, or a path to
 // one inside backupsDir; "latest" or "" means the one backup_latest points

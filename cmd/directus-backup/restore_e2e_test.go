@@ -335,7 +335,7 @@ func TestBackupVerifySetting(t *testing.T) {
 	}
 }
 
-// The specification's uploads restore command works on what we write.
+// The original backup.sh's uploads restore command works on what we write.
 func TestSpecRsyncRestore(t *testing.T) {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		if os.Getenv("DIRECTUS_BACKUP_TEST_REQUIRE_PG") != "" {

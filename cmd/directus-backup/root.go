@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,10 +11,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/logx"
 )
 
-var errUsage = errors.New("usage")
+var errUsage = exitcode.New(exitcode.Usage, "usage")
 
 // app holds what every subcommand shares: where output goes and the
 // global flags.
@@ -24,6 +24,7 @@ type app struct {
 	flags          *pflag.FlagSet
 	logFormat      string
 	verbose        bool
+	quiet          bool
 	noProgress     bool
 }
 
@@ -42,10 +43,12 @@ PostgreSQL + uploads folder) deployment, in the layout of the original backup.sh
 Settings come from command-line flags, then environment variables, then the
 .env file (BACKUP_ENV_FILE, default ./.env), then defaults.
 
-` + exitCodesHelp,
+` + exitcode.Help(""),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate("directus-backup {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -64,6 +67,7 @@ Settings come from command-line flags, then environment variables, then the
 	}
 	pf.StringVar(&a.logFormat, "log-format", logx.FormatText, "log format: text or json")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log debug details")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "log only warnings and errors, and print no summary after backup and prune (for cron mail)")
 	pf.BoolVar(&a.noProgress, "no-progress", false, "no progress display, even on a terminal")
 	a.flags = pf
 
@@ -80,6 +84,9 @@ func (a *app) loadConfigNoDB() (*config.Config, error) { return a.load(true) }
 func (a *app) load(noDatabase bool) (*config.Config, error) {
 	if a.logFormat != logx.FormatText && a.logFormat != logx.FormatJSON {
 		return nil, fmt.Errorf("%w: --log-format=%q: accepted: text or json", errUsage, a.logFormat)
+	}
+	if a.quiet && a.verbose {
+		return nil, fmt.Errorf("%w: --quiet and --verbose contradict each other", errUsage)
 	}
 	flags := map[string]string{}
 	for _, s := range config.Settings {
@@ -103,6 +110,9 @@ func (a *app) logger(cfg *config.Config, out io.Writer, capture io.Writer) *slog
 	level := slog.LevelInfo
 	if a.verbose {
 		level = slog.LevelDebug
+	}
+	if a.quiet {
+		level = slog.LevelWarn
 	}
 	var secrets []string
 	if cfg != nil {

@@ -1,5 +1,5 @@
 // Package compress wraps the dump stream in the chosen codec: gzip (the
-// specification's format, read by gunzip; encoded in parallel blocks so both
+// original backup.sh's format, read by gunzip; encoded in parallel blocks so both
 // cores work), zstd (faster and smaller, for users who do not need gzip
 // compatibility; read by zstd -d), or none. A future encryption layer slots
 // in the same way, as one more writer/reader around the stream.

@@ -1,13 +1,14 @@
 package config
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 )
 
 // ErrInvalid is matched (errors.Is) by every error Load returns because of a
 // bad setting, so the CLI can map it to its usage exit code.
-var ErrInvalid = errors.New("invalid settings")
+var ErrInvalid = exitcode.New(exitcode.Usage, "invalid settings")
 
 // SettingError reports one invalid setting.
 type SettingError struct {
@@ -37,6 +38,9 @@ func (e *SettingError) Error() string {
 
 // Is makes every SettingError match ErrInvalid.
 func (e *SettingError) Is(target error) bool { return target == ErrInvalid }
+
+// ExitCode: an invalid setting is a usage error.
+func (e *SettingError) ExitCode() int { return exitcode.Usage }
 
 // Unwrap returns the detail, so errors.Is(err, fs.ErrNotExist) works for a
 // missing file.

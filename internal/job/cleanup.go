@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
@@ -28,6 +29,10 @@ type CleanupResult struct {
 	Kept       []string // complete backups kept
 	ErrorDirs  []string // old error folders removed
 	Damaged    []string // backups whose manifest cannot be read (left alone)
+	// Reasons says, for each backup kept or expired, which rule decided.
+	Reasons map[string]string
+	// DryRun: nothing was removed; the lists say what would have been.
+	DryRun bool
 }
 
 // cleanup removes what dead runs left, applies retention and removes old
@@ -37,11 +42,35 @@ type CleanupResult struct {
 // keep names a backup that must survive whatever the policy says: the one
 // this run just made (its BACKUP_TIMESTAMP may be old). The target of
 // backup_latest is always kept too, for the same reason.
-func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time, keep string) (CleanupResult, error) {
-	var res CleanupResult
+// With dry, nothing is removed: the result says what would be.
+func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time.Time, keep string, dry bool) (CleanupResult, error) {
+	res := CleanupResult{Reasons: map[string]string{}, DryRun: dry}
 	var errs []error
+	retire := func(name string) error { return repo.Retire(cfg.BackupsDir, name) }
+	removed := "removed"
+	if dry {
+		retire = func(string) error { return nil }
+		removed = "would remove"
+	}
 
-	left, err := retireLeftovers(cfg.BackupsDir, log)
+	var left []string
+	var err error
+	if dry {
+		if left, err = repo.Leftovers(cfg.BackupsDir); err != nil {
+			err = fmt.Errorf("list leftovers: %w", err)
+		}
+		// Folders already set aside (deleting_*) go in the purge after a
+		// real prune; they are listed with the leftovers.
+		if ents, rerr := os.ReadDir(cfg.BackupsDir); rerr == nil {
+			for _, e := range ents {
+				if e.IsDir() && strings.HasPrefix(e.Name(), repo.DeletingPrefix) {
+					left = append(left, e.Name())
+				}
+			}
+		}
+	} else {
+		left, err = retireLeftovers(cfg.BackupsDir, log)
+	}
 	res.Leftovers = left
 	if err != nil {
 		errs = append(errs, err)
@@ -55,12 +84,12 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	for _, b := range backups {
 		switch b.State {
 		case repo.Incomplete:
-			if err := repo.Retire(cfg.BackupsDir, b.Name); err != nil {
+			if err := retire(b.Name); err != nil {
 				errs = append(errs, fmt.Errorf("remove incomplete backup %s: %w", b.Name, err))
 				continue
 			}
 			res.Incomplete = append(res.Incomplete, b.Name)
-			log.Info("removed incomplete backup (no manifest and no dump)", "name", b.Name)
+			log.Info(removed+" incomplete backup (no manifest and no dump)", "name", b.Name)
 		case repo.Damaged:
 			res.Damaged = append(res.Damaged, b.Name)
 			log.Warn("backup has an unreadable manifest; left alone, check it by hand", "name", b.Name, "err", b.Err)
@@ -76,25 +105,32 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 			return res, errors.Join(append(errs, err)...)
 		}
 		if d.Keep || d.Name == keep || d.Name == latest {
+			reason := d.Reason
 			if !d.Keep {
 				log.Warn("backup_latest points at a backup whose timestamp puts it beyond the retention policy; kept anyway (is BACKUP_TIMESTAMP fixed, or the clock wrong?)",
 					"name", d.Name, "reason", d.Reason)
+				reason = "backup_latest points at it (" + d.Reason + ")"
+				if d.Name == keep {
+					reason = "made by this run (" + d.Reason + ")"
+				}
 			}
 			res.Kept = append(res.Kept, d.Name)
+			res.Reasons[d.Name] = reason
 			continue
 		}
-		if err := repo.Retire(cfg.BackupsDir, d.Name); err != nil {
+		if err := retire(d.Name); err != nil {
 			errs = append(errs, fmt.Errorf("remove expired backup %s: %w", d.Name, err))
 			continue
 		}
 		res.Expired = append(res.Expired, d.Name)
-		log.Info("removed backup by retention policy", "name", d.Name, "reason", d.Reason)
+		res.Reasons[d.Name] = d.Reason
+		log.Info(removed+" backup by retention policy", "name", d.Name, "reason", d.Reason)
 	}
 	log.Info("retention applied", "kept", len(res.Kept), "removed", len(res.Expired),
-		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount)
+		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount, "dry_run", dry)
 
-	removed, err := removeOldErrorDirs(cfg.ErrorDir, cfg.BackupsDir, cfg.ErrorLogsRetentionDays, now, log)
-	res.ErrorDirs = removed
+	oldErrs, err := removeOldErrorDirs(cfg.ErrorDir, cfg.BackupsDir, cfg.ErrorLogsRetentionDays, now, log, dry)
+	res.ErrorDirs = oldErrs
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -102,8 +138,9 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 }
 
 // removeOldErrorDirs removes error_* folders last changed more than days
-// ago. days = 0 keeps them all.
-func removeOldErrorDirs(dir, backupsDir string, days int, now time.Time, log *slog.Logger) ([]string, error) {
+// ago. days = 0 keeps them all. With dry, it only lists them. dir is not
+// followed when it is a symlink inside backupsDir.
+func removeOldErrorDirs(dir, backupsDir string, days int, now time.Time, log *slog.Logger, dry bool) ([]string, error) {
 	if days == 0 {
 		return nil, nil
 	}
@@ -130,6 +167,10 @@ func removeOldErrorDirs(dir, backupsDir string, days int, now time.Time, log *sl
 		}
 		fi, err := e.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if dry {
+			removed = append(removed, e.Name())
 			continue
 		}
 		if err := repo.RemoveTree(filepath.Join(dir, e.Name())); err != nil {

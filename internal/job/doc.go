@@ -1,4 +1,4 @@
-// Package job runs one backup: the specification's flow as a list of steps
+// Package job runs one backup: the original backup.sh's flow as a list of steps
 // (init, database, uploads, finalize, cleanup), each in its own file, with
 // error capture when any of them fails. After finalize and the optional
 // verify step, backup_latest is switched to the new backup. Run is the whole pipeline; Prune is

@@ -15,7 +15,7 @@ import (
 )
 
 // ResolveMethod turns BACKUP_DB_METHOD=auto into local or docker: docker
-// when the compose file exists, as the specification runs pg_dump.
+// when the compose file exists, as the original backup.sh runs pg_dump.
 func ResolveMethod(method, composeFile string) string {
 	if method != "auto" {
 		return method

@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	// reported but never touches the new backup.
 	deps.Progress.Step.Store(StepCleanup)
 	start := time.Now()
-	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name)
+	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name, false)
 	r.rep.Cleanup = res
 	r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepCleanup, Seconds: time.Since(start).Seconds()})
 	r.rep.Finished = deps.Now()
@@ -177,6 +177,17 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 // Prune runs only the cleanup step: leftovers, retention and old error
 // folders, under the same lock as a backup.
 func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, error) {
+	return prune(ctx, cfg, deps, false)
+}
+
+// PruneDryRun says what Prune would remove, and why each backup it keeps
+// is kept, without removing anything. It takes the lock too: only then
+// are temp_ folders known to be leftovers of dead runs.
+func PruneDryRun(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, error) {
+	return prune(ctx, cfg, deps, true)
+}
+
+func prune(ctx context.Context, cfg *config.Config, deps Deps, dry bool) (CleanupResult, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -190,9 +201,11 @@ func Prune(ctx context.Context, cfg *config.Config, deps Deps) (CleanupResult, e
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
-	res, err := cleanup(ctx, cfg, deps.Log, deps.Now(), "")
+	res, err := cleanup(ctx, cfg, deps.Log, deps.Now(), "", dry)
 	lock.Release()
-	purge(cfg.BackupsDir, deps.Log)
+	if !dry {
+		purge(cfg.BackupsDir, deps.Log)
+	}
 	if err != nil {
 		deps.Log.Error("cleanup failed", "err", err)
 		return res, &StepError{Step: StepCleanup, Err: err}

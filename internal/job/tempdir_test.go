@@ -185,7 +185,7 @@ func TestErrorFolderNeverFollowsPlantedSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chtimes(old, time.Unix(0, 0), time.Unix(0, 0))
-	removed, _ := removeOldErrorDirs(r.cfg.ErrorDir, r.cfg.BackupsDir, 1, time.Now(), r.log)
+	removed, _ := removeOldErrorDirs(r.cfg.ErrorDir, r.cfg.BackupsDir, 1, time.Now(), r.log, false)
 	if _, err := os.Lstat(old); err != nil || len(removed) != 0 {
 		t.Errorf("old error folder removed through a symlinked error_logs: %v %v", removed, err)
 	}

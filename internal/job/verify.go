@@ -4,18 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
 
 // ErrVerifyUnchecked is wrapped when the verify step could not check the
 // new backup at all (as opposed to finding problems in it).
-var ErrVerifyUnchecked = errors.New("could not verify")
+var ErrVerifyUnchecked = exitcode.New(exitcode.NoCheck, "could not verify")
 
 // ScratchName is the name of a throwaway database for a restore test of
 // db: unique, and within PostgreSQL's 63-byte limit.

@@ -1,5 +1,5 @@
 // Package logx builds the run's logger: timestamped lines on stderr with the
-// "ERROR:" and "WARN:" prefixes the specification's log analysis looks for
+// "ERROR:" and "WARN:" prefixes the original backup.sh's log analysis looks for
 // (or JSON for log shippers), a plain-text copy kept for the error folder,
 // and every secret scrubbed from both before it is written.
 package logx

@@ -4,7 +4,7 @@
 // the disk.
 //
 // The dump is made with --clean --if-exists so that the restore commands the
-// specification documents (gunzip -c db_backup.sql.gz | psql ...) work both
+// original backup.sh documents (gunzip -c db_backup.sql.gz | psql ...) work both
 // into a freshly created empty database and over the existing one. A dump is
 // accepted only when pg_dump exits 0 and its output ends with pg_dump's
 // completion line.

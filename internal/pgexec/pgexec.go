@@ -1,6 +1,6 @@
 // Package pgexec runs PostgreSQL's client programs (pg_dump, psql) against
 // the configured server: on this host, or inside the database's docker
-// compose service as the specification does. Connection settings travel in
+// compose service as the original backup.sh does. Connection settings travel in
 // libpq's PG* environment variables, never in arguments that ps shows; for
 // docker the password is passed through by name (-e PGPASSWORD), and the
 // user and database, which are not secret, as -U and -d (older Compose

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // ErrLocked means another run holds the lock on the backups folder.
-var ErrLocked = errors.New("another directus-backup run is using this backups folder")
+var ErrLocked = exitcode.New(exitcode.Locked, "another directus-backup run is using this backups folder")
 
 // Lock is an exclusive hold on a backups folder. It is an flock(2) lock, so
 // the kernel releases it when the process dies, however it dies: a run

@@ -33,27 +33,41 @@ func openLockFile(path string) (*os.File, error) {
 				continue // removed between the two opens
 			}
 		}
-		if err != nil {
-			if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-				return nil, badLockFile(path, regfile.Kind(fi.Mode()))
-			}
-			return nil, fmt.Errorf("open lock file %s: %w", path, err)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open lock file %s: %w", path, err)
-		}
-		if !fi.Mode().IsRegular() {
-			f.Close()
+		return checkLockFile(path, f, err)
+	}
+}
+
+// checkLockFile vets what opening path gave: f (or the open's error) is
+// refused unless it is a regular file with one link.
+func checkLockFile(path string, f *os.File, err error) (*os.File, error) {
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
 			return nil, badLockFile(path, regfile.Kind(fi.Mode()))
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
-			f.Close()
-			return nil, badLockFile(path, fmt.Sprintf("a file with %d hard links (one may be a file outside BACKUPS_DIR)", st.Nlink))
-		}
-		return f, nil
+		return nil, fmt.Errorf("open lock file %s: %w", path, err)
 	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = lockFileProblem(path, fi)
+	} else {
+		err = fmt.Errorf("open lock file %s: %w", path, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// lockFileProblem says why fi (of path) is no lock file of ours, or nil.
+func lockFileProblem(path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return badLockFile(path, regfile.Kind(fi.Mode()))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		return badLockFile(path, fmt.Sprintf("a file with %d hard links (one may be a file outside BACKUPS_DIR)", st.Nlink))
+	}
+	return nil
 }
 
 func badLockFile(path, what string) error {
@@ -64,22 +78,7 @@ func badLockFile(path, what string) error {
 // file opened read-only (flock works on it), with the same checks.
 func openLockFileReadOnly(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, badLockFile(path, regfile.Kind(fi.Mode()))
-		}
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open lock file %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, badLockFile(path, regfile.Kind(fi.Mode()))
-	}
-	return f, nil
+	return checkLockFile(path, f, err)
 }
 
 // CheckLockFiles returns, without opening anything, an error for each lock
@@ -88,14 +87,9 @@ func CheckLockFiles(dir string) []error {
 	var out []error
 	for _, n := range []string{LockName, PurgeLockName, ReadersLockName} {
 		p := filepath.Join(dir, n)
-		fi, err := os.Lstat(p)
-		switch {
-		case err != nil:
-		case !fi.Mode().IsRegular():
-			out = append(out, badLockFile(p, regfile.Kind(fi.Mode())))
-		default:
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
-				out = append(out, badLockFile(p, fmt.Sprintf("a file with %d hard links (one may be a file outside BACKUPS_DIR)", st.Nlink)))
+		if fi, err := os.Lstat(p); err == nil {
+			if err := lockFileProblem(p, fi); err != nil {
+				out = append(out, err)
 			}
 		}
 	}

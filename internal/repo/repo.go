@@ -76,7 +76,7 @@ func (b Backup) DumpFile() string {
 var nameRE = regexp.MustCompile(`^backup_(.+)_([0-9]{1,11})$`)
 
 // BackupName is the folder name for a backup made at the given formatted
-// date and Unix timestamp, as the specification names it.
+// date and Unix timestamp, as the original backup.sh names it.
 func BackupName(date string, ts int64) string {
 	return fmt.Sprintf("%s%s_%d", BackupPrefix, date, ts)
 }

@@ -619,6 +619,13 @@ func TestUploadsTamperedBackup(t *testing.T) {
 					uploadsCopyTree(t, src, target)
 					// Something extra, so that a merge would show.
 					uploadsWriteFile(t, filepath.Join(target, "a/mine.txt"), []byte("mine"), 0o644, uploadsMTime(70))
+					// A live file equal to the backup's is linked, not
+					// read from the backup: make the live big.bin differ,
+					// so that the damaged copy is what gets restored.
+					mt := uploadsMTime(71)
+					if err := os.Chtimes(filepath.Join(target, "big.bin"), mt, mt); err != nil {
+						t.Fatal(err)
+					}
 					before = uploadsTree(t, target, true)
 				}
 
@@ -902,15 +909,19 @@ func TestUploadsMountPoint(t *testing.T) {
 // The swap, with and without RENAME_EXCHANGE (the fallback used where the
 // filesystem does not support it).
 func TestUploadsSwap(t *testing.T) {
-	setup := func(t *testing.T, withTarget bool) (parent, stage, target string) {
+	setup := func(t *testing.T, withTarget bool) (parent string, pfd int, stage, target string) {
 		parent = t.TempDir()
-		stage = filepath.Join(parent, ".uploads.restore-test")
-		target = filepath.Join(parent, "uploads")
-		uploadsWriteFile(t, filepath.Join(stage, "new.txt"), []byte("new"), 0o644, uploadsMTime(1))
+		stage, target = ".uploads.restore-test", "uploads"
+		uploadsWriteFile(t, filepath.Join(parent, stage, "new.txt"), []byte("new"), 0o644, uploadsMTime(1))
 		if withTarget {
-			uploadsWriteFile(t, filepath.Join(target, "old.txt"), []byte("old"), 0o644, uploadsMTime(2))
+			uploadsWriteFile(t, filepath.Join(parent, target, "old.txt"), []byte("old"), 0o644, uploadsMTime(2))
 		}
-		return parent, stage, target
+		pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(pfd) })
+		return parent, pfd, stage, target
 	}
 	has := func(t *testing.T, dir, name string) {
 		t.Helper()
@@ -922,47 +933,47 @@ func TestUploadsSwap(t *testing.T) {
 
 	for _, exchange := range []bool{true, false} {
 		t.Run(fmt.Sprintf("exchange=%v", exchange), func(t *testing.T) {
-			parent, stage, target := setup(t, true)
-			old, err := uploadsSwap(stage, target, exchange)
+			parent, pfd, stage, target := setup(t, true)
+			old, err := uploadsSwap(pfd, stage, target, true, exchange)
 			if err != nil {
 				t.Fatal(err)
 			}
-			has(t, target, "new.txt")
-			has(t, old, "old.txt")
+			has(t, filepath.Join(parent, target), "new.txt")
+			has(t, filepath.Join(parent, old), "old.txt")
 			if exchange {
 				if old != stage {
-					t.Errorf("old tree at %s, want the stage path %s", old, stage)
+					t.Errorf("old tree at %s, want the stage name %s", old, stage)
 				}
 				uploadsOnlyEntries(t, parent, ".uploads.restore-test", "uploads")
 			} else {
-				if !strings.HasPrefix(old, filepath.Join(parent, ".uploads.old-")) {
-					t.Errorf("old tree at %s, want %s/.uploads.old-*", old, parent)
+				if kind, ok := uploadsLeftover("uploads", old); !ok || kind != "old" {
+					t.Errorf("old tree at %s, want .uploads.old-*", old)
 				}
-				uploadsOnlyEntries(t, parent, filepath.Base(old), "uploads")
+				uploadsOnlyEntries(t, parent, old, "uploads")
 			}
 		})
 
 		t.Run(fmt.Sprintf("exchange=%v/no target", exchange), func(t *testing.T) {
-			parent, stage, target := setup(t, false)
-			old, err := uploadsSwap(stage, target, exchange)
+			parent, pfd, stage, target := setup(t, false)
+			old, err := uploadsSwap(pfd, stage, target, false, exchange)
 			if err != nil || old != "" {
 				t.Fatalf("old %q, err %v", old, err)
 			}
-			has(t, target, "new.txt")
+			has(t, filepath.Join(parent, target), "new.txt")
 			uploadsOnlyEntries(t, parent, "uploads")
 		})
 
 		// The stage cannot be moved in: the target must end up where it was.
 		t.Run(fmt.Sprintf("exchange=%v/failure", exchange), func(t *testing.T) {
-			parent, stage, target := setup(t, true)
-			if err := os.RemoveAll(stage); err != nil {
+			parent, pfd, stage, target := setup(t, true)
+			if err := os.RemoveAll(filepath.Join(parent, stage)); err != nil {
 				t.Fatal(err)
 			}
-			old, err := uploadsSwap(stage, target, exchange)
+			old, err := uploadsSwap(pfd, stage, target, true, exchange)
 			if err == nil || old != "" || !strings.Contains(err.Error(), "nothing was changed") {
 				t.Fatalf("old %q, err %v; want an error saying nothing was changed", old, err)
 			}
-			has(t, target, "old.txt")
+			has(t, filepath.Join(parent, target), "old.txt")
 			uploadsOnlyEntries(t, parent, "uploads")
 		})
 	}

@@ -2,7 +2,7 @@
 // function of the backups' times, the policy and the current time, so that
 // every rule can be tested without touching a disk.
 //
-// The specification's table and flowchart disagree on what
+// The original backup.sh's table and flowchart disagree on what
 // BACKUP_RETENTION_COUNT means; the rule here reconciles them:
 //
 //   - Days > 0: backups older than Days are removed, except that the newest

@@ -36,7 +36,7 @@ func TestApply(t *testing.T) {
 		p     Policy
 		want  string
 	}{
-		// The specification's default: 7 days, count 0. A backup exactly 7
+		// The original backup.sh's default: 7 days, count 0. A backup exactly 7
 		// days old is not "older than" 7 days.
 		{"defaults keep seven days", daily(10), Policy{Days: 7, Count: 0}, "d0,d1,d2,d3,d4,d5,d6,d7"},
 		// "Keep backups for one month, but ensure at least 10 recent backups exist."

@@ -51,7 +51,7 @@ var ErrScratchExists = errors.New("the scratch database already exists")
 // RestoreTest restores b's dump into a new scratch database on the server,
 // compares every table's row count with the counts recorded at backup time
 // (or, for old-script backups, with the counts in the dump itself), runs
-// the specification's own check (SELECT COUNT(*) FROM directus_users), and
+// the original backup.sh's own check (SELECT COUNT(*) FROM directus_users), and
 // drops the scratch database whatever happened. An error means the test
 // could not be made; what it found wrong is in Problems.
 func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (res RestoreTestResult, err error) {
@@ -131,7 +131,7 @@ func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (r
 		}
 	}
 
-	// The specification's own check, when this is a Directus database.
+	// The original backup.sh's own check, when this is a Directus database.
 	if ok, err := restore.Query(ctx, scratch, "SELECT to_regclass('public.directus_users') IS NOT NULL"); err == nil && ok == "t" {
 		out, err := restore.Query(ctx, scratch, "SELECT COUNT(*) FROM directus_users")
 		if err != nil {

@@ -104,7 +104,7 @@ func (h *harness) nextTS() int64 {
 }
 
 // backupEnv is the environment of a backup, the same for the baseline and
-// the tool: the specification's settings and Directus's DB_* names.
+// the tool: the original backup.sh's settings and Directus's DB_* names.
 func (h *harness) backupEnv(backupsDir, compression string, extra ...string) []string {
 	env := append(h.baseEnv(),
 		"DB_CLIENT=pg",
@@ -166,7 +166,7 @@ func (h *harness) fail(format string, args ...any) {
 }
 
 // toolCommand is the tool command a scenario needs beyond backup.
-var toolCommand = map[string]string{"restore-db": "restore", "restore-uploads": "restore", "verify": "verify", "prune": "prune"}
+var toolCommand = map[string]string{"restore-db": "restore", "restore-uploads": "restore", "restore-uploads-live": "restore", "verify": "verify", "prune": "prune"}
 
 // hasCommand reports whether the tool knows the command (its --help works).
 func (h *harness) hasCommand(cmd string) bool {
@@ -312,6 +312,8 @@ func (h *harness) main() int {
 			err = h.scenarioRestoreDB()
 		case "restore-uploads":
 			err = h.scenarioRestoreUploads()
+		case "restore-uploads-live":
+			err = h.scenarioRestoreUploadsLive()
 		case "verify":
 			err = h.scenarioVerify()
 		case "prune":

@@ -1,5 +1,5 @@
 // Command bench is the benchmark harness of directus-backup: it generates a
-// reproducible dataset, runs the specification's shell pipeline
+// reproducible dataset, runs the original backup.sh's shell pipeline
 // (bench/baseline.sh) and directus-backup side by side on it, alternating,
 // and writes a Markdown report. bench/run.sh builds and runs it; see
 // bench/README.md.
@@ -56,7 +56,7 @@ type config struct {
 	Recheck int
 }
 
-var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "verify", "prune", "memory"}
+var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
 
 func runMain(args []string) int {
 	var cfg config

@@ -251,6 +251,7 @@ func (h *harness) targets() []string {
 	}
 	check("restore-db wall time, tool / gunzip | psql", r("restore-db", cTool, cBase, mWall), 1.0, "×", true)
 	check("restore-uploads wall time, tool / rsync -a", r("restore-uploads", cTool, cBase, mWall), 1.0, "×", true)
+	check("restore-uploads-live (unchanged folder) wall time, tool / rsync -a --delete + sync", r("restore-uploads-live", cTool, cBase, mWall), 1.5, "×", true)
 	check("verify wall time, tool / sha256sum", r("verify", cTool, cBase, mWall), 1.2, "×", true)
 	check("uploads step peak RSS, 1,000,000 files − 10,000 files", h.memGrowth, 50, " MiB", true)
 	if h.hasZstd {
@@ -278,8 +279,8 @@ func (h *harness) report() string {
 
 	b.WriteString("\n## Method\n\n")
 	b.WriteString("- Each contender runs as a child process of the harness, with the same settings: `BACKUP_GZIP_LEVEL=9` " +
-		"(the specification's default), `BACKUP_DB_METHOD=local`, the database through `DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_DATABASE`, " +
-		"a distinct `BACKUP_TIMESTAMP` per run. The baseline is `bench/baseline.sh`, the specification's pipeline in shell.\n")
+		"(the original backup.sh's default), `BACKUP_DB_METHOD=local`, the database through `DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_DATABASE`, " +
+		"a distinct `BACKUP_TIMESTAMP` per run. The baseline is `bench/baseline.sh`, the original backup.sh's pipeline in shell.\n")
 	b.WriteString("- Contenders alternate: forward order on even runs, reversed on odd ones. The page cache is not dropped " +
 		"(that needs root and is not portable); instead every contender does one untimed warm-up run per scenario, so " +
 		"timed runs start from a warm cache (but see \"page cache\" above).\n")
@@ -288,7 +289,7 @@ func (h *harness) report() string {
 		"that tree, as the kernel reports it, not a sum. Peak extra disk samples statfs of the bench filesystem every 20 ms; " +
 		"zero is the use just before the run.\n")
 	b.WriteString("- Before each run the harness calls sync(2) and waits until the filesystem's use holds still, so no run " +
-		"pays for an earlier one's writeback. directus-backup makes its output durable (syncfs) before it exits; the shell " +
+		"pays for an earlier one's writeback. directus-backup makes its output durable (fsync of what it wrote, or syncfs when that is cheaper) before it exits; the shell " +
 		"commands do not, and their writeback happens after they exit. The row \"wall time + sync(2) right after exit\" " +
 		"adds the time of a sync right after each run: durable-to-durable.\n")
 	b.WriteString("- Cells are `median (min–max)` over the timed runs; ratios are medians divided by the baseline's median " +

@@ -1,0 +1,247 @@
+package restore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/directus-backup/directus-backup/internal/dirnames"
+	"github.com/directus-backup/directus-backup/internal/manifest"
+)
+
+// File-level steps of the stage, all relative to open folders.
+
+// copyFile copies the regular file name of folder ffd (from, for messages)
+// into the new file name of the stage folder sfd, hashing it on the way,
+// and gives it the attributes of the file read. st is what a stat of the
+// item said; the file opened must still be that inode. It returns the
+// attributes of the file read, the bytes copied and their SHA-256.
+func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from string, st *unix.Stat_t) (*unix.Stat_t, int64, string, error) {
+	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
+	// swapped for a FIFO does not hang the open.
+	ifd, err := unix.Openat(ffd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("open %q in %s: %w", rel, from, err)
+	}
+	in := os.NewFile(uintptr(ifd), name)
+	defer in.Close()
+	var ist unix.Stat_t
+	if err := unix.Fstat(ifd, &ist); err != nil {
+		return nil, 0, "", fmt.Errorf("stat %q in %s: %w", rel, from, err)
+	}
+	if ist.Mode&unix.S_IFMT != unix.S_IFREG || ist.Ino != st.Ino || ist.Dev != st.Dev {
+		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
+	}
+	ofd, err := unix.Openat(sfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("create %q in the stage: %w", rel, err)
+	}
+	out := os.NewFile(uintptr(ofd), name)
+	defer out.Close()
+
+	bp := w.bufs.Get().(*[]byte)
+	defer w.bufs.Put(bp)
+	h := sha256.New()
+	var n int64
+	for {
+		if err := w.u.checkCtx(rel); err != nil {
+			return nil, 0, "", err
+		}
+		k, rerr := in.Read(*bp)
+		if k > 0 {
+			h.Write((*bp)[:k])
+			if _, err := out.Write((*bp)[:k]); err != nil {
+				return nil, 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, 0, "", fmt.Errorf("read %q in %s: %w", rel, from, rerr)
+		}
+	}
+	if err := w.setFdAttrs(rel, ofd, sfd, name, &ist); err != nil {
+		return nil, 0, "", err
+	}
+	if err := w.sync.fd(ofd); err != nil {
+		return nil, 0, "", fmt.Errorf("sync %q in the stage: %w", rel, err)
+	}
+	if err := out.Close(); err != nil {
+		return nil, 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
+	}
+	return &ist, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copySymlink recreates the symlink name of folder ffd in the stage.
+func (w *uploadsWalk) copySymlink(rel string, ffd int, name string, sfd int, st *unix.Stat_t) (string, error) {
+	t, err := uploadsReadlink(ffd, name)
+	if err != nil {
+		return "", fmt.Errorf("read symlink %q: %w", rel, err)
+	}
+	if err := unix.Symlinkat(t, sfd, name); err != nil {
+		return "", fmt.Errorf("create symlink %q in the stage: %w", rel, err)
+	}
+	if w.u.opts.PreserveOwner {
+		if err := unix.Fchownat(sfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return "", fmt.Errorf("chown %q in the stage: %w", rel, err)
+		}
+	}
+	if err := uploadsSetTimes(sfd, name, st); err != nil {
+		return "", fmt.Errorf("set times of %q in the stage: %w", rel, err)
+	}
+	return t, nil
+}
+
+// setFdAttrs sets the owner (when preserved), mode and times of the open
+// item fd, named name in the folder parent. The owner goes first because
+// chown clears the setuid and setgid bits.
+func (w *uploadsWalk) setFdAttrs(rel string, fd, parent int, name string, st *unix.Stat_t) error {
+	if w.u.opts.PreserveOwner {
+		if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("chown %q in the stage: %w", rel, err)
+		}
+	}
+	if err := unix.Fchmod(fd, st.Mode&uploadsModeBits); err != nil {
+		return fmt.Errorf("chmod %q in the stage: %w", rel, err)
+	}
+	if err := uploadsSetTimes(parent, name, st); err != nil {
+		return fmt.Errorf("set times of %q in the stage: %w", rel, err)
+	}
+	return nil
+}
+
+// uploadsSetTimes sets the access and modification times of name in the
+// folder dirfd to those of st, without following a symlink.
+func uploadsSetTimes(dirfd int, name string, st *unix.Stat_t) error {
+	ts := []unix.Timespec{st.Atim, st.Mtim} // not via int64 ns: they end in 2262
+	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// uploadsType is the entry list's type of an item, or "" for the kinds a
+// backup does not hold.
+func uploadsType(st *unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return manifest.TypeDir
+	case unix.S_IFREG:
+		return manifest.TypeFile
+	case unix.S_IFLNK:
+		return manifest.TypeSymlink
+	}
+	return ""
+}
+
+// uploadsEntry fills the fields every entry type has.
+func uploadsEntry(rel, typ string, st *unix.Stat_t) manifest.Entry {
+	return manifest.Entry{
+		Path:  rel,
+		Type:  typ,
+		Mode:  fmt.Sprintf("%04o", st.Mode&uploadsModeBits),
+		MTime: manifest.TimeOf(syscallTimespec(st.Mtim)),
+		UID:   int(st.Uid),
+		GID:   int(st.Gid),
+	}
+}
+
+// uploadsReadlink reads the symlink name in the folder dirfd.
+func uploadsReadlink(dirfd int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// uploadsNames lists the names of the open folder fd in byte order (the
+// order of the entry list), spilling to spill for huge folders.
+func uploadsNames(fd int, spill string) (*dirnames.Iter, error) {
+	nfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(nfd), ".")
+	defer f.Close()
+	return dirnames.Open(f, spill, dirnames.DefaultMax)
+}
+
+// uploadsReadNames lists the names of the open folder fd, in no order.
+func uploadsReadNames(fd int) ([]string, error) {
+	nfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(nfd), ".")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// uploadsGone reports whether err means the item is not there, or is no
+// longer the kind of item it was.
+func uploadsGone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
+
+// hashStaged returns the SHA-256 of the file just linked into the stage.
+func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
+	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("open %q in the stage: %w", rel, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
+	}
+	bp := w.bufs.Get().(*[]byte)
+	defer w.bufs.Put(bp)
+	h := sha256.New()
+	for {
+		if err := w.u.checkCtx(rel); err != nil {
+			return "", err
+		}
+		k, rerr := f.Read(*bp)
+		h.Write((*bp)[:k])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", fmt.Errorf("read %q in %s: %w", rel, w.u.target, rerr)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// recopyMismatch replaces a linked live file whose SHA-256 differs from the
+// one the entry list records (it passed the quick check: same size and
+// time, other bytes) by a copy from the backup. It runs in walk order, when
+// the list's next entry is the file's.
+func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsChild) error {
+	u := w.u
+	if want, ok := w.ver.expect(rel); ok && want == r.sum {
+		return nil
+	}
+	if err := unix.Unlinkat(sfd, name, 0); err != nil {
+		return fmt.Errorf("remove %q from the stage: %w", rel, err)
+	}
+	st, n, sum, err := w.copyFile(rel, bfd, name, sfd, "backup "+u.opts.Backup.Name, &r.st)
+	if err != nil {
+		return err
+	}
+	u.warn("live file has the backup's size and time but other content; restored from the backup", "path", rel)
+	u.res.Mismatched++
+	r.st, r.size, r.sum, r.linked, r.hashed = *st, n, sum, false, false
+	return nil
+}
