@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
@@ -97,7 +98,43 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		fs = append(fs, checkWritable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
 	}
 	fs = append(fs, checkBackups(cfg)...)
+	if f, ok := checkOwners(cfg.BackupsDir, os.Geteuid()); ok {
+		fs = append(fs, f)
+	}
 	return fs
+}
+
+// checkOwners warns when a root run's BACKUPS_DIR, or a folder above it,
+// can be changed by another user. The run never follows what is planted
+// there, but that user can still delete or replace backups, and fill the
+// disk; a root-owned BACKUPS_DIR avoids the whole question.
+func checkOwners(dir string, euid int) (Finding, bool) {
+	if euid != 0 {
+		return Finding{}, false
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err == nil {
+			why := ""
+			sticky := st.Mode&syscall.S_ISVTX != 0 // others cannot rename what root owns in it
+			switch {
+			case st.Uid != 0:
+				why = fmt.Sprintf("is owned by uid %d", st.Uid)
+			case st.Mode&0o002 != 0 && !sticky:
+				why = "is writable by every user"
+			case st.Mode&0o020 != 0 && st.Gid != 0 && !sticky:
+				why = fmt.Sprintf("is writable by group %d", st.Gid)
+			}
+			if why != "" {
+				return Finding{Check: "backups folder owner", Status: Warn,
+					Detail: fmt.Sprintf("running as root, but %s %s: that user can rename, replace or delete backups (the run never follows what is planted there)", p, why),
+					Fix:    "make BACKUPS_DIR and the folders above it root-owned and not writable by others (chown root: and chmod 700)"}, true
+			}
+		}
+		if p == filepath.Dir(p) {
+			return Finding{}, false
+		}
+	}
 }
 
 // checkWritable checks dir (or, when it does not exist yet, the nearest

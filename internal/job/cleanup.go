@@ -129,7 +129,7 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	log.Info("retention applied", "kept", len(res.Kept), "removed", len(res.Expired),
 		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount, "dry_run", dry)
 
-	oldErrs, err := removeOldErrorDirs(cfg.ErrorDir, cfg.ErrorLogsRetentionDays, now, log, dry)
+	oldErrs, err := removeOldErrorDirs(cfg.ErrorDir, cfg.BackupsDir, cfg.ErrorLogsRetentionDays, now, log, dry)
 	res.ErrorDirs = oldErrs
 	if err != nil {
 		errs = append(errs, err)
@@ -138,15 +138,23 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 }
 
 // removeOldErrorDirs removes error_* folders last changed more than days
-// ago. days = 0 keeps them all. With dry, it only lists them.
-func removeOldErrorDirs(dir string, days int, now time.Time, log *slog.Logger, dry bool) ([]string, error) {
+// ago. days = 0 keeps them all. With dry, it only lists them. dir is not
+// followed when it is a symlink inside backupsDir.
+func removeOldErrorDirs(dir, backupsDir string, days int, now time.Time, log *slog.Logger, dry bool) ([]string, error) {
 	if days == 0 {
 		return nil, nil
 	}
-	ents, err := os.ReadDir(dir)
+	// Not followed when it is a symlink inside BACKUPS_DIR: the folders
+	// removed must be this tool's, where it put them.
+	d, err := openErrorParent(dir, backupsDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("list error folders: %w", err)
+	}
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return nil, fmt.Errorf("list error folders: %w", err)
 	}

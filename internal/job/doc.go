@@ -7,4 +7,8 @@
 // The package never prints: it logs through the *slog.Logger it is given and
 // returns a Report. A failed run returns a *StepError naming the step, which
 // the CLI maps to its exit code.
+//
+// BACKUPS_DIR may belong to another user than the one running the backup:
+// the temporary folder is reached only through its open descriptor, and
+// only that folder is ever published (tempdir.go).
 package job

@@ -31,10 +31,10 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	}
 	file := repo.DumpPlain + compress.Ext(opts.Compression)
 	r.log.Info("dumping database", "database", opts.Target.Database, "compression", opts.Compression)
-	res, err := pgdump.Dump(ctx, opts, filepath.Join(r.temp, file))
+	res, err := pgdump.Dump(ctx, opts, filepath.Join(r.in(), file))
 	r.rep.Dump = res
 	if err != nil {
-		return fmt.Errorf("dump database %s: %w", opts.Target.Database, err)
+		return fmt.Errorf("dump database %s: %w", opts.Target.Database, r.named(err))
 	}
 	if s := r.stderr.String(); s != "" {
 		r.log.Warn("pg_dump wrote to stderr", "stderr", s)

@@ -1,12 +1,15 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/redact"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -20,10 +23,12 @@ import (
 func (r *run) writeErrorDir(step string, stepErr error) string {
 	name := fmt.Sprintf("%s%s_%s", ErrorDirPrefix, r.cfg.FormattedDate, r.rep.JobID)
 	dir := filepath.Join(r.cfg.ErrorDir, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := r.makeErrorDir(name)
+	if err != nil {
 		r.log.Warn("could not write the error folder", "path", dir, "err", err)
 		return ""
 	}
+	defer d.Close()
 	secrets := r.cfg.Secrets()
 	scrub := func(s string) string { return redact.String(s, secrets...) }
 
@@ -41,15 +46,80 @@ func (r *run) writeErrorDir(step string, stepErr error) string {
 	sort.Strings(env)
 	add("environment.txt", scrub(strings.Join(env, "\n")+"\n"))
 	if r.temp != "" {
-		add("temp_contents.txt", listTree(r.temp, 200))
+		add("temp_contents.txt", listTree(r.in(), 200))
 	}
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.data), 0o600); err != nil {
+		if err := writeAt(d, f.name, []byte(f.data)); err != nil {
 			r.log.Warn("could not write to the error folder", "path", filepath.Join(dir, f.name), "err", err)
 		}
 	}
 	r.log.Info("error details saved", "path", dir)
 	return dir
+}
+
+// makeErrorDir creates the error folder name in BACKUP_ERROR_DIR and
+// returns it open. The folder name comes from the job ID, which anyone who
+// can list BACKUPS_DIR sees in temp_<job>, so something may be planted
+// there: it is created with Mkdir (which fails on anything existing,
+// symlinks included) and opened without following. BACKUP_ERROR_DIR itself
+// is not followed when it is a symlink inside BACKUPS_DIR (the default
+// error_logs), where the owner of BACKUPS_DIR could have put it.
+func (r *run) makeErrorDir(name string) (*os.File, error) {
+	// A run that failed early (a missing pg_dump) has not made it yet.
+	if err := mkdirOwnerOnly(r.cfg.ErrorDir); err != nil {
+		return nil, err
+	}
+	parent, err := openErrorParent(r.cfg.ErrorDir, r.cfg.BackupsDir)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	if err := unix.Mkdirat(int(parent.Fd()), name, 0o700); err != nil {
+		return nil, &os.PathError{Op: "mkdir", Path: filepath.Join(r.cfg.ErrorDir, name), Err: err}
+	}
+	fd, err := unix.Openat(int(parent.Fd()), name, ownDirFlags, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: filepath.Join(r.cfg.ErrorDir, name), Err: err}
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(r.cfg.ErrorDir, name)), nil
+}
+
+// openErrorParent opens BACKUP_ERROR_DIR: not through a symlink when it is
+// inside BACKUPS_DIR.
+func openErrorParent(errorDir, backupsDir string) (*os.File, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if within(errorDir, backupsDir) {
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Open(errorDir, flags, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return nil, fmt.Errorf("%s is not a folder (a symlink inside BACKUPS_DIR is not followed)", errorDir)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: errorDir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), errorDir), nil
+}
+
+// within reports whether p is inside (not equal to) dir.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// writeAt writes a new file name in the open folder d: never over or
+// through anything already there.
+func writeAt(d *os.File, name string, data []byte) error {
+	fd, err := unix.Openat(int(d.Fd()), name, createFlags, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: filepath.Join(d.Name(), name), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(d.Name(), name))
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // listTree describes what a partial backup held (names and sizes, at most
@@ -58,7 +128,9 @@ func (r *run) writeErrorDir(step string, stepErr error) string {
 func listTree(root string, max int) string {
 	var b strings.Builder
 	n := 0
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	// The trailing slash makes WalkDir follow root itself, which is the
+	// /proc/self/fd link to the temporary folder; nothing below is followed.
+	filepath.WalkDir(root+string(filepath.Separator), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}

@@ -20,16 +20,16 @@ func (r *run) finalize(ctx context.Context) error {
 	// Everything written must be on disk before the manifest says
 	// "complete".
 	if err := r.syncWritten(ctx); err != nil {
-		return fmt.Errorf("sync backup data: %w", err)
+		return fmt.Errorf("sync backup data: %w", r.named(err))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m := r.buildManifest()
-	if err := manifest.Write(r.temp, m); err != nil {
-		return fmt.Errorf("write manifest: %w", err)
+	if err := manifest.Write(r.in(), m); err != nil {
+		return fmt.Errorf("write manifest: %w", r.named(err))
 	}
-	if err := repo.Finalize(r.cfg.BackupsDir, filepath.Base(r.temp), r.rep.Name); err != nil {
+	if err := r.publishTemp(); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", filepath.Base(r.temp), r.rep.Name, err)
 	}
 	r.temp = "" // it is the backup now: never remove it on a later failure
@@ -45,13 +45,15 @@ func (r *run) finalize(ctx context.Context) error {
 // dump step; the manifest by manifest.Write.
 func (r *run) syncWritten(ctx context.Context) error {
 	if !r.writtenAll {
-		return durable.SyncFS(r.temp)
+		return durable.SyncFS(r.in())
 	}
 	paths := make([]string, 0, len(r.written)+2)
 	for _, p := range r.written {
-		paths = append(paths, filepath.Join(r.temp, p))
+		paths = append(paths, filepath.Join(r.in(), p))
 	}
-	paths = append(paths, filepath.Join(r.temp, manifest.FilesListName), r.temp)
+	// The trailing slash: the folder may be reached through its
+	// /proc/self/fd link, which SyncPaths' O_NOFOLLOW would refuse.
+	paths = append(paths, filepath.Join(r.in(), manifest.FilesListName), r.in()+"/")
 	return durable.SyncPaths(ctx, paths)
 }
 
@@ -94,6 +96,9 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped,
 			Bytes: u.Bytes, Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes,
 			Run: r.run, Rechecked: u.Rechecked, Compared: u.Compared, Refreshed: u.Refreshed,
+			// Always: this version takes a linked file's hash only from a
+			// vouched list, a recheck or a compare with the source.
+			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
 	}

@@ -94,6 +94,9 @@ func (r *run) init(ctx context.Context) error {
 		r.temp = ""
 		return fmt.Errorf("create temporary folder: %w", err)
 	}
+	if err := r.openTemp(); err != nil {
+		return fmt.Errorf("open temporary folder: %w", err)
+	}
 	r.log.Info("backup started", "backups_dir", cfg.BackupsDir, "uploads_dir", cfg.UploadsDir, "name", name)
 	return ctx.Err()
 }

@@ -80,12 +80,16 @@ type Report struct {
 
 // run is the state of one backup job.
 type run struct {
-	cfg       *config.Config
-	deps      Deps
-	log       *slog.Logger
-	rep       *Report
-	lock      *repo.Lock
-	temp      string // absolute path of temp_<job>
+	cfg  *config.Config
+	deps Deps
+	log  *slog.Logger
+	rep  *Report
+	lock *repo.Lock
+	temp string // absolute path of temp_<job>, for messages and the final rename
+	// tempDir is temp_<job>, open since it was made; inside is the path
+	// that reaches it through that descriptor (tempdir.go).
+	tempDir   *os.File
+	inside    string
 	prev      repo.Backup
 	hasPrev   bool
 	method    string
@@ -119,6 +123,9 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	defer func() {
 		// r.lock is set by init. The deleting is done after the lock is
 		// released, so a large removal never holds up the next run.
+		if r.tempDir != nil {
+			r.tempDir.Close()
+		}
 		if r.lock != nil {
 			r.lock.Release()
 			purge(cfg.BackupsDir, r.log)

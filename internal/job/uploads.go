@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -26,7 +28,7 @@ const syncMax = 1000
 func (r *run) snapshotUploads(ctx context.Context) error {
 	opts := snapshot.Options{
 		Source:         r.cfg.UploadsDir,
-		Dest:           filepath.Join(r.temp, repo.UploadsDir),
+		Dest:           filepath.Join(r.in(), repo.UploadsDir),
 		PreserveOwner:  os.Geteuid() == 0,
 		Warn:           r.log.Warn,
 		RecheckPercent: r.cfg.RecheckPercent,
@@ -67,17 +69,17 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 	}
 	r.run = opts.Run
 
-	listPath := filepath.Join(r.temp, manifest.FilesListName)
-	lf, err := os.OpenFile(listPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	listPath := filepath.Join(r.in(), manifest.FilesListName)
+	lf, err := os.OpenFile(listPath, createFlags, 0o600)
 	if err != nil {
-		return fmt.Errorf("create entry list: %w", err)
+		return fmt.Errorf("create entry list: %w", r.named(err))
 	}
 	defer lf.Close()
 	list := manifest.NewListWriter(lf)
 	res, err := snapshot.Take(ctx, opts, list)
 	r.rep.Uploads = res
 	if err != nil {
-		return fmt.Errorf("snapshot uploads %s: %w", r.cfg.UploadsDir, err)
+		return fmt.Errorf("snapshot uploads %s: %w", r.cfg.UploadsDir, r.named(err))
 	}
 	if err := list.Close(); err != nil {
 		return fmt.Errorf("write entry list: %w", err)
@@ -103,6 +105,11 @@ func (r *run) previousList() *os.File {
 	m := r.prev.Manifest
 	if m == nil {
 		r.log.Warn("previous backup has no entry list (made by backup.sh); unchanged files are compared with the live ones", "previous", r.prev.Name)
+		return nil
+	}
+	if !m.Uploads.Vouched {
+		r.log.Info("previous backup was made by an earlier version, whose entry list may hold unchecked hashes; unchanged files are compared with the live ones this once",
+			"previous", r.prev.Name)
 		return nil
 	}
 	name := m.Uploads.ListFile
@@ -155,7 +162,9 @@ func (r *run) knownDamage() map[string][]snapshot.Damaged {
 			r.log.Warn("cannot read a damage list; files it names may be linked again", "backup", b.Name, "err", err)
 		}
 		for _, d := range list {
-			out[d.Path] = append(out[d.Path], snapshot.Damaged{Dev: d.Dev, Ino: d.Ino, Backup: b.Name})
+			out[d.Path] = append(out[d.Path], snapshot.Damaged{Ino: d.Ino, Size: d.Size,
+				MTime:    unix.Timespec{Sec: d.MTime.Sec, Nsec: d.MTime.Nsec},
+				HasAttrs: d.MTime != (repo.Timespec{}), Backup: b.Name})
 		}
 	}
 	return out

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -90,10 +92,16 @@ type Uploads struct {
 	CopiedBytes int64  `json:"copied_bytes"`
 	// Run numbers the backups of a chain (previous run + 1): it picks which
 	// linked files this run re-read (BACKUP_RECHECK_PERCENT).
-	Run        int64  `json:"run"`
-	Rechecked  int64  `json:"rechecked"` // linked files re-read and compared with their recorded hash
-	Compared   int64  `json:"compared"`  // linked files compared with the live file, as no vouched list had them
-	Refreshed  int64  `json:"refreshed"` // files found (or known) damaged in the previous backup, copied afresh
+	Run       int64 `json:"run"`
+	Rechecked int64 `json:"rechecked"` // linked files re-read and compared with their recorded hash
+	Compared  int64 `json:"compared"`  // linked files compared with the live file, as no vouched list had them
+	Refreshed int64 `json:"refreshed"` // files found (or known) damaged in the previous backup, copied afresh
+	// Vouched says every hash in the entry list was checked by the run that
+	// wrote it: taken from the source's bytes, or from a vouched list, or
+	// compared with the source. Earlier versions could record a rotten
+	// linked copy's hash (after a backup.sh backup or a damaged list) and
+	// did not write it: their lists are not trusted for linking.
+	Vouched    bool   `json:"vouched,omitempty"`
 	ListFile   string `json:"list_file"`
 	ListSHA256 string `json:"list_sha256"`
 	Entries    int64  `json:"entries"`
@@ -136,7 +144,12 @@ func Write(dir string, m *Manifest) error {
 	data = append(data, '\n')
 	final := filepath.Join(dir, FileName)
 	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A leftover is removed (not followed); O_EXCL|O_NOFOLLOW then never
+	// writes through a symlink planted in its place.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}

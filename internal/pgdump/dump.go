@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
@@ -55,7 +57,8 @@ var dumpArgs = []string{"--format=plain", "--clean", "--if-exists", "--no-passwo
 // Dump runs pg_dump as opts say and writes the dump to path, which must not
 // exist. On error the partial file is removed.
 func Dump(ctx context.Context, opts Options, path string) (res Result, err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Never over or through anything already there.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return res, err
 	}

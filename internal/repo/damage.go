@@ -28,10 +28,25 @@ const maxDamageBytes = 64 << 20
 
 // Damage is one damaged uploads file.
 type Damage struct {
-	Path     string    // relative to the backup's uploads/, slash-separated, raw bytes
-	Kind     string    // what verify found: "content", "size"
-	Dev, Ino uint64    // the damaged inode; a hard link elsewhere is the same damage
+	Path string // relative to the backup's uploads/, slash-separated, raw bytes
+	Kind string // what verify found: "content", "size"
+	// The damaged inode; a hard link elsewhere is the same damage. It is
+	// matched by Ino, Size and MTime: st_dev is kept for the record only,
+	// as it can change across reboots (device mapper, LVM, btrfs, NFS),
+	// while a backup and the next one's links are on one filesystem.
+	Dev, Ino uint64
+	Size     int64
+	MTime    Timespec  // zero in lists written before it was recorded
 	Found    time.Time // when verify found it
+}
+
+// Timespec is a file time as the kernel gives it: whole seconds and
+// nanoseconds, so times beyond 2262 survive.
+type Timespec struct{ Sec, Nsec int64 }
+
+// same reports whether d and o record the same damage (Found aside).
+func (d Damage) same(o Damage) bool {
+	return d.Path == o.Path && d.Kind == o.Kind && d.Dev == o.Dev && d.Ino == o.Ino && d.Size == o.Size && d.MTime == o.MTime
 }
 
 // damageWire is Damage on disk; a name that is not valid UTF-8 also goes as
@@ -42,23 +57,39 @@ type damageWire struct {
 	Kind    string    `json:"kind"`
 	Dev     uint64    `json:"dev"`
 	Ino     uint64    `json:"ino"`
+	Size    int64     `json:"size"`
+	MSec    int64     `json:"mtime_sec,omitempty"`
+	MNsec   int64     `json:"mtime_nsec,omitempty"`
 	Found   time.Time `json:"found"`
 }
 
 // WriteDamage replaces the damage list of the backup folder dir with list
 // (written to a temporary name, synced and renamed, never through a
-// symlink). An empty list removes the file.
+// symlink). An empty list removes the file. Nothing is written when the
+// list on disk already says the same, so verifying a backup on a read-only
+// mount changes nothing and fails nothing: a clean verify there finds no
+// list to remove, and a damaged one finds the damage already recorded.
 func WriteDamage(dir string, list []Damage) error {
 	final := filepath.Join(dir, DamageName)
 	if len(list) == 0 {
-		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", final, err)
+		if _, err := os.Lstat(final); errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
+		err := os.Remove(final)
+		if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EROFS) {
+			// On a read-only mount a stale list stays: it only makes the
+			// next backup copy those files afresh, nothing to warn about.
+			return nil
+		}
+		return err // a PathError naming the file
+	}
+	if old, err := ReadDamage(dir); err == nil && sameList(old, list) {
 		return nil
 	}
 	var sb strings.Builder
 	for _, d := range list {
-		w := damageWire{Path: d.Path, Kind: d.Kind, Dev: d.Dev, Ino: d.Ino, Found: d.Found.UTC()}
+		w := damageWire{Path: d.Path, Kind: d.Kind, Dev: d.Dev, Ino: d.Ino, Size: d.Size,
+			MSec: d.MTime.Sec, MNsec: d.MTime.Nsec, Found: d.Found.UTC()}
 		if !utf8.ValidString(d.Path) {
 			w.Path = strings.ToValidUTF8(d.Path, "\uFFFD")
 			w.PathB64 = base64.StdEncoding.EncodeToString([]byte(d.Path))
@@ -121,7 +152,8 @@ func ReadDamage(dir string) ([]Damage, error) {
 		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
 			return out, fmt.Errorf("read %s: line %d: %w", p, line, err)
 		}
-		d := Damage{Path: w.Path, Kind: w.Kind, Dev: w.Dev, Ino: w.Ino, Found: w.Found}
+		d := Damage{Path: w.Path, Kind: w.Kind, Dev: w.Dev, Ino: w.Ino, Size: w.Size,
+			MTime: Timespec{w.MSec, w.MNsec}, Found: w.Found}
 		if w.PathB64 != "" {
 			b, err := base64.StdEncoding.DecodeString(w.PathB64)
 			if err != nil {
@@ -135,4 +167,24 @@ func ReadDamage(dir string) ([]Damage, error) {
 		return out, fmt.Errorf("read %s: %w", p, err)
 	}
 	return out, nil
+}
+
+// sameList reports whether a and b record the same damage, in any order.
+func sameList(a, b []Damage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, d := range b {
+		found := false
+		for _, o := range a {
+			if o.same(d) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -73,3 +73,44 @@ func TestDamageNotRegular(t *testing.T) {
 		t.Errorf("the symlink's target was written: %q", data)
 	}
 }
+
+// On a read-only mount a verify must not fail to "record" what changes
+// nothing: a clean check with no list, or damage already recorded.
+func TestWriteDamageOnReadOnlyMountChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v)", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	clean, damaged := filepath.Join(dir, "clean"), filepath.Join(dir, "damaged")
+	os.Mkdir(clean, 0o700)
+	os.Mkdir(damaged, 0o700)
+	list := []Damage{{Path: "a.jpg", Kind: "content", Dev: 1, Ino: 2, Size: 3,
+		MTime: Timespec{Sec: 9_999_999_999, Nsec: 5}, Found: time.Now()}}
+	if err := WriteDamage(damaged, list); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Skipf("cannot remount read-only (%v)", err)
+	}
+	if err := WriteDamage(clean, nil); err != nil {
+		t.Errorf("clean verify on a read-only mount: %v", err)
+	}
+	again := []Damage{list[0]}
+	again[0].Found = time.Now().Add(time.Hour) // found again later
+	if err := WriteDamage(damaged, again); err != nil {
+		t.Errorf("the same damage again on a read-only mount: %v", err)
+	}
+	got, err := ReadDamage(damaged)
+	if err != nil || len(got) != 1 || !got[0].same(list[0]) {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+	// A clean verify cannot clear the old list there: that is no error.
+	if err := WriteDamage(damaged, nil); err != nil {
+		t.Errorf("clearing a list on a read-only mount: %v", err)
+	}
+	// New damage that cannot be recorded is an error.
+	if err := WriteDamage(damaged, append(again, Damage{Path: "b.jpg", Kind: "size", Ino: 4})); err == nil {
+		t.Error("no error when new damage could not be recorded")
+	}
+}

@@ -20,12 +20,14 @@
 // list only when its checksum matches its manifest. A rotating share of the
 // linked files (Options.RecheckPercent, chosen by Options.Run and a hash of
 // the path) is re-read and must match the listed hash. A linked file with no
-// vouched entry is read and compared with the source. Either mismatch, and a
-// previous file verify recorded as damaged (Options.Damaged), gets a fresh
+// vouched entry is read and compared with the source. Either mismatch, a
+// linked copy that cannot be read, and a previous file verify recorded as
+// damaged (Options.Damaged, matched by inode, size and mtime) get a fresh
 // copy from the source instead of the link, with a warning.
 //
 // The walk is by file descriptor: the root is opened once (a symlinked root
-// is followed), and every item below it is opened, stat-ed, linked or
+// is followed; anything but a folder, a FIFO included, is refused at once),
+// the copy is made and opened relative to its open parent, and every item below it is opened, stat-ed, linked or
 // created relative to its already open parent folder, with O_NOFOLLOW; no
 // path is resolved again. A folder swapped for a symlink while the walk runs
 // is recorded as the symlink, never followed. Three descriptors are open per

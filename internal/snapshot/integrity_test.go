@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
@@ -194,8 +197,11 @@ func TestKnownDamageCopiedAfresh(t *testing.T) {
 	st := lstat(t, filepath.Join(b1, names[2]))
 	other := lstat(t, filepath.Join(b1, names[4]))
 	damaged := map[string][]Damaged{
-		names[2]: {{Dev: uint64(st.Dev), Ino: st.Ino, Backup: "backup_verified"}},
-		names[4]: {{Dev: uint64(other.Dev), Ino: other.Ino + 1_000_000, Backup: "backup_old"}}, // another inode: not this file
+		names[2]: {{Ino: st.Ino, Size: st.Size, MTime: unix.Timespec(st.Mtim), HasAttrs: true, Backup: "backup_verified"}},
+		names[4]: {{Ino: other.Ino + 1_000_000, Size: other.Size, MTime: unix.Timespec(other.Mtim), HasAttrs: true, Backup: "backup_old"}}, // another inode: not this file
+		// The same inode number with another size: the number was reused
+		// by a good file, so it is linked.
+		names[5]: {{Ino: lstat(t, filepath.Join(b1, names[5])).Ino, Size: 1, HasAttrs: true, Backup: "backup_old"}},
 	}
 	b2 := filepath.Join(tmp, "b2")
 	r := take(t, Options{Source: src, Dest: b2, Previous: b1, PreviousList: bytes.NewReader(first.list), Damaged: damaged})
@@ -326,4 +332,76 @@ func TestFdsBoundedByDepth(t *testing.T) {
 		t.Errorf("%d descriptors open at the deepest level, more than %d", most.Load(), limit)
 	}
 	t.Logf("descriptors: %d before, at most %d during", base, most.Load())
+}
+
+// A linked copy that cannot be read (a disk error in the previous backup)
+// is copied afresh with a warning, both when a recheck reads it and when no
+// list vouches for it; it must not fail the run, or every later run would
+// link it again and fail the same way.
+func TestUnreadableLinkedCopyIsCopiedAfresh(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	names := flatTree(t, src, 10)
+	b1 := filepath.Join(tmp, "b1")
+	first := take(t, Options{Source: src, Dest: b1})
+	bad := names[4]
+	linkedReadHook = func(rel string) error {
+		if rel == bad {
+			return syscall.EIO
+		}
+		return nil
+	}
+	t.Cleanup(func() { linkedReadHook = nil })
+	for _, c := range []struct {
+		name string
+		list []byte
+	}{{"recheck", first.list}, {"no list", nil}} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{Source: src, Dest: filepath.Join(tmp, "b2-"+strings.ReplaceAll(c.name, " ", "-")),
+				Previous: b1, PreviousName: "backup_one", RecheckPercent: 100, Run: 1}
+			if c.list != nil {
+				opts.PreviousList = bytes.NewReader(c.list)
+			}
+			r := take(t, opts)
+			checkAgainstSource(t, src, opts.Dest, r, names)
+			if r.res.Refreshed != 1 || r.res.Linked != 9 {
+				t.Errorf("result %+v, want 1 refreshed, 9 linked", r.res)
+			}
+			if !r.warned(bad) || !r.warned("backup_one") {
+				t.Errorf("no warning naming %s and the backup: %q", bad, r.warns)
+			}
+			if lstat(t, filepath.Join(opts.Dest, bad)).Ino == lstat(t, filepath.Join(b1, bad)).Ino {
+				t.Error("the unreadable inode is still linked")
+			}
+		})
+	}
+}
+
+// A FIFO in place of the uploads folder is refused at once, not waited on.
+func TestFIFOAsSourceIsRefused(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "uploads")
+	if err := syscall.Mkfifo(src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := takeRun(t, context.Background(), Options{Source: src, Dest: filepath.Join(tmp, "dst")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a folder") {
+			t.Errorf("FIFO as the uploads folder: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the open so the goroutine can end.
+		if f, err := os.OpenFile(src, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("a FIFO as the uploads folder hangs the backup")
+	}
+	if _, err := os.Lstat(filepath.Join(tmp, "dst")); err == nil {
+		t.Error("the snapshot folder was made for a FIFO source")
+	}
 }

@@ -59,9 +59,17 @@ type Options struct {
 	OnWritten func(rel string)
 }
 
-// Damaged is one inode known to hold damaged bytes.
+// Damaged is one inode known to hold damaged bytes. It is matched by inode
+// number, size and mtime, not st_dev: that can change across reboots, and
+// the previous backup and the new links are on one filesystem anyway.
 type Damaged struct {
-	Dev, Ino uint64
+	Ino  uint64
+	Size int64
+	// MTime of the damaged inode; with HasAttrs false (a list written
+	// before these were recorded) the inode number alone matches, at worst
+	// copying a good file afresh.
+	MTime    unix.Timespec
+	HasAttrs bool
 	Backup   string // where verify found it
 }
 
@@ -122,12 +130,21 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		return w.res, fmt.Errorf("snapshot %s: %w", opts.Source, err)
 	}
 
-	// os.Open follows a symlinked root, like rsync "src/"; below it nothing
-	// is followed.
-	src, err := os.Open(opts.Source)
+	// A symlinked root is followed, like rsync "src/"; below it nothing
+	// is followed. O_DIRECTORY|O_NONBLOCK: a FIFO put in its place is
+	// refused at once instead of waited on.
+	sfd, err := unix.Open(opts.Source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) {
+		return w.res, fmt.Errorf("uploads source %s is not a folder", opts.Source)
+	}
 	if err != nil {
+		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, &os.PathError{Op: "open", Path: opts.Source, Err: err})
+	}
+	if err := unix.SetNonblock(sfd, false); err != nil {
+		unix.Close(sfd)
 		return w.res, fmt.Errorf("uploads source %s: %w", opts.Source, err)
 	}
+	src := os.NewFile(uintptr(sfd), opts.Source)
 	var st unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		src.Close()
@@ -138,11 +155,21 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		return w.res, fmt.Errorf("uploads source %s is not a folder", opts.Source)
 	}
 
-	if err := os.Mkdir(opts.Dest, 0o700); err != nil {
+	// Dest is made and reached relative to its open parent, never by
+	// resolving its path again (its parent may be reached through
+	// /proc/self/fd, see job).
+	parent, err := unix.Open(filepath.Dir(opts.Dest), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dst, err := unix.Open(opts.Dest, dirFlags, 0)
+	defer unix.Close(parent)
+	destName := filepath.Base(opts.Dest)
+	if err := unix.Mkdirat(parent, destName, 0o700); err != nil {
+		src.Close()
+		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
+	}
+	dst, err := unix.Openat(parent, destName, dirFlags, 0)
 	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("open snapshot folder %s: %w", opts.Dest, err)
@@ -176,7 +203,7 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 	if err := w.dir(".", src, dst, prev, &st); err != nil {
 		return w.res, err
 	}
-	if err := setTimes(unix.AT_FDCWD, opts.Dest, st.Mtim); err != nil {
+	if err := setTimes(parent, destName, st.Mtim); err != nil {
 		return w.res, fmt.Errorf("set times of %s: %w", opts.Dest, err)
 	}
 	return w.res, nil
@@ -500,7 +527,8 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 			if err == nil {
 				r := childResult{kind: kindFile, st: st, linked: true, size: st.Size}
 				if w.prevList == nil || w.recheckDue(rel) {
-					r.linkedSum = w.hashNow(rel, fd.dst, name)
+					sum, err := w.hashLinked(rel, fd.dst, name)
+					r.linkedSum = hashed{sum: sum, err: err, ok: true}
 				}
 				if w.prevList == nil {
 					r.srcSum = w.hashNow(rel, fd.src, name)
@@ -520,7 +548,7 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 // verify recorded as damaged at this path.
 func (w *walker) knownDamaged(rel string, ps *unix.Stat_t) (Damaged, bool) {
 	for _, d := range w.opts.Damaged[rel] {
-		if d.Dev == ps.Dev && d.Ino == ps.Ino {
+		if d.Ino == ps.Ino && (!d.HasAttrs || d.Size == ps.Size && d.MTime == ps.Mtim) {
 			return d, true
 		}
 	}
@@ -593,7 +621,18 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 		if r.linkedSum.ok {
 			return r.linkedSum.sum, r.linkedSum.err
 		}
-		return w.hashAt(rel, fd.dst, name)
+		return w.hashLinked(rel, fd.dst, name)
+	}
+	// A linked copy that cannot be read is damage in the previous backup,
+	// not a reason to fail: failing would write no manifest, so every
+	// later run would link the same copy and fail again.
+	unreadable := func(err error) bool {
+		if err == nil || w.ctx.Err() != nil {
+			return false
+		}
+		w.warn("linked copy cannot be read (damaged in the previous backup?); copying it afresh from the uploads folder",
+			"path", rel, "damaged_in", w.opts.PreviousName, "err", err)
+		return true
 	}
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
@@ -603,6 +642,9 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 			}
 			w.res.Rechecked++
 			sum, err := linked()
+			if unreadable(err) {
+				return "", false, nil
+			}
 			if err != nil {
 				return "", false, err
 			}
@@ -616,6 +658,9 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 	}
 	w.res.Compared++
 	sum, err := linked()
+	if unreadable(err) {
+		return "", false, nil
+	}
 	if err != nil {
 		return "", false, err
 	}
@@ -657,6 +702,21 @@ func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// linkedReadHook, when set (by tests), is called before a linked copy is
+// read; an error it returns is taken as the read's error. It stands for a
+// disk that returns EIO, which a test cannot make on demand.
+var linkedReadHook func(rel string) error
+
+// hashLinked is hashAt for the linked copy of a file in the new snapshot.
+func (w *walker) hashLinked(rel string, dirfd int, name string) (string, error) {
+	if linkedReadHook != nil {
+		if err := linkedReadHook(rel); err != nil {
+			return "", fmt.Errorf("hash %s: %w", rel, err)
+		}
+	}
+	return w.hashAt(rel, dirfd, name)
 }
 
 // hashNow is hashAt for phase 1: the result is kept for phase 2.

@@ -32,7 +32,8 @@ func RecordDamage(b repo.Backup, res Result) (int, error) {
 			continue // gone since: nothing left to link
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		list = append(list, repo.Damage{Path: rel, Kind: p.Kind, Dev: uint64(st.Dev), Ino: st.Ino, Found: now})
+		list = append(list, repo.Damage{Path: rel, Kind: p.Kind, Dev: uint64(st.Dev), Ino: st.Ino,
+			Size: st.Size, MTime: repo.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec}, Found: now})
 	}
 	if len(list) == 0 && len(res.Skipped) > 0 {
 		return 0, nil
