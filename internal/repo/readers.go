@@ -33,8 +33,9 @@ const ReadersWaitingName = ".directus-backup-readers-waiting.lock"
 // ReadLock is a shared hold on the readers lock of a backups folder.
 type ReadLock struct{ f *os.File }
 
-// readPoll is how often Read retries while a purge deletes a folder.
-const readPoll = 50 * time.Millisecond
+// readPoll is how often Read retries while a purge deletes a folder:
+// often enough that a reader gets in soon after the purge stops for it.
+const readPoll = 10 * time.Millisecond
 
 // readWaitNotice is how long Read waits before it calls its waiting
 // callback: deleting one folder of a few thousand files takes less.
