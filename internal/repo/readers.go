@@ -104,9 +104,8 @@ func openOrReadOnly(path string) (*os.File, error) {
 }
 
 // announceWaiting holds ReadersWaitingName shared. It returns nil, nil
-// when the reader cannot (the file cannot be made, or a purge is checking
-// it at this instant): it then just waits, and tries again on the next
-// poll.
+// when the reader cannot (the file cannot be made, or something else holds
+// it exclusively): it then just waits, and tries again on the next poll.
 func announceWaiting(dir string) (*os.File, error) {
 	f, err := openOrReadOnly(filepath.Join(dir, ReadersWaitingName))
 	if err != nil {
@@ -115,11 +114,22 @@ func announceWaiting(dir string) (*os.File, error) {
 		}
 		return nil, nil
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, nil
+	// A purge holds it exclusively for two system calls while it checks:
+	// retried at once rather than on the next poll, by which time the
+	// purge may have started on another folder. Never a blocking flock:
+	// whoever can replace the file could then hold a reader forever.
+	for try := 0; try < 100; try++ {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
-	return f, nil
+	f.Close()
+	return nil, nil
 }
 
 // Release gives the shared lock up.
