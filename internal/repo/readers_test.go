@@ -257,17 +257,18 @@ func TestReadWaitsForOneFolderOnly(t *testing.T) {
 		removed, err := Purge(dir)
 		done <- purged{removed, err}
 	}()
-	// Start reading once the purge is under way: one folder is gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for deletingFolders(t, dir) == folders {
+	// Start reading once the purge is deleting a folder (it holds the
+	// readers lock exclusively), and before it has deleted more than two.
+	deadline := time.Now().Add(30 * time.Second)
+	for !exclusivelyLocked(t, filepath.Join(dir, ReadersLockName)) {
 		if time.Now().After(deadline) {
 			t.Fatal("the purge does not start")
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(100 * time.Microsecond)
 	}
 	before := deletingFolders(t, dir)
-	if before == 0 {
-		t.Fatal("the purge ended before the reader started; the test proves nothing")
+	if before < 3 {
+		t.Fatalf("the purge deleted %d folders before the reader started; the test proves nothing", folders-before)
 	}
 	l, err := Read(context.Background(), dir, nil)
 	if err != nil {
@@ -288,6 +289,30 @@ func TestReadWaitsForOneFolderOnly(t *testing.T) {
 	if removed, err := Purge(dir); err != nil || len(removed)+len(p.removed) != folders {
 		t.Errorf("next Purge = %d removed, %v; want the %d left", len(removed), err, folders-len(p.removed))
 	}
+}
+
+// exclusivelyLocked reports whether some process holds an exclusive flock
+// on path, from the kernel's lock table (taking a lock to find out would
+// disturb the purge).
+func exclusivelyLocked(t *testing.T, path string) bool {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	want := fmt.Sprintf("%02x:%02x:%d", unixMajor(uint64(st.Dev)), unixMinor(uint64(st.Dev)), st.Ino)
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want {
+			return true
+		}
+	}
+	return false
 }
 
 // A reader that waits for longer than a second says so, once.
