@@ -123,6 +123,9 @@ func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f res
 	}
 	defer lock.Release()
 	log := a.logger(cfg, a.stderr, nil)
+	if err := lock.HolderErr(); err != nil {
+		log.Warn("locked, but could not write who holds the lock", "err", err)
+	}
 	rl, err := readBackups(ctx, cfg.BackupsDir, log)
 	if err != nil {
 		return err

@@ -17,7 +17,9 @@ func readBackups(ctx context.Context, backupsDir string, log *slog.Logger) (*rep
 	if _, err := os.Stat(backupsDir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil // nothing to read; the command says so itself
 	}
-	l, err := repo.Read(ctx, backupsDir)
+	l, err := repo.Read(ctx, backupsDir, func() {
+		log.Info("waiting for the removal of retired backups (a prune or a backup's retention is deleting one folder; the rest waits for the next run)")
+	})
 	if errors.Is(err, os.ErrPermission) && !errors.Is(err, repo.ErrBadLockFile) {
 		log.Warn("cannot take the readers lock (BACKUPS_DIR not writable for this user); a prune running meanwhile may remove a backup being read", "err", err)
 		return nil, nil

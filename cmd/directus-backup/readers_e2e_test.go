@@ -315,3 +315,24 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A reader that has to wait for the removal of a retired backup says so
+// after about a second, and then reads.
+func TestReaderSaysItWaitsForRemoval(t *testing.T) {
+	f := newFixture(t)
+	f.mustBackup()
+	// Held as a purge holds it while it deletes a folder.
+	lf, err := os.OpenFile(filepath.Join(f.backups, ".directus-backup-readers.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(2 * time.Second); lf.Close() }()
+	r := f.runTimeout("verify")
+	if r.code != 0 || !strings.Contains(r.stderr, "waiting for the removal of retired backups") {
+		t.Errorf("verify while a folder is being removed: exit %d; want 0 and the wait said\n%s", r.code, r.stderr)
+	}
+}

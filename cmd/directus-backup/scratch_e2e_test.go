@@ -28,7 +28,7 @@ func TestLeftoverScratchDatabaseDropped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(slow, "psql"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	scratch := f.db + "_killed"
+	scratch := f.db + "_verify_0badc0de" // a name the tool makes: only those are dropped
 	marked := func(name string) string {
 		return f.pg.MustExec(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+name+"' AND shobj_description(oid, 'pg_database') LIKE 'directus-backup restore-test scratch database;%'")
 	}
@@ -46,7 +46,7 @@ func TestLeftoverScratchDatabaseDropped(t *testing.T) {
 	}
 
 	// One marked as made by a live process (this test), and one not marked.
-	live, plain := f.db+"_live", f.db+"_verify_00000000"
+	live, plain := f.db+"_verify_11111111", f.db+"_verify_00000000"
 	f.pg.MustExec(t, "postgres", "CREATE DATABASE "+live)
 	f.pg.MustExec(t, "postgres", "CREATE DATABASE "+plain)
 	t.Cleanup(func() {

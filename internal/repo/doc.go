@@ -14,7 +14,8 @@
 //	├── deleting_<name>/             a backup being removed (renamed first)
 //	├── .directus-backup.lock          run lock (backup, prune, restore)
 //	├── .directus-backup-purge.lock    held while deleting_ folders are deleted
-//	└── .directus-backup-readers.lock  shared by readers; purge waits for none
+//	├── .directus-backup-readers.lock  shared by readers; purge waits for none
+//	└── .directus-backup-readers-waiting.lock  shared by readers waiting; purge stops
 //
 // Lock files are opened without following symlinks and refused when they
 // are not plain regular files (ErrBadLockFile): BACKUPS_DIR often belongs

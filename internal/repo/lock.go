@@ -18,10 +18,16 @@ var ErrLocked = exitcode.New(exitcode.Locked, "another directus-backup run is us
 // Lock is an exclusive hold on a backups folder. It is an flock(2) lock, so
 // the kernel releases it when the process dies, however it dies: a run
 // killed with SIGKILL never leaves a stale lock behind.
-type Lock struct{ f *os.File }
+type Lock struct {
+	f         *os.File
+	holderErr error
+}
 
 // Acquire takes the lock on dir without waiting. holder is written into the
-// lock file so that a refused run can say who holds it.
+// lock file so that a refused run can say who holds it. That line is only
+// information: when it cannot be written (a full disk, a file size limit)
+// the lock still holds, and the error is kept for HolderErr rather than
+// returned, since refusing would stop a prune that could free the space.
 func Acquire(dir, holder string) (*Lock, error) {
 	path := filepath.Join(dir, LockName)
 	f, err := openLockFile(path)
@@ -34,13 +40,32 @@ func Acquire(dir, holder string) (*Lock, error) {
 		data = data[:n]
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (held by %s)", ErrLocked, strings.TrimSpace(string(data)))
+			who := strings.TrimSpace(string(data))
+			if who == "" {
+				who = "a run that could not write its name into " + path
+			}
+			return nil, fmt.Errorf("%w (held by %s)", ErrLocked, who)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	f.Truncate(0)
-	f.WriteAt([]byte(holder+"\n"), 0)
-	return &Lock{f: f}, nil
+	l := &Lock{f: f}
+	if err := f.Truncate(0); err != nil {
+		l.holderErr = fmt.Errorf("clear the holder line of %s: %w", path, err)
+	} else if _, err := f.WriteAt([]byte(holder+"\n"), 0); err != nil {
+		// A part of the line would name no one; an empty file says so.
+		f.Truncate(0)
+		l.holderErr = fmt.Errorf("write the holder line into %s (the lock holds; a refused run cannot say who holds it): %w", path, err)
+	}
+	return l, nil
+}
+
+// HolderErr is the error of writing the holder line into the lock file,
+// nil when it was written. The caller may warn of it; the lock holds.
+func (l *Lock) HolderErr() error {
+	if l == nil {
+		return nil
+	}
+	return l.holderErr
 }
 
 // Release gives the lock up.

@@ -85,7 +85,7 @@ func openLockFileReadOnly(path string) (*os.File, error) {
 // file in dir that the tool would refuse (for doctor).
 func CheckLockFiles(dir string) []error {
 	var out []error
-	for _, n := range []string{LockName, PurgeLockName, ReadersLockName} {
+	for _, n := range []string{LockName, PurgeLockName, ReadersLockName, ReadersWaitingName} {
 		p := filepath.Join(dir, n)
 		if fi, err := os.Lstat(p); err == nil {
 			if err := lockFileProblem(p, fi); err != nil {

@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,8 +39,12 @@ var lockUsers = map[string]func(dir string) error{
 		_, err := Purge(dir)
 		return err
 	},
+	ReadersWaitingName: func(dir string) error {
+		_, err := Purge(dir)
+		return err
+	},
 	ReadersLockName: func(dir string) error {
-		l, err := Read(context.Background(), dir)
+		l, err := Read(context.Background(), dir, nil)
 		l.Release()
 		return err
 	},
@@ -113,7 +118,7 @@ func TestPurgeLeavesWhatReadersRead(t *testing.T) {
 	dir := t.TempDir()
 	mkdir(t, dir, "backup_a_1", "uploads")
 	os.WriteFile(filepath.Join(dir, "backup_a_1", DumpGzip), []byte("x"), 0o600)
-	rl, err := Read(context.Background(), dir)
+	rl, err := Read(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +155,11 @@ func TestReadWaitsForPurge(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := Read(ctx, dir); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Read(ctx, dir, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Read during a purge = %v; want to wait until ctx ends", err)
 	}
 	go func() { time.Sleep(100 * time.Millisecond); f.Close() }()
-	l, err := Read(context.Background(), dir)
+	l, err := Read(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,5 +213,133 @@ func TestListNotRegularFiles(t *testing.T) {
 		if _, ok := NewestUsable(bs); ok {
 			t.Errorf("%s as %s: a damaged backup is usable", c.file, c.kind)
 		}
+	}
+}
+
+// deletingFolders counts the deleting_ folders in dir.
+func deletingFolders(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), DeletingPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// A reader that starts while a purge deletes many retired folders gets in
+// after at most the folder being deleted: the purge stops and leaves the
+// rest for the next run. (A reader that only polled the readers lock
+// almost never got in between two folders, so it waited for the whole
+// purge.)
+func TestReadWaitsForOneFolderOnly(t *testing.T) {
+	const folders, files = 6, 1500
+	dir := t.TempDir()
+	for i := 0; i < folders; i++ {
+		d := mkdir(t, dir, fmt.Sprintf("%sbackup_a_%d", DeletingPrefix, i), "uploads")
+		for j := 0; j < files; j++ {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	type purged struct {
+		removed []string
+		err     error
+	}
+	done := make(chan purged, 1)
+	go func() {
+		removed, err := Purge(dir)
+		done <- purged{removed, err}
+	}()
+	// Start reading once the purge is deleting a folder (it holds the
+	// readers lock exclusively), and before it has deleted more than two.
+	deadline := time.Now().Add(30 * time.Second)
+	for !exclusivelyLocked(t, filepath.Join(dir, ReadersLockName)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge does not start")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	before := deletingFolders(t, dir)
+	if before < 3 {
+		t.Fatalf("the purge deleted %d folders before the reader started; the test proves nothing", folders-before)
+	}
+	l, err := Read(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := deletingFolders(t, dir)
+	l.Release()
+	p := <-done
+	// The folder being deleted when they were counted may finish, and the
+	// one being deleted when the reader came (the count and Read's first
+	// try are not one step); no other.
+	if after < before-2 {
+		t.Errorf("%d retired folders were deleted while the reader waited (%d left of %d); want at most the one being deleted", before-after, after, before)
+	}
+	if !errors.Is(p.err, ErrReaders) || deletingFolders(t, dir) == 0 {
+		t.Errorf("Purge = %d removed, %v; want it to stop for the reader and leave folders for the next run", len(p.removed), p.err)
+	}
+	if removed, err := Purge(dir); err != nil || len(removed)+len(p.removed) != folders {
+		t.Errorf("next Purge = %d removed, %v; want the %d left", len(removed), err, folders-len(p.removed))
+	}
+}
+
+// exclusivelyLocked reports whether some process holds an exclusive flock
+// on path, from the kernel's lock table (taking a lock to find out would
+// disturb the purge).
+func exclusivelyLocked(t *testing.T, path string) bool {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	want := fmt.Sprintf("%02x:%02x:%d", unixMajor(uint64(st.Dev)), unixMinor(uint64(st.Dev)), st.Ino)
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want {
+			return true
+		}
+	}
+	return false
+}
+
+// A reader that waits for longer than a second says so, once.
+func TestReadSaysItWaits(t *testing.T) {
+	dir := t.TempDir()
+	f, ok, err := exclusiveReaders(dir)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	go func() { time.Sleep(1500 * time.Millisecond); f.Close() }()
+	waited := 0
+	l, err := Read(context.Background(), dir, func() { waited++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if waited != 1 {
+		t.Errorf("waiting callback called %d times; want once", waited)
+	}
+	// No wait, no message.
+	waited = 0
+	l, err = Read(context.Background(), dir, func() { waited++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if waited != 0 {
+		t.Errorf("waiting callback called %d times without a wait", waited)
 	}
 }

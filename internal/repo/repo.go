@@ -249,10 +249,10 @@ const PurgeLockName = ".directus-backup-purge.lock"
 // Purge deletes every deleting_ folder in dir. It needs no run lock: it
 // takes its own, without waiting; when another process is already purging,
 // it returns at once and leaves the work to it. Each folder is deleted only
-// while the readers lock can be held exclusively: when a reader holds it,
-// Purge stops and returns an error wrapping ErrReaders (the folders wait
-// for the next run). It gives the readers lock up between folders, so a
-// reader never waits for more than one folder's removal.
+// while the readers lock can be held exclusively and no reader waits for
+// it (ReadersWaitingName): when a reader holds it or waits, Purge stops and
+// returns an error wrapping ErrReaders (the folders wait for the next run).
+// So a reader waits for the removal of one folder at most.
 func Purge(dir string) ([]string, error) {
 	f, err := openLockFile(filepath.Join(dir, PurgeLockName))
 	if err != nil {
@@ -262,6 +262,11 @@ func Purge(dir string) ([]string, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return nil, nil // someone else is purging
 	}
+	wf, err := openLockFile(filepath.Join(dir, ReadersWaitingName))
+	if err != nil {
+		return nil, err
+	}
+	defer wf.Close()
 	var removed []string
 	var errs []error
 	for pass := 0; pass < 3; pass++ { // pick up what retires meanwhile
@@ -279,6 +284,16 @@ func Purge(dir string) ([]string, error) {
 			rf, ok, err := exclusiveReaders(dir)
 			if err != nil {
 				return removed, errors.Join(append(errs, err)...)
+			}
+			if ok {
+				var waiting bool
+				if waiting, err = readersWaiting(wf); err != nil || waiting {
+					rf.Close()
+					ok = false
+				}
+				if err != nil {
+					return removed, errors.Join(append(errs, err)...)
+				}
 			}
 			if !ok {
 				left := fmt.Errorf("%d retired folder(s) left: %w", len(names)-i, ErrReaders)

@@ -48,3 +48,45 @@ func TestFIFOSwappedInAfterListing(t *testing.T) {
 		})
 	}
 }
+
+// An uploads file swapped for a FIFO between the walk's Lstat and its
+// open, with a writer holding the FIFO open (so a read would wait for data
+// forever), is reported as not a regular file, without hanging.
+func TestUploadSwappedForFIFO(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.jpg")
+	if err := os.WriteFile(p, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(p) // what the walk saw
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(p)
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// O_RDWR opens a FIFO without waiting, and keeps a writer on it.
+	writer, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	res := &Result{}
+	w := &walk{ctx: context.Background(), res: res, c: &counter{}, buf: make([]byte, chunk)}
+	done := make(chan error, 1)
+	go func() {
+		done <- w.file("a.jpg", p, fi, manifest.Entry{Path: "a.jpg", Type: manifest.TypeFile, Size: 5})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("verify hangs on an uploads file swapped for a FIFO")
+	}
+	if got := listProblems(*res); len(res.Problems) != 1 || res.Problems[0].Kind != KindUnreadable || !strings.Contains(got, "FIFO") {
+		t.Errorf("problems = %s; want one %q naming the FIFO", got, KindUnreadable)
+	}
+}

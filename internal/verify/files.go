@@ -365,9 +365,10 @@ func (w *walk) file(rel, abs string, fi fs.FileInfo, e manifest.Entry) error {
 		w.res.add(KindSize, relPath(rel), fmt.Sprintf("%d bytes, manifest says %d", fi.Size(), e.Size))
 		return nil
 	}
-	// NOFOLLOW and NONBLOCK: a file swapped for a symlink or a FIFO since
-	// the Lstat is neither followed nor waited on.
-	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	// A file swapped for a symlink, FIFO or device since the Lstat is
+	// neither followed nor read: a FIFO with a writer would make the read
+	// wait forever, deaf to ctx.
+	f, err := regfile.Open(abs)
 	if err != nil {
 		w.res.add(KindUnreadable, relPath(rel), err.Error())
 		return nil

@@ -21,7 +21,7 @@ const (
 
 // RestoreTestOptions for RestoreTest.
 type RestoreTestOptions struct {
-	Target  pgexec.Target // the server and login; Target.Database is not used
+	Target  pgexec.Target // the server and login; Target.Database (DB_DATABASE) only names which leftovers are ours
 	Scratch string        // the scratch database: must not exist; it is created and dropped
 	Owner   string        // owner of the scratch database (DB_USER)
 }
