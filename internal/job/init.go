@@ -68,6 +68,9 @@ func (r *run) init(ctx context.Context) error {
 		return err
 	}
 	r.lock = lock
+	if err := lock.HolderErr(); err != nil {
+		r.log.Warn("locked, but could not write who holds the lock", "err", err)
+	}
 
 	name := repo.BackupName(cfg.FormattedDate, cfg.Timestamp)
 	if _, err := os.Lstat(r.backupPath(name)); err == nil {

@@ -201,6 +201,9 @@ func prune(ctx context.Context, cfg *config.Config, deps Deps, dry bool) (Cleanu
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
+	if err := lock.HolderErr(); err != nil {
+		deps.Log.Warn("locked, but could not write who holds the lock", "err", err)
+	}
 	res, err := cleanup(ctx, cfg, deps.Log, deps.Now(), "", dry)
 	lock.Release()
 	if !dry {
