@@ -40,7 +40,7 @@ touches earlier backups or backup_latest.
 ` + exitcode.Help("backup"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.config(needs{DB: true})
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ nothing. Exit code 0 when a backup can run.
 ` + exitcode.Help("doctor"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.config(needs{DB: true})
 			if err != nil {
 				return err
 			}

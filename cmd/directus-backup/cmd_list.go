@@ -57,7 +57,7 @@ Recent failed runs (error folders) follow.
 ` + exitcode.Help("list"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfigNoDB()
+			cfg, err := a.config(needs{})
 			if err != nil {
 				return err
 			}

@@ -32,7 +32,7 @@ which rule keeps each backup it keeps.
 ` + exitcode.Help("prune"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfigNoDB()
+			cfg, err := a.config(needs{})
 			if err != nil {
 				return err
 			}

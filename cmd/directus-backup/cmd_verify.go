@@ -77,9 +77,9 @@ SELECT COUNT(*) FROM directus_users.
 			var cfg *config.Config
 			var err error
 			if restoreTest {
-				cfg, err = a.loadConfig()
+				cfg, err = a.config(needs{DB: true})
 			} else {
-				cfg, err = a.loadConfigNoDB()
+				cfg, err = a.config(needs{})
 			}
 			if err != nil {
 				return err

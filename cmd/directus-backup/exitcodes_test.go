@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -48,9 +49,9 @@ func TestExitCodeOfEveryErrorKind(t *testing.T) {
 		{"verify unchecked", verifyUnchecked{errors.New("x")}, 10},
 		{"verify interrupted", verifyUnchecked{canceled}, 130},
 		{"locked", locked, 11},
-		{"refused", restoreRefused{errors.New("not empty")}, 12},
-		{"restore failed", restoreFailed{errors.New("psql")}, 13},
-		{"restore interrupted", restoreFailed{canceled}, 130},
+		{"refused", exitcode.With(exitcode.Refused, errors.New("not empty")), 12},
+		{"restore failed", exitcode.With(exitcode.Restore, errors.New("psql")), 13},
+		{"restore interrupted", exitcode.With(exitcode.Restore, canceled), 130},
 		{"interrupted", canceled, 130},
 		{"unknown step", step("other", errors.New("x")), 1},
 	} {
