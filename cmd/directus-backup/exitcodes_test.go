@@ -10,6 +10,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/verify"
 )
 
 // TestExitCodeOfEveryErrorKind pins the code of each error kind the
@@ -45,9 +46,9 @@ func TestExitCodeOfEveryErrorKind(t *testing.T) {
 		{"verify step problems", step(job.StepVerify, errors.New("2 problems")), 9},
 		{"verify step unchecked", step(job.StepVerify, fmt.Errorf("%w: x", job.ErrVerifyUnchecked)), 10},
 		{"verify step unchecked interrupted", step(job.StepVerify, fmt.Errorf("%w: restore test: %w", job.ErrVerifyUnchecked, canceled)), 130},
-		{"verify problems", verifyFailed(1), 9},
-		{"verify unchecked", verifyUnchecked{errors.New("x")}, 10},
-		{"verify interrupted", verifyUnchecked{canceled}, 130},
+		{"verify problems", verify.ProblemsError(1), 9},
+		{"verify unchecked", verify.UncheckedError{Err: errors.New("x")}, 10},
+		{"verify interrupted", verify.UncheckedError{Err: canceled}, 130},
 		{"locked", locked, 11},
 		{"refused", exitcode.With(exitcode.Refused, errors.New("not empty")), 12},
 		{"restore failed", exitcode.With(exitcode.Restore, errors.New("psql")), 13},
