@@ -55,11 +55,18 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 ` + exitcode.Help("restore"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if f.force {
-				f.yes, f.del = true, true
-			}
 			if !f.db && !f.uploads {
 				f.db, f.uploads = true, true
+			}
+			if f.yes && !f.db {
+				return fmt.Errorf("%w: --yes goes with --db", errUsage)
+			}
+			if f.del && !f.uploads {
+				return fmt.Errorf("%w: --delete goes with --uploads", errUsage)
+			}
+			if f.force {
+				// Deprecated: both, for the part (or parts) restored.
+				f.yes, f.del = f.db, f.uploads
 			}
 			if f.targetDB != "" && !f.db {
 				return fmt.Errorf("%w: --target-db goes with --db", errUsage)
