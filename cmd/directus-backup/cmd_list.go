@@ -11,6 +11,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/listing"
+	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 func newListCommand(a *app) *cobra.Command {
@@ -75,7 +76,7 @@ func printListing(w io.Writer, l listing.Report) {
 		}
 	}
 	for _, n := range l.Removed {
-		fmt.Fprintf(w, "REMOVED %s: %s\n", n, removedWhileRead)
+		fmt.Fprintf(w, "REMOVED %s: %s\n", n, repo.RemovedWhileRead)
 	}
 	if len(l.FailedRuns) > 0 {
 		fmt.Fprintln(w, "\nRecent failed runs:")

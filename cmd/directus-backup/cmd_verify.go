@@ -9,6 +9,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
 
@@ -83,7 +84,7 @@ SELECT COUNT(*) FROM directus_users.
 func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Problem) {
 	for _, r := range reports {
 		if r.Removed {
-			fmt.Fprintf(w, "%-8s %s (%s): %s\n", "REMOVED", r.Backup, r.State, removedWhileRead)
+			fmt.Fprintf(w, "%-8s %s (%s): %s\n", "REMOVED", r.Backup, r.State, repo.RemovedWhileRead)
 			continue
 		}
 		status := "OK"

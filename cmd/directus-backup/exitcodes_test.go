@@ -31,7 +31,7 @@ func TestExitCodeOfEveryErrorKind(t *testing.T) {
 		{"usage", fmt.Errorf("%w: --x", errUsage), 2},
 		{"invalid settings", invalid, 2},
 		{"invalid setting in init", step(job.StepInit, invalid), 2},
-		{"no backup", fmt.Errorf("%w: x", errNoBackup), 2},
+		{"no backup", fmt.Errorf("%w: x", repo.ErrNoBackup), 2},
 		{"init", step(job.StepInit, errors.New("no pg_dump")), 3},
 		{"locked in init", step(job.StepInit, locked), 11},
 		{"database", step(job.StepDatabase, errors.New("x")), 4},
