@@ -17,7 +17,8 @@ import (
 )
 
 func newBackupCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "backup",
 		Short: "Make one backup: database dump, uploads snapshot, finalize, cleanup",
 		Long: `Make one backup, as the original backup.sh does:
@@ -37,19 +38,24 @@ func newBackupCommand(a *app) *cobra.Command {
 A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never
 touches earlier backups or backup_latest.
 
+With --json, the result is one JSON document on stdout, also after a
+failure (see docs/usage.md).
+
 ` + exitcode.Help("backup"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
+			cfg, err := a.config(needs{DB: true})
 			if err != nil {
 				return err
 			}
-			return a.runBackup(c, cfg)
+			return a.runBackup(c, cfg, asJSON)
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (also with --quiet)")
+	return c
 }
 
-func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
+func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON bool) error {
 	capture := &capbuf.Head{Max: 16 << 20} // the job log, for the error folder
 	progress := &job.Progress{}
 	var logOut io.Writer = a.stderr
@@ -73,6 +79,15 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config) error {
 	// The summary says "complete": print it only when the backup is, and
 	// backup_latest points at it (a cleanup failure leaves both true).
 	var se *job.StepError
+	if asJSON {
+		if rep == nil {
+			return err
+		}
+		if jerr := a.printJSON(newBackupDoc(rep, err)); err == nil {
+			return jerr
+		}
+		return err
+	}
 	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
 		printSummary(a.stdout, rep)
 	}
@@ -117,4 +132,72 @@ func (a *app) showProgress() bool {
 	}
 	f, ok := a.stderr.(*os.File)
 	return ok && isTerminal(f)
+}
+
+// backupDoc is the JSON form of a backup run (backup --json), documented in
+// docs/usage.md.
+type backupDoc struct {
+	OK       bool       `json:"ok"`
+	Error    string     `json:"error,omitempty"`
+	Step     string     `json:"failed_step,omitempty"`
+	ErrorDir string     `json:"error_dir,omitempty"`
+	JobID    string     `json:"job_id"`
+	Name     string     `json:"name"`
+	Path     string     `json:"path"`
+	Method   string     `json:"method"`
+	Previous string     `json:"previous"`
+	Started  time.Time  `json:"started"`
+	Finished time.Time  `json:"finished"`
+	Seconds  float64    `json:"seconds"`
+	Database dumpDoc    `json:"database"`
+	Uploads  uploadsDoc `json:"uploads"`
+	Cleanup  cleanupDoc `json:"cleanup"`
+}
+
+type dumpDoc struct {
+	RawBytes int64  `json:"raw_bytes"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
+	Tables   int    `json:"tables"`
+}
+
+type uploadsDoc struct {
+	Files       int64 `json:"files"`
+	Dirs        int64 `json:"dirs"`
+	Symlinks    int64 `json:"symlinks"`
+	Skipped     int64 `json:"skipped"`
+	Bytes       int64 `json:"bytes"`
+	Linked      int64 `json:"linked"`
+	Copied      int64 `json:"copied"`
+	CopiedBytes int64 `json:"copied_bytes"`
+	Rechecked   int64 `json:"rechecked"`
+	Compared    int64 `json:"compared"`
+	Refreshed   int64 `json:"refreshed"`
+}
+
+func newBackupDoc(rep *job.Report, err error) backupDoc {
+	d, u := rep.Dump, rep.Uploads
+	doc := backupDoc{
+		OK: err == nil, JobID: rep.JobID, Name: rep.Name, Path: rep.Path, Method: rep.Method, Previous: rep.Previous,
+		Started: rep.Started, Finished: rep.Finished,
+		Database: dumpDoc{RawBytes: d.RawBytes, Bytes: d.Bytes, SHA256: d.SHA256, Tables: len(d.TableRows)},
+		Uploads: uploadsDoc{Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped, Bytes: u.Bytes,
+			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
+			Refreshed: u.Refreshed},
+		Cleanup: newCleanupDoc(rep.Cleanup, false, nil),
+	}
+	if !rep.Finished.IsZero() {
+		doc.Seconds = rep.Finished.Sub(rep.Started).Seconds()
+	}
+	if err != nil {
+		doc.Error = err.Error()
+		var se *job.StepError
+		if errors.As(err, &se) {
+			doc.Step, doc.ErrorDir = se.Step, se.ErrorDir
+			if se.Step == job.StepCleanup {
+				doc.Cleanup.OK, doc.Cleanup.Error = false, se.Err.Error()
+			}
+		}
+	}
+	return doc
 }

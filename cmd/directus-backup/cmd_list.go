@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -14,32 +10,9 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/listing"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
-
-// listedBackup is one row of `list` (and its JSON form).
-type listedBackup struct {
-	Name        string    `json:"name"`
-	Path        string    `json:"path"`
-	Time        time.Time `json:"time"`
-	AgeSeconds  int64     `json:"age_seconds"`
-	State       string    `json:"state"`
-	Latest      bool      `json:"latest"`
-	DumpRaw     int64     `json:"dump_raw_bytes,omitempty"`
-	DumpStored  int64     `json:"dump_bytes"`
-	Files       int64     `json:"files"`
-	Bytes       int64     `json:"bytes"`
-	UniqueBytes int64     `json:"unique_bytes"`
-	Problem     string    `json:"problem,omitempty"`
-}
-
-type listing struct {
-	BackupsDir string          `json:"backups_dir"`
-	Latest     string          `json:"latest"`
-	Backups    []listedBackup  `json:"backups"`
-	Removed    []string        `json:"removed"` // retired while being read, skipped
-	FailedRuns []job.FailedRun `json:"failed_runs"`
-}
 
 func newListCommand(a *app) *cobra.Command {
 	var asJSON bool
@@ -57,23 +30,17 @@ Recent failed runs (error folders) follow.
 ` + exitcode.Help("list"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfigNoDB()
+			cfg, err := a.config(needs{})
 			if err != nil {
 				return err
 			}
-			rl, err := readBackups(c.Context(), cfg.BackupsDir, a.logger(cfg, a.stderr, nil))
-			if err != nil {
-				return err
-			}
-			defer rl.Release()
-			l, err := buildListing(cfg.BackupsDir, cfg.ErrorDir, failedRuns)
+			l, err := listing.Run(c.Context(), listing.Request{BackupsDir: cfg.BackupsDir, ErrorDir: cfg.ErrorDir,
+				FailedRuns: failedRuns, Log: a.logger(cfg, a.stderr, nil)})
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(l)
+				return a.printJSON(l)
 			}
 			printListing(a.stdout, l)
 			return nil
@@ -84,55 +51,7 @@ Recent failed runs (error folders) follow.
 	return c
 }
 
-func buildListing(backupsDir, errorDir string, failedRuns int) (*listing, error) {
-	l := &listing{BackupsDir: backupsDir, Backups: []listedBackup{}, Removed: []string{}, FailedRuns: []job.FailedRun{}}
-	backups, err := repo.List(backupsDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Before the first backup: nothing to list, not an error.
-		backups, err = nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list backups in %s: %w", backupsDir, err)
-	}
-	l.Latest, _ = repo.Latest(backupsDir)
-	now := time.Now()
-	for _, b := range backups {
-		lb := listedBackup{Name: b.Name, Path: b.Path, Time: b.Time, AgeSeconds: int64(now.Sub(b.Time).Seconds()),
-			State: string(b.State), Latest: b.Name == l.Latest}
-		if b.Manifest != nil {
-			lb.DumpRaw = b.Manifest.Database.RawBytes
-			lb.DumpStored = b.Manifest.Database.Bytes
-		} else if f := b.DumpFile(); f != "" {
-			if fi, err := os.Stat(f); err == nil {
-				lb.DumpStored = fi.Size()
-			}
-		}
-		if b.Err != nil {
-			lb.Problem = b.Err.Error()
-		}
-		u, err := repo.DiskUsage(b)
-		if (err != nil || b.State == repo.Incomplete) && b.Gone() {
-			l.Removed = append(l.Removed, b.Name)
-			continue
-		}
-		if err != nil && lb.Problem == "" {
-			lb.Problem = err.Error()
-		}
-		lb.Files, lb.Bytes, lb.UniqueBytes = u.Files, u.Bytes, u.UniqueBytes
-		l.Backups = append(l.Backups, lb)
-	}
-	runs, err := job.FailedRuns(errorDir)
-	if err != nil {
-		return nil, fmt.Errorf("list error folders in %s: %w", errorDir, err)
-	}
-	if len(runs) > max(failedRuns, 0) {
-		runs = runs[:max(failedRuns, 0)]
-	}
-	l.FailedRuns = append(l.FailedRuns, runs...)
-	return l, nil
-}
-
-func printListing(w io.Writer, l *listing) {
+func printListing(w io.Writer, l listing.Report) {
 	if len(l.Backups) == 0 {
 		fmt.Fprintf(w, "No backups yet in %s\n", l.BackupsDir)
 	} else {
@@ -157,7 +76,7 @@ func printListing(w io.Writer, l *listing) {
 		}
 	}
 	for _, n := range l.Removed {
-		fmt.Fprintf(w, "REMOVED %s: %s\n", n, removedWhileRead)
+		fmt.Fprintf(w, "REMOVED %s: %s\n", n, repo.RemovedWhileRead)
 	}
 	if len(l.FailedRuns) > 0 {
 		fmt.Fprintln(w, "\nRecent failed runs:")

@@ -14,7 +14,7 @@ import (
 )
 
 func newPruneCommand(a *app) *cobra.Command {
-	var dryRun bool
+	var dryRun, asJSON bool
 	c := &cobra.Command{
 		Use:   "prune",
 		Short: "Only the cleanup step: leftovers, retention, old error folders",
@@ -29,33 +29,37 @@ func newPruneCommand(a *app) *cobra.Command {
 With --dry-run, nothing is removed: prune lists what it would remove and
 which rule keeps each backup it keeps.
 
+With --json, the result is one JSON document on stdout (see docs/usage.md).
+
 ` + exitcode.Help("prune"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfigNoDB()
+			cfg, err := a.config(needs{})
 			if err != nil {
 				return err
 			}
-			log := a.logger(cfg, a.stderr, nil)
 			run := job.Prune
 			if dryRun {
 				run = job.PruneDryRun
 			}
-			res, err := run(c.Context(), cfg, job.Deps{Log: log})
-			if err != nil {
-				return err
-			}
+			res, err := run(c.Context(), cfg, job.Deps{Log: a.logger(cfg, a.stderr, nil)})
 			switch {
+			case asJSON:
+				if jerr := a.printJSON(newCleanupDoc(res, dryRun, err)); err == nil {
+					return jerr
+				}
+			case err != nil:
 			case dryRun:
 				printPrunePlan(a.stdout, res)
 			case !a.quiet:
 				fmt.Fprintf(a.stdout, "Prune: %d kept, %d expired, %d incomplete, %d leftovers, %d error folders removed\n",
 					len(res.Kept), len(res.Expired), len(res.Incomplete), len(res.Leftovers), len(res.ErrorDirs))
 			}
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "remove nothing; list what would be removed and why each backup is kept")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }
 
@@ -90,4 +94,40 @@ func printPrunePlan(w io.Writer, res job.CleanupResult) {
 	if len(res.Expired)+len(res.Incomplete)+len(res.Leftovers)+len(res.ErrorDirs) == 0 {
 		fmt.Fprintln(w, "Nothing to remove.")
 	}
+}
+
+// cleanupDoc is the JSON form of a cleanup (prune --json, and backup
+// --json's "cleanup"), documented in docs/usage.md.
+type cleanupDoc struct {
+	OK         bool              `json:"ok"`
+	Error      string            `json:"error,omitempty"`
+	DryRun     bool              `json:"dry_run"`
+	Kept       []string          `json:"kept"`
+	Expired    []string          `json:"expired"`
+	Incomplete []string          `json:"incomplete"`
+	Leftovers  []string          `json:"leftovers"`
+	ErrorDirs  []string          `json:"error_dirs"`
+	Damaged    []string          `json:"damaged"`
+	Reasons    map[string]string `json:"reasons"`
+}
+
+func newCleanupDoc(res job.CleanupResult, dry bool, err error) cleanupDoc {
+	d := cleanupDoc{OK: err == nil, DryRun: dry, Kept: nonNil(res.Kept), Expired: nonNil(res.Expired),
+		Incomplete: nonNil(res.Incomplete), Leftovers: nonNil(res.Leftovers), ErrorDirs: nonNil(res.ErrorDirs),
+		Damaged: nonNil(res.Damaged), Reasons: res.Reasons}
+	if d.Reasons == nil {
+		d.Reasons = map[string]string{}
+	}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	return d
+}
+
+// nonNil makes a missing list an empty one, so JSON says [] and not null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,29 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
-	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
-// restoreRefused: the target is not empty (no --force) or missing (no
-// --create). Exit 12.
-type restoreRefused struct{ err error }
-
-func (e restoreRefused) Error() string { return e.err.Error() }
-func (e restoreRefused) Unwrap() error { return e.err }
-
-// restoreFailed: the restore failed and left its target as it was. Exit 13.
-type restoreFailed struct{ err error }
-
-func (e restoreFailed) Error() string { return e.err.Error() }
-func (e restoreFailed) Unwrap() error { return e.err }
-
 type restoreFlags struct {
-	db, uploads, force, create, checksum bool
-	targetDB, targetDir                  string
+	db, uploads, yes, del, force, create, checksum, json bool
+	targetDB, targetDir                                  string
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
@@ -50,7 +34,7 @@ psql, locally or in the docker compose service exactly as backup runs
 pg_dump. The whole restore is one transaction that stops at the first
 error, and the dump's checksum and completion line are checked before psql
 is allowed to commit: a failed restore leaves the database as it was.
-Restoring over a database that has tables needs --force (or a "yes" typed
+Restoring over a database that has tables needs --yes (or a "yes" typed
 at a terminal). --create makes a missing target database, owned by DB_USER.
 
 Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. A target that
@@ -59,16 +43,30 @@ beside the target: its unchanged files (same size, mtime, mode, owner) are
 hard-linked, the others copied from the backup and checked against the
 manifest's SHA-256; it is swapped in with one rename: a failed restore leaves
 the folder as it was. Files in the target that are not in the backup are
-kept, or removed with --force. Modes, times, symlinks, empty folders and
+kept, or removed with --delete. Modes, times, symlinks, empty folders and
 (as root) owners are restored. --checksum also reads every live file and
 keeps it only if its SHA-256 matches the backup's (a file changed without
 a new size or time is restored from the backup). Stop Directus first.
+
+--force (deprecated) is --yes and --delete together.
+
+With --json, the result is one JSON document on stdout (see docs/restore.md).
 
 ` + exitcode.Help("restore"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if !f.db && !f.uploads {
 				f.db, f.uploads = true, true
+			}
+			if f.yes && !f.db {
+				return fmt.Errorf("%w: --yes goes with --db", errUsage)
+			}
+			if f.del && !f.uploads {
+				return fmt.Errorf("%w: --delete goes with --uploads", errUsage)
+			}
+			if f.force {
+				// Deprecated: both, for the part (or parts) restored.
+				f.yes, f.del = f.db, f.uploads
 			}
 			if f.targetDB != "" && !f.db {
 				return fmt.Errorf("%w: --target-db goes with --db", errUsage)
@@ -79,21 +77,55 @@ a new size or time is restored from the backup). Stop Directus first.
 			if f.targetDir != "" && !f.uploads {
 				return fmt.Errorf("%w: --target-dir goes with --uploads", errUsage)
 			}
-			var cfg *config.Config
-			var err error
-			if f.db {
-				cfg, err = a.loadConfig()
-			} else {
-				cfg, err = a.loadConfigNoDB()
-			}
+			cfg, err := a.config(needs{DB: f.db})
 			if err != nil {
 				return err
 			}
-			arg := ""
-			if len(args) > 0 {
-				arg = args[0]
+			req := restore.Request{
+				BackupsDir: cfg.BackupsDir,
+				DB:         f.db, Owner: cfg.DB.User, Create: f.create, Yes: f.yes,
+				Uploads: f.uploads, UploadsDir: cfg.UploadsDir, Delete: f.del, Checksum: f.checksum,
+				Log: a.logger(cfg, a.stderr, nil),
 			}
-			return a.runRestore(c, cfg, arg, f)
+			if len(args) > 0 {
+				req.Backup = args[0]
+			}
+			if f.db {
+				req.Target = job.Target(cfg, job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile))
+				if f.targetDB != "" {
+					req.Target = req.Target.WithDatabase(f.targetDB)
+				}
+				if in, ok := c.InOrStdin().(*os.File); ok && isTerminal(in) {
+					req.Confirm = func(q string) bool { return confirm(a.stderr, in, q) }
+				}
+			}
+			if f.uploads && f.targetDir != "" {
+				if req.UploadsDir, err = filepath.Abs(f.targetDir); err != nil {
+					return err
+				}
+			}
+			rep, err := restore.Run(c.Context(), req)
+			if f.json {
+				if rep.Backup == "" {
+					return err // no backup chosen: nothing to report
+				}
+				out := struct {
+					restore.Report
+					OK    bool   `json:"ok"`
+					Error string `json:"error,omitempty"`
+				}{Report: rep, OK: err == nil}
+				if err != nil {
+					out.Error = err.Error()
+				}
+				if jerr := a.printJSON(out); err == nil {
+					return jerr
+				}
+				return err
+			}
+			if err == nil {
+				printRestore(a.stdout, rep)
+			}
+			return err
 		},
 	}
 	fl := c.Flags()
@@ -101,129 +133,63 @@ a new size or time is restored from the backup). Stop Directus first.
 	fl.BoolVar(&f.uploads, "uploads", false, "restore the uploads folder")
 	fl.StringVar(&f.targetDB, "target-db", "", "database to restore into (default DB_DATABASE)")
 	fl.StringVar(&f.targetDir, "target-dir", "", "folder to restore the uploads into (default BACKUP_UPLOADS_DIR)")
-	fl.BoolVar(&f.force, "force", false, "restore over a database that has tables; remove uploads not in the backup")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "restore over a database that has tables, without asking")
+	fl.BoolVar(&f.del, "delete", false, "remove upload files and folders that are not in the backup")
+	fl.BoolVar(&f.force, "force", false, "deprecated: --yes and --delete together")
 	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	return c
 }
 
-func (a *app) runRestore(c *cobra.Command, cfg *config.Config, arg string, f restoreFlags) error {
-	ctx := c.Context()
-	start := time.Now()
-	// Chosen first for a clear error when there is none; chosen again
-	// under the lock below, as it may have been retired meanwhile.
-	if _, err := pickBackup(cfg.BackupsDir, arg); err != nil {
-		return err
-	}
-	// The lock keeps backup and prune away meanwhile: no backup of a
-	// half-restored database, no removal of the backup being read.
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	log := a.logger(cfg, a.stderr, nil)
-	if err := lock.HolderErr(); err != nil {
-		log.Warn("locked, but could not write who holds the lock", "err", err)
-	}
-	rl, err := readBackups(ctx, cfg.BackupsDir, log)
-	if err != nil {
-		return err
-	}
-	defer rl.Release()
-	b, err := pickBackup(cfg.BackupsDir, arg)
-	if err != nil {
-		return err
-	}
-	if !b.Usable() {
-		if b.Err != nil {
-			return fmt.Errorf("%w: %s is %s: %v", errNoBackup, b.Name, b.State, b.Err)
-		}
-		return fmt.Errorf("%w: %s is %s", errNoBackup, b.Name, b.State)
-	}
-	log.Info("restoring", "backup", b.Name, "state", b.State)
-
+// printRestore renders a restore's report as text.
+func printRestore(w io.Writer, rep restore.Report) {
 	var lines []string
-	if f.db {
-		target := job.Target(cfg, job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile))
-		if f.targetDB != "" {
-			target = target.WithDatabase(f.targetDB)
-		}
-		opts := restore.DBOptions{
-			Target: target, Dump: b.DumpFile(), Force: f.force, Create: f.create, Owner: cfg.DB.User,
-		}
-		if b.Manifest != nil {
-			opts.SHA256 = b.Manifest.Database.SHA256
-		}
-		if in, ok := c.InOrStdin().(*os.File); ok && isTerminal(in) {
-			opts.Confirm = func(q string) bool { return confirm(a.stderr, in, q) }
-		}
-		log.Info("restoring the database", "database", target.Database, "method", target.Method, "dump", opts.Dump)
-		res, err := restore.DB(ctx, opts)
-		switch {
-		case errors.Is(err, restore.ErrNotEmpty), errors.Is(err, restore.ErrNoDatabase):
-			return restoreRefused{fmt.Errorf("database restore refused: %w", err)}
-		case err != nil:
-			return restoreFailed{fmt.Errorf("restore database %s failed; it was left as it was: %w", target.Database, err)}
-		}
+	if d := rep.Database; d != nil {
 		what := "into an empty database"
-		if res.Created {
+		if d.Created {
 			what = "into a new database"
-		} else if res.HadTables+res.HadOther > 0 {
-			what = fmt.Sprintf("over %d existing tables (and %d views, sequences and other relations)", res.HadTables, res.HadOther)
-		} else if res.HadTables < 0 {
-			what = "over the existing database (--force)"
+		} else if d.HadTables+d.HadOther > 0 {
+			what = fmt.Sprintf("over %d existing tables (and %d views, sequences and other relations)", d.HadTables, d.HadOther)
+		} else if d.HadTables < 0 {
+			what = "over the existing database (--yes)"
 		}
-		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", target.Database,
-			job.HumanBytes(res.RawBytes), len(res.TableRows), what, res.Duration.Round(10*time.Millisecond)))
-		log.Info("database restored", "database", target.Database, "seconds", res.Duration.Seconds())
+		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", d.Database,
+			job.HumanBytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
 	}
-	if f.uploads {
-		dir := cfg.UploadsDir
-		if f.targetDir != "" {
-			if dir, err = filepath.Abs(f.targetDir); err != nil {
-				return err
-			}
-		}
-		log.Info("restoring the uploads", "target", dir)
-		res, err := restore.Uploads(ctx, restore.UploadsOptions{
-			Backup: b, Target: dir, Force: f.force, Checksum: f.checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
-		})
-		if err != nil {
-			if len(lines) > 0 {
-				log.Warn("the database WAS restored; only the uploads restore failed")
-			}
-			return restoreFailed{fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)}
-		}
+	if u := rep.Uploads; u != nil {
 		check := "checksums verified"
-		if res.Unchanged {
+		if u.Unchanged {
 			check = "the folder already matched the backup: nothing written"
-		} else if !res.Verified {
+		} else if !u.Verified {
 			check = "no manifest: checksums not checked"
 		}
 		extra := ""
-		if res.Linked > 0 {
-			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", res.Linked, res.Copied)
+		if u.Linked > 0 {
+			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
 		}
-		if res.Mismatched > 0 {
-			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", res.Mismatched)
+		if u.Mismatched > 0 {
+			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", u.Mismatched)
 		}
-		if len(res.Leftovers) > 0 {
-			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(res.Leftovers))
+		if len(u.Leftovers) > 0 {
+			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(u.Leftovers))
 		}
-		if res.Kept > 0 {
-			extra += fmt.Sprintf("; kept %d items not in the backup (--force removes them)", res.Kept)
+		if u.Kept > 0 {
+			extra += fmt.Sprintf("; kept %d items not in the backup (--delete removes them)", u.Kept)
 		}
-		if res.Removed > 0 {
-			extra += fmt.Sprintf("; removed %d items not in the backup", res.Removed)
+		if u.Removed > 0 {
+			extra += fmt.Sprintf("; removed %d items not in the backup", u.Removed)
 		}
-		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", dir, res.Files,
-			job.HumanBytes(res.Bytes), check, extra, res.Duration.Round(10*time.Millisecond)))
-		log.Info("uploads restored", "target", dir, "files", res.Files)
+		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", u.Target, u.Files,
+			job.HumanBytes(u.Bytes), check, extra, seconds(u.Seconds)))
 	}
-	fmt.Fprintf(a.stdout, "Restored from %s (%s, %s):\n%s\n  total      %s\n", b.Name, b.State,
-		b.Time.Format("2006-01-02 15:04:05"), strings.Join(lines, "\n"), time.Since(start).Round(10*time.Millisecond))
-	return nil
+	fmt.Fprintf(w, "Restored from %s (%s, %s):\n%s\n  total      %s\n", rep.Backup, rep.State,
+		rep.Time.Format("2006-01-02 15:04:05"), strings.Join(lines, "\n"), seconds(rep.Seconds))
+}
+
+// seconds renders a duration in seconds as the summaries do: 1.23s.
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(10 * time.Millisecond)
 }
 
 // confirm asks a yes/no question at the terminal; only "yes" is yes.

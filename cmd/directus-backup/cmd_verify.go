@@ -1,50 +1,17 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
-
-// verifyFailed: problems were found (exit 9).
-type verifyFailed int
-
-func (n verifyFailed) Error() string { return fmt.Sprintf("verification found %d problem(s)", int(n)) }
-func (verifyFailed) ExitCode() int   { return exitcode.Problems }
-
-// verifyUnchecked: a check could not be made (exit 10).
-type verifyUnchecked struct{ err error }
-
-func (e verifyUnchecked) Error() string { return "could not verify: " + e.err.Error() }
-func (e verifyUnchecked) Unwrap() error { return e.err }
-func (verifyUnchecked) ExitCode() int   { return exitcode.NoCheck }
-
-type verifyReport struct {
-	Backup      string                    `json:"backup"`
-	State       string                    `json:"state"`
-	OK          bool                      `json:"ok"`
-	Problems    []verify.Problem          `json:"problems"`
-	Skipped     []string                  `json:"skipped"`
-	Files       int64                     `json:"files_checked"`
-	Bytes       int64                     `json:"bytes_read"`
-	Directus    int                       `json:"directus_files_checked"`
-	Seconds     float64                   `json:"seconds"`
-	RestoreTest *verify.RestoreTestResult `json:"restore_test,omitempty"`
-	// Removed: the backup was retired while verify read it; not checked,
-	// and not a problem.
-	Removed bool   `json:"removed,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
 
 func newVerifyCommand(a *app) *cobra.Command {
 	var all, restoreTest, asJSON bool
@@ -74,13 +41,7 @@ SELECT COUNT(*) FROM directus_users.
 ` + exitcode.Help("verify"),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var cfg *config.Config
-			var err error
-			if restoreTest {
-				cfg, err = a.loadConfig()
-			} else {
-				cfg, err = a.loadConfigNoDB()
-			}
+			cfg, err := a.config(needs{DB: restoreTest})
 			if err != nil {
 				return err
 			}
@@ -90,104 +51,27 @@ SELECT COUNT(*) FROM directus_users.
 			if scratch != "" && !restoreTest {
 				return fmt.Errorf("%w: --scratch-db goes with --restore-test", errUsage)
 			}
-			log := a.logger(cfg, a.stderr, nil)
-			// Held before the backups are chosen: a backup retired from
-			// then on stays on disk until verify is done with it.
-			rl, err := readBackups(c.Context(), cfg.BackupsDir, log)
-			if err != nil {
-				return verifyUnchecked{err}
+			req := verify.Request{BackupsDir: cfg.BackupsDir, All: all, RestoreTest: restoreTest, Scratch: scratch,
+				Log: a.logger(cfg, a.stderr, nil)}
+			if len(args) > 0 {
+				req.Backup = args[0]
 			}
-			defer rl.Release()
-			var backups []repo.Backup
-			if all {
-				if backups, err = repo.List(cfg.BackupsDir); err != nil {
-					return verifyUnchecked{err}
-				}
-			} else {
-				arg := ""
-				if len(args) > 0 {
-					arg = args[0]
-				}
-				b, err := pickBackup(cfg.BackupsDir, arg)
-				if err != nil {
-					return err
-				}
-				backups = []repo.Backup{b}
+			if restoreTest {
+				req.Target = job.Target(cfg, job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile))
+				req.Owner = cfg.DB.User
 			}
-			var reports []verifyReport
-			problems, unchecked := 0, 0
-			for _, b := range backups {
-				rep := verifyReport{Backup: b.Name, State: string(b.State), Problems: []verify.Problem{}, Skipped: []string{}}
-				res, err := verify.Backup(c.Context(), b, verify.Options{})
-				if (err != nil || !res.OK()) && c.Context().Err() == nil && b.Gone() {
-					// What looked missing was renamed away by a removal.
-					log.Info("backup removed while being verified; skipped", "backup", b.Name)
-					rep.Removed, rep.OK = true, true
-					rep.Skipped = append(rep.Skipped, removedWhileRead)
-					reports = append(reports, rep)
-					continue
-				}
-				if err != nil {
-					rep.Error = err.Error()
-					unchecked++
-				} else {
-					rep.Problems = append(rep.Problems, res.Problems...)
-					rep.Skipped = append(rep.Skipped, res.Skipped...)
-					rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
-					// Remembered, so the next backup copies these files afresh.
-					if n, err := verify.RecordDamage(b, res); err != nil {
-						log.Warn("could not record the damaged files; the next backup may link them again", "backup", b.Name, "err", err)
-					} else if n > 0 {
-						log.Warn("damaged files recorded; the next backup copies them afresh", "backup", b.Name, "files", n)
-					}
-				}
-				if restoreTest && err == nil && b.Usable() {
-					name := scratch
-					if name == "" {
-						name = job.ScratchName(cfg.DB.Database)
-					}
-					method := job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
-					log.Info("restore test", "backup", b.Name, "scratch_database", name)
-					rt, err := verify.RestoreTest(c.Context(), b, verify.RestoreTestOptions{
-						Target: job.Target(cfg, method), Scratch: name, Owner: cfg.DB.User})
-					rep.RestoreTest = &rt
-					rt.LogLeftovers(log)
-					if err != nil {
-						rep.Error = err.Error()
-						unchecked++
-					}
-					rep.Problems = append(rep.Problems, rt.Problems...)
-				}
-				rep.OK = len(rep.Problems) == 0 && rep.Error == ""
-				problems += len(rep.Problems)
-				reports = append(reports, rep)
-				if c.Context().Err() != nil {
-					return c.Context().Err()
-				}
-			}
-			latest := verify.Latest(cfg.BackupsDir)
-			if latest != nil {
-				problems++
+			rep, err := verify.Run(c.Context(), req)
+			if rep.Backups == nil {
+				return err // nothing was checked
 			}
 			if asJSON {
-				out := struct {
-					Backups []verifyReport  `json:"backups"`
-					Latest  *verify.Problem `json:"latest_problem"`
-					OK      bool            `json:"ok"`
-				}{reports, latest, problems == 0 && unchecked == 0}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(out)
+				if jerr := a.printJSON(rep); err == nil {
+					return jerr
+				}
 			} else {
-				printVerify(a.stdout, reports, latest)
+				printVerify(a.stdout, rep.Backups, rep.Latest)
 			}
-			switch {
-			case problems > 0:
-				return verifyFailed(problems)
-			case unchecked > 0:
-				return verifyUnchecked{errors.New("see the output above")}
-			}
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "verify every backup")
@@ -197,10 +81,10 @@ SELECT COUNT(*) FROM directus_users.
 	return c
 }
 
-func printVerify(w io.Writer, reports []verifyReport, latest *verify.Problem) {
+func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Problem) {
 	for _, r := range reports {
 		if r.Removed {
-			fmt.Fprintf(w, "%-8s %s (%s): %s\n", "REMOVED", r.Backup, r.State, removedWhileRead)
+			fmt.Fprintf(w, "%-8s %s (%s): %s\n", "REMOVED", r.Backup, r.State, repo.RemovedWhileRead)
 			continue
 		}
 		status := "OK"

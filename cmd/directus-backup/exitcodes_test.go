@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/verify"
 )
 
 // TestExitCodeOfEveryErrorKind pins the code of each error kind the
@@ -29,7 +31,7 @@ func TestExitCodeOfEveryErrorKind(t *testing.T) {
 		{"usage", fmt.Errorf("%w: --x", errUsage), 2},
 		{"invalid settings", invalid, 2},
 		{"invalid setting in init", step(job.StepInit, invalid), 2},
-		{"no backup", fmt.Errorf("%w: x", errNoBackup), 2},
+		{"no backup", fmt.Errorf("%w: x", repo.ErrNoBackup), 2},
 		{"init", step(job.StepInit, errors.New("no pg_dump")), 3},
 		{"locked in init", step(job.StepInit, locked), 11},
 		{"database", step(job.StepDatabase, errors.New("x")), 4},
@@ -44,13 +46,13 @@ func TestExitCodeOfEveryErrorKind(t *testing.T) {
 		{"verify step problems", step(job.StepVerify, errors.New("2 problems")), 9},
 		{"verify step unchecked", step(job.StepVerify, fmt.Errorf("%w: x", job.ErrVerifyUnchecked)), 10},
 		{"verify step unchecked interrupted", step(job.StepVerify, fmt.Errorf("%w: restore test: %w", job.ErrVerifyUnchecked, canceled)), 130},
-		{"verify problems", verifyFailed(1), 9},
-		{"verify unchecked", verifyUnchecked{errors.New("x")}, 10},
-		{"verify interrupted", verifyUnchecked{canceled}, 130},
+		{"verify problems", verify.ProblemsError(1), 9},
+		{"verify unchecked", verify.UncheckedError{Err: errors.New("x")}, 10},
+		{"verify interrupted", verify.UncheckedError{Err: canceled}, 130},
 		{"locked", locked, 11},
-		{"refused", restoreRefused{errors.New("not empty")}, 12},
-		{"restore failed", restoreFailed{errors.New("psql")}, 13},
-		{"restore interrupted", restoreFailed{canceled}, 130},
+		{"refused", exitcode.With(exitcode.Refused, errors.New("not empty")), 12},
+		{"restore failed", exitcode.With(exitcode.Restore, errors.New("psql")), 13},
+		{"restore interrupted", exitcode.With(exitcode.Restore, canceled), 130},
 		{"interrupted", canceled, 130},
 		{"unknown step", step("other", errors.New("x")), 1},
 	} {

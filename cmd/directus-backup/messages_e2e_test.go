@@ -22,7 +22,7 @@ func TestTableCountsAgreeAndFailuresPointToDoctor(t *testing.T) {
 	if last := lastLine(r.stderr); strings.Contains(last, "doctor") {
 		t.Errorf("a refusal points to doctor: %q", last)
 	}
-	r = f.run("restore", "--db", "--force")
+	r = f.run("restore", "--db", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, ", "+tables+",") {
 		t.Errorf("restore summary: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/listing"
 )
 
 // stopWhenReading waits until process pid has a file under prefix open,
@@ -270,7 +272,7 @@ func TestFIFOsInBackup(t *testing.T) {
 				t.Errorf("restore %s: exit %d\n%s", name, r.code, r.stderr)
 			}
 			r = f.runTimeout("list", "--json")
-			var l listing
+			var l listing.Report
 			if err := json.Unmarshal([]byte(r.stdout), &l); r.code != 0 || err != nil {
 				t.Fatalf("list: exit %d, %v\n%s", r.code, err, r.stderr)
 			}

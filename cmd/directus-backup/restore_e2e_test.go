@@ -124,7 +124,7 @@ func TestRoundTripRestore(t *testing.T) {
 	}
 }
 
-// Restoring over a database with tables needs --force; refused, nothing
+// Restoring over a database with tables needs --yes; refused, nothing
 // changes. A dump that fails midway leaves database and folder as they were.
 func TestRestoreRefusedAndFailedRestoreChangesNothing(t *testing.T) {
 	f := newFixture(t)
@@ -135,7 +135,7 @@ func TestRestoreRefusedAndFailedRestoreChangesNothing(t *testing.T) {
 	wantTree := treeState(t, f.uploads)
 
 	r := f.run("restore", "--db")
-	if r.code != exitRefused || !strings.Contains(r.stderr, "--force") {
+	if r.code != exitRefused || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("restore over a database with tables: exit %d\n%s", r.code, r.stderr)
 	}
 	compareData(t, "after refused restore", f.tableData(f.db), wantDB)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -75,11 +76,23 @@ Settings come from command-line flags, then environment variables, then the
 	return root
 }
 
-// loadConfig builds the settings from flags, environment and .env file.
-func (a *app) loadConfig() (*config.Config, error) { return a.load(false) }
+// needs says what a command needs of the settings.
+type needs struct {
+	// DB: the command reaches the database, so its settings must be valid
+	// (commands that never reach it load without them).
+	DB bool
+}
 
-// loadConfigNoDB is loadConfig for commands that never reach the database.
-func (a *app) loadConfigNoDB() (*config.Config, error) { return a.load(true) }
+// config builds the settings from flags, environment and .env file, as
+// far as the command needs them.
+func (a *app) config(n needs) (*config.Config, error) { return a.load(!n.DB) }
+
+// printJSON writes v to stdout as the command's one JSON document.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 func (a *app) load(noDatabase bool) (*config.Config, error) {
 	if a.logFormat != logx.FormatText && a.logFormat != logx.FormatJSON {

@@ -67,7 +67,7 @@ var Table = []Info{
 	{Problems, "verify found problems (also a backup that failed BACKUP_VERIFY: it is kept, backup_latest stays on the previous backup)", []string{cmdBackup, cmdVerify}},
 	{NoCheck, "verify could not check (e.g. no scratch database could be created)", []string{cmdBackup, cmdVerify}},
 	{Locked, "another run holds the lock on BACKUPS_DIR", []string{cmdBackup, cmdPrune, cmdRestore}},
-	{Refused, "restore refused: the target database has tables (use --force) or does not exist (use --create)", []string{cmdRestore}},
+	{Refused, "restore refused: the target database has tables (use --yes) or does not exist (use --create)", []string{cmdRestore}},
 	{Restore, "restore failed; the target it failed on was left as it was", []string{cmdRestore}},
 	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore}},
 }

@@ -2,8 +2,6 @@ package job
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -16,17 +14,6 @@ import (
 // ErrVerifyUnchecked is wrapped when the verify step could not check the
 // new backup at all (as opposed to finding problems in it).
 var ErrVerifyUnchecked = exitcode.New(exitcode.NoCheck, "could not verify")
-
-// ScratchName is the name of a throwaway database for a restore test of
-// db: unique, and within PostgreSQL's 63-byte limit.
-func ScratchName(db string) string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	if len(db) > 40 {
-		db = db[:40]
-	}
-	return db + "_verify_" + hex.EncodeToString(b)
-}
 
 // verifyBackup checks the backup just made (BACKUP_VERIFY). A backup that
 // fails is kept, never removed: the error folder and exit code say what
@@ -57,7 +44,7 @@ func (r *run) verifyBackup(ctx context.Context) error {
 		return nil
 	}
 	rt, err := verify.RestoreTest(ctx, b, verify.RestoreTestOptions{
-		Target: Target(r.cfg, r.method), Scratch: ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
+		Target: Target(r.cfg, r.method), Scratch: verify.ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
 	})
 	rt.LogLeftovers(r.log)
 	if err != nil {

@@ -107,7 +107,7 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 		has := fmt.Sprintf("%d tables (and %d views, sequences and other relations)", n, other)
 		q := fmt.Sprintf("Database %q has %s. Replace them with the backup?", t.Database, has)
 		if opts.Confirm == nil || !opts.Confirm(q) {
-			return res, fmt.Errorf("%w: %s has %s (use --force to restore over it)", ErrNotEmpty, t.Database, has)
+			return res, fmt.Errorf("%w: %s has %s (use --yes to restore over it)", ErrNotEmpty, t.Database, has)
 		}
 	}
 

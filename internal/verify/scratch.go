@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -126,7 +127,18 @@ func (o owner) gone(now time.Time) bool {
 	return !ok || start != o.start
 }
 
-// scratchNameRE matches the names ScratchName (internal/job) makes after
+// ScratchName is the name of a throwaway database for a restore test of
+// db: unique, and within PostgreSQL's 63-byte limit.
+func ScratchName(db string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	if len(db) > 40 {
+		db = db[:40]
+	}
+	return db + "_verify_" + hex.EncodeToString(b)
+}
+
+// scratchNameRE matches the names ScratchName makes after
 // the database's name (cut to 40 bytes): _verify_ and 8 hex digits.
 var scratchNameRE = regexp.MustCompile(`^_verify_[0-9a-f]{8}$`)
 

@@ -1,0 +1,65 @@
+package listing
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// A missing BACKUPS_DIR lists nothing, without an error.
+func TestRunNoBackupsYet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backups")
+	rep, err := Run(t.Context(), Request{BackupsDir: dir, ErrorDir: filepath.Join(dir, "error_logs"), FailedRuns: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(rep)
+	want := `{"backups_dir":"` + dir + `","latest":"","backups":[],"removed":[],"failed_runs":[]}`
+	if string(data) != want {
+		t.Errorf("JSON:\n got  %s\n want %s", data, want)
+	}
+}
+
+// Backups are listed newest first with their state, sizes and the latest
+// mark; a folder with neither manifest nor dump is incomplete.
+func TestRunStatesAndSizes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, newer := repo.BackupName("2026-01-01", 1767225600), repo.BackupName("2026-01-02", 1767312000)
+	write(filepath.Join(dir, old, repo.DumpGzip), "not really gzip, 30 bytes long")
+	write(filepath.Join(dir, old, repo.UploadsDir, "a.jpg"), "12345")
+	if err := os.MkdirAll(filepath.Join(dir, newer, repo.UploadsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.SetLatest(dir, old); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1767312000+3600, 0)
+	rep, err := Run(t.Context(), Request{BackupsDir: dir, ErrorDir: filepath.Join(dir, "error_logs"), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Latest != old || len(rep.Backups) != 2 {
+		t.Fatalf("report: %+v", rep)
+	}
+	n, o := rep.Backups[0], rep.Backups[1]
+	if n.Name != newer || n.State != string(repo.Incomplete) || n.Latest || n.AgeSeconds != 3600 {
+		t.Errorf("newer: %+v", n)
+	}
+	if o.Name != old || o.State != string(repo.Legacy) || !o.Latest || o.DumpStored != 30 || o.Files != 1 || !strings.HasSuffix(o.Path, old) {
+		t.Errorf("older: %+v", o)
+	}
+}

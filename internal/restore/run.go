@@ -1,0 +1,163 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// Request is one restore: which backup, and what to restore where.
+type Request struct {
+	BackupsDir string
+	Backup     string // a backup folder name or path; "" or "latest": backup_latest's, else the newest usable
+
+	DB     bool          // restore the database
+	Target pgexec.Target // DB: where to restore into (Target.Database)
+	Owner  string        // DB: owner of a created database (DB_USER)
+	Create bool          // DB: create a missing target database
+	Yes    bool          // DB: restore over a database that has tables without asking
+	// Confirm, when not nil, is asked before restoring over a database that
+	// has tables without Yes (a "yes" typed at a terminal).
+	Confirm func(question string) bool
+
+	Uploads    bool   // restore the uploads folder
+	UploadsDir string // Uploads: the live folder to restore into (absolute)
+	Delete     bool   // Uploads: remove items that are not in the backup
+	Checksum   bool   // Uploads: keep a live file only if its SHA-256 matches
+
+	Log *slog.Logger // progress and warnings; may be nil
+}
+
+// Report is what a restore did; its JSON form is documented in
+// docs/restore.md.
+type Report struct {
+	Backup   string         `json:"backup"`
+	State    string         `json:"state"`
+	Time     time.Time      `json:"time"`
+	Database *DBReport      `json:"database,omitempty"`
+	Uploads  *UploadsReport `json:"uploads,omitempty"`
+	Seconds  float64        `json:"seconds"`
+}
+
+// DBReport is the database part of a Report.
+type DBReport struct {
+	Database  string  `json:"database"`
+	Method    string  `json:"method"`
+	Created   bool    `json:"created"`
+	HadTables int     `json:"had_tables"` // -1: not counted (--yes)
+	HadOther  int     `json:"had_other"`
+	RawBytes  int64   `json:"raw_bytes"`
+	Tables    int     `json:"tables"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// UploadsReport is the uploads part of a Report.
+type UploadsReport struct {
+	Target     string   `json:"target"`
+	Files      int64    `json:"files"`
+	Dirs       int64    `json:"dirs"`
+	Symlinks   int64    `json:"symlinks"`
+	Bytes      int64    `json:"bytes"`
+	Linked     int64    `json:"linked"`
+	Copied     int64    `json:"copied"`
+	Mismatched int64    `json:"mismatched"`
+	Unchanged  bool     `json:"unchanged"`
+	Kept       int64    `json:"kept"`
+	Removed    int64    `json:"removed"`
+	Verified   bool     `json:"verified"`
+	Leftovers  []string `json:"leftovers"`
+	Seconds    float64  `json:"seconds"`
+}
+
+// Run restores the database and/or the uploads folder from a backup,
+// holding the run lock (no backup of a half-restored database, no prune
+// meanwhile) and the readers lock (the backup being read is not deleted).
+// A refusal carries exit code Refused, a failure Restore; the report holds
+// what was done before a failure (a database restored before the uploads
+// failed).
+func Run(ctx context.Context, req Request) (Report, error) {
+	start := time.Now()
+	log := req.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var rep Report
+	// Chosen first for a clear error when there is none; chosen again
+	// under the lock below, as it may have been retired meanwhile.
+	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil {
+		return rep, err
+	}
+	lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
+	if err != nil {
+		return rep, err
+	}
+	defer lock.Release()
+	if err := lock.HolderErr(); err != nil {
+		log.Warn("locked, but could not write who holds the lock", "err", err)
+	}
+	rl, err := repo.ReadBackups(ctx, req.BackupsDir, log)
+	if err != nil {
+		return rep, err
+	}
+	defer rl.Release()
+	b, err := repo.Pick(req.BackupsDir, req.Backup)
+	if err != nil {
+		return rep, err
+	}
+	if !b.Usable() {
+		if b.Err != nil {
+			return rep, fmt.Errorf("%w: %s is %s: %v", repo.ErrNoBackup, b.Name, b.State, b.Err)
+		}
+		return rep, fmt.Errorf("%w: %s is %s", repo.ErrNoBackup, b.Name, b.State)
+	}
+	rep.Backup, rep.State, rep.Time = b.Name, string(b.State), b.Time
+	done := func(err error) (Report, error) {
+		rep.Seconds = time.Since(start).Seconds()
+		return rep, err
+	}
+	log.Info("restoring", "backup", b.Name, "state", b.State)
+
+	if req.DB {
+		t := req.Target
+		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm}
+		if b.Manifest != nil {
+			opts.SHA256 = b.Manifest.Database.SHA256
+		}
+		log.Info("restoring the database", "database", t.Database, "method", t.Method, "dump", opts.Dump)
+		res, err := DB(ctx, opts)
+		switch {
+		case errors.Is(err, ErrNotEmpty), errors.Is(err, ErrNoDatabase):
+			return done(exitcode.With(exitcode.Refused, fmt.Errorf("database restore refused: %w", err)))
+		case err != nil:
+			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore database %s failed; it was left as it was: %w", t.Database, err)))
+		}
+		rep.Database = &DBReport{Database: t.Database, Method: t.Method, Created: res.Created, HadTables: res.HadTables,
+			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds()}
+		log.Info("database restored", "database", t.Database, "seconds", res.Duration.Seconds())
+	}
+	if req.Uploads {
+		dir := req.UploadsDir
+		log.Info("restoring the uploads", "target", dir)
+		res, err := Uploads(ctx, UploadsOptions{
+			Backup: b, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
+		})
+		if err != nil {
+			if rep.Database != nil {
+				log.Warn("the database WAS restored; only the uploads restore failed")
+			}
+			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)))
+		}
+		rep.Uploads = &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
+			Linked: res.Linked, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
+			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...), Seconds: res.Duration.Seconds()}
+		log.Info("uploads restored", "target", dir, "files", res.Files)
+	}
+	return done(nil)
+}
