@@ -1,0 +1,185 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// resolver resolves settings and collects every problem.
+type resolver struct {
+	vars   layers
+	wd     string // absolute
+	envDir string // folder of the .env file, for Directus's own paths
+	errs   []error
+}
+
+// fail records a problem. No caller passes a secret's value; Error()
+// would not print it anyway.
+func (r *resolver) fail(setting, value, accepted string, err error) {
+	r.errs = append(r.errs, &SettingError{Setting: setting, Value: value, Accepted: accepted, Err: err})
+}
+
+// get returns the trimmed value of a setting when some source sets it.
+func (r *resolver) get(name string) (string, origin, bool) {
+	v, from, ok := r.vars.lookup(name)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return "", fromDefault, false
+	}
+	return v, from, true
+}
+
+// value returns the setting or its default.
+func (r *resolver) value(name string) string {
+	if v, _, ok := r.get(name); ok {
+		return v
+	}
+	return settingDefault(name)
+}
+
+func (r *resolver) path(name string) string {
+	return resolvePath(r.wd, r.value(name))
+}
+
+func (r *resolver) integer(name string, lo, hi int, accepted string) int {
+	v := r.value(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, v, accepted, nil)
+		return 0
+	}
+	return n
+}
+
+// percent reads an integer from 0 to 100; a bad value is reported with
+// where it came from, since a stray value in the .env file is easy to miss.
+func (r *resolver) percent(name string) int {
+	v, from, ok := r.get(name)
+	if !ok {
+		v, from = settingDefault(name), fromDefault
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		r.fail(name, v, "an integer from 0 to 100", fmt.Errorf("set %s", from))
+		return 0
+	}
+	return n
+}
+
+// choice accepts the keys of allowed, case-insensitively, and returns the
+// canonical value.
+func (r *resolver) choice(name, accepted string, allowed map[string]string) string {
+	v := r.value(name)
+	if c, ok := allowed[strings.ToLower(v)]; ok {
+		return c
+	}
+	r.fail(name, v, accepted, nil)
+	return ""
+}
+
+func (r *resolver) dbClient() string {
+	v := r.value(envDBClient)
+	switch strings.ToLower(v) {
+	case "pg", "postgres", "postgresql":
+		return "pg"
+	case "mysql", "mysql2", "mariadb", "sqlite3", "better-sqlite3", "mssql", "oracledb", "oracle", "cockroachdb", "redshift":
+		r.fail(envDBClient, v, "pg (also postgres or postgresql)",
+			errors.New("not supported yet: directus-backup supports PostgreSQL (pg)"))
+	default:
+		r.fail(envDBClient, v, "pg (also postgres or postgresql)", nil)
+	}
+	return ""
+}
+
+// password resolves DB_PASSWORD and DB_PASSWORD_FILE. The one from the
+// higher-precedence source wins, so a DB_PASSWORD_FILE in the environment
+// (a Docker secret) overrides a DB_PASSWORD in the .env file; both in the
+// same source is ambiguous and refused, as the official postgres image does.
+// The password itself is not trimmed: Directus uses it as given.
+func (r *resolver) password() string {
+	pw, pwFrom, pwOK := r.vars.lookup(envDBPassword)
+	file, fileFrom, fileOK := r.get(envDBPasswordFile)
+	pwOK = pwOK && !blank(pw)
+	switch {
+	case fileOK && pwOK && fileFrom == pwFrom:
+		r.fail(envDBPasswordFile, file, "either DB_PASSWORD or DB_PASSWORD_FILE, not both in the same place", nil)
+		return ""
+	case fileOK && (!pwOK || fileFrom > pwFrom):
+		data, err := os.ReadFile(r.directusPath(file, fileFrom))
+		if err != nil {
+			r.fail(envDBPasswordFile, file, "a readable file holding the database password", err)
+			return ""
+		}
+		s := string(data)
+		if t, ok := strings.CutSuffix(s, "\n"); ok {
+			s = strings.TrimSuffix(t, "\r")
+		}
+		return s
+	case pwOK:
+		return pw
+	}
+	return ""
+}
+
+// uploadsDir is BACKUP_UPLOADS_DIR, else Directus's STORAGE_LOCAL_ROOT, else
+// the default.
+func (r *resolver) uploadsDir() string {
+	if v, _, ok := r.get(envUploadsDir); ok {
+		return resolvePath(r.wd, v)
+	}
+	if v, from, ok := r.get(envStorageLocalRoot); ok {
+		return r.directusPath(v, from)
+	}
+	return resolvePath(r.wd, "./directus/uploads")
+}
+
+// directusPath resolves a path from one of Directus's own variables: one
+// from the .env file is relative to the file's folder, where Directus runs.
+func (r *resolver) directusPath(p string, from origin) string {
+	if from == fromFile {
+		return resolvePath(r.envDir, p)
+	}
+	return resolvePath(r.wd, p)
+}
+
+// resolvePath makes p absolute against base (absolute) and cleans it.
+// within reports whether path is dir or inside it, after resolving
+// symlinks of the parts that exist.
+func within(dir, path string) bool {
+	dir, path = realPath(dir), realPath(path)
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// realPath resolves symlinks in the longest existing prefix of p.
+func realPath(p string) string {
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+func resolvePath(base, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+// composeServiceName follows Compose's service name pattern.
+func composeServiceName(s string) bool {
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`).MatchString(s)
+}
