@@ -497,3 +497,21 @@ func TestStepErrorExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// The run applies doctor's pre-flight checks: a .env file holding the
+// password that others can read is warned about, and the run goes on.
+func TestRunWarnsAboutAReadableEnvFile(t *testing.T) {
+	s := newSite(t)
+	envFile := filepath.Join(s.root, ".env")
+	if err := os.WriteFile(envFile, []byte("DB_PASSWORD="+password+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(envFile, 0o644)
+	r := s.run(at(0), good())
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !strings.Contains(r.log, "level=WARN") || !strings.Contains(r.log, "chmod 600 "+envFile) {
+		t.Errorf("no warning about the readable .env file:\n%s", r.log)
+	}
+}
