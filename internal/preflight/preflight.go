@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/humanize"
@@ -112,10 +114,14 @@ func Uploads(cfg *config.Config) Finding {
 	if !fi.IsDir() {
 		return fail(fmt.Sprintf("uploads folder (BACKUP_UPLOADS_DIR) %s is not a folder", cfg.UploadsDir), "set BACKUP_UPLOADS_DIR to the uploads folder")
 	}
-	f, err := os.Open(cfg.UploadsDir)
+	// O_DIRECTORY: what is swapped in after the Stat (a FIFO) fails to
+	// open instead of blocking the check.
+	fd, err := unix.Open(cfg.UploadsDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
+		err = &os.PathError{Op: "open", Path: cfg.UploadsDir, Err: err}
 		return fail("uploads folder (BACKUP_UPLOADS_DIR): "+err.Error(), "run as a user that can read the uploads folder")
 	}
+	f := os.NewFile(uintptr(fd), cfg.UploadsDir)
 	_, rerr := f.Readdirnames(1)
 	f.Close()
 	if rerr != nil && rerr != io.EOF {
