@@ -13,6 +13,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
 
@@ -102,10 +103,10 @@ func printSummary(w io.Writer, rep *job.Report) {
 	if d.Bytes > 0 && d.Bytes != d.RawBytes {
 		ratio = fmt.Sprintf(" (%.2f:1)", float64(d.RawBytes)/float64(d.Bytes))
 	}
-	fmt.Fprintf(w, "  database   %s raw, %s stored%s, via %s\n", job.HumanBytes(d.RawBytes), job.HumanBytes(d.Bytes), ratio, rep.Method)
+	fmt.Fprintf(w, "  database   %s raw, %s stored%s, via %s\n", humanize.Bytes(d.RawBytes), humanize.Bytes(d.Bytes), ratio, rep.Method)
 	u := rep.Uploads
 	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
-		u.Files, job.HumanBytes(u.Bytes), u.Linked, u.Copied, job.HumanBytes(u.CopiedBytes))
+		u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
 	if u.Rechecked+u.Compared+u.Refreshed > 0 {
 		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
 			u.Rechecked, u.Compared, u.Refreshed)

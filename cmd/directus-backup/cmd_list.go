@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
-	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/listing"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -64,11 +64,11 @@ func printListing(w io.Writer, l listing.Report) {
 			}
 			raw := "-"
 			if b.DumpRaw > 0 {
-				raw = job.HumanBytes(b.DumpRaw)
+				raw = humanize.Bytes(b.DumpRaw)
 			}
 			fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", mark, b.Name, b.Time.Format("2006-01-02 15:04"),
-				humanAge(time.Duration(b.AgeSeconds)*time.Second), b.State, raw, job.HumanBytes(b.DumpStored),
-				b.Files, job.HumanBytes(b.Bytes), job.HumanBytes(b.UniqueBytes))
+				humanAge(time.Duration(b.AgeSeconds)*time.Second), b.State, raw, humanize.Bytes(b.DumpStored),
+				b.Files, humanize.Bytes(b.Bytes), humanize.Bytes(b.UniqueBytes))
 		}
 		tw.Flush()
 		if l.Latest == "" {

@@ -11,8 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
-	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
@@ -91,7 +92,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				req.Backup = args[0]
 			}
 			if f.db {
-				req.Target = job.Target(cfg, job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile))
+				req.Target = dbtarget.Resolve(cfg)
 				if f.targetDB != "" {
 					req.Target = req.Target.WithDatabase(f.targetDB)
 				}
@@ -155,7 +156,7 @@ func printRestore(w io.Writer, rep restore.Report) {
 			what = "over the existing database (--yes)"
 		}
 		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", d.Database,
-			job.HumanBytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
+			humanize.Bytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
 	}
 	if u := rep.Uploads; u != nil {
 		check := "checksums verified"
@@ -181,7 +182,7 @@ func printRestore(w io.Writer, rep restore.Report) {
 			extra += fmt.Sprintf("; removed %d items not in the backup", u.Removed)
 		}
 		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", u.Target, u.Files,
-			job.HumanBytes(u.Bytes), check, extra, seconds(u.Seconds)))
+			humanize.Bytes(u.Bytes), check, extra, seconds(u.Seconds)))
 	}
 	fmt.Fprintf(w, "Restored from %s (%s, %s):\n%s\n  total      %s\n", rep.Backup, rep.State,
 		rep.Time.Format("2006-01-02 15:04:05"), strings.Join(lines, "\n"), seconds(rep.Seconds))

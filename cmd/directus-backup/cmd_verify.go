@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
-	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
@@ -57,7 +58,7 @@ SELECT COUNT(*) FROM directus_users.
 				req.Backup = args[0]
 			}
 			if restoreTest {
-				req.Target = job.Target(cfg, job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile))
+				req.Target = dbtarget.Resolve(cfg)
 				req.Owner = cfg.DB.User
 			}
 			rep, err := verify.Run(c.Context(), req)
@@ -95,7 +96,7 @@ func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Prob
 			}
 		}
 		fmt.Fprintf(w, "%-8s %s (%s): %d files checked, %s read, %d Directus files present, %.1fs\n",
-			status, r.Backup, r.State, r.Files, job.HumanBytes(r.Bytes), r.Directus, r.Seconds)
+			status, r.Backup, r.State, r.Files, humanize.Bytes(r.Bytes), r.Directus, r.Seconds)
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "         %s\n", p.String())
 		}

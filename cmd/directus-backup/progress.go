@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
 )
 
@@ -49,7 +50,7 @@ func (d *progressDisplay) draw() {
 	step, _ := d.p.Step.Load().(string)
 	line := fmt.Sprintf("[%s] %s | dump %s | uploads %d files, %s",
 		time.Since(d.start).Round(time.Second), step,
-		job.HumanBytes(d.p.DumpBytes.Load()), d.p.Files.Load(), job.HumanBytes(d.p.FilesBytes.Load()))
+		humanize.Bytes(d.p.DumpBytes.Load()), d.p.Files.Load(), humanize.Bytes(d.p.FilesBytes.Load()))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fmt.Fprintf(d.w, "\r\033[K%s", line)

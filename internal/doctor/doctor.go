@@ -1,42 +1,35 @@
 // Package doctor checks that a backup can run: settings, commands, the
 // database connection, folder permissions and free space. It changes
 // nothing (a probe file is created and removed to test writability) and
-// says how to fix each problem it finds.
+// says how to fix each problem it finds. The checks a backup run also
+// applies live in preflight; doctor prints them all, with its own.
 package doctor
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
-	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
-	"github.com/directus-backup/directus-backup/internal/pgexec"
+	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 // Status of a finding.
-type Status string
+type Status = preflight.Status
 
 const (
-	OK   Status = "ok"
-	Warn Status = "warn"
-	Fail Status = "FAIL"
+	OK   = preflight.OK
+	Warn = preflight.Warn
+	Fail = preflight.Fail
 )
 
 // Finding is the result of one check.
-type Finding struct {
-	Check  string
-	Status Status
-	Detail string
-	Fix    string // what to do, for Warn and Fail
-}
+type Finding = preflight.Finding
 
 // Run performs every check and returns the findings in order.
 func Run(ctx context.Context, cfg *config.Config) []Finding {
@@ -49,25 +42,15 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	} else {
 		add("settings", OK, "valid; no .env file read", "")
 	}
-
-	method := job.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
-	cmdName := job.RequiredCommand(method)
-	detail := fmt.Sprintf("method %s (BACKUP_DB_METHOD=%s)", method, cfg.DBMethod)
-	if method == pgexec.MethodDocker {
-		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
-	}
-	cmdOK := true
-	if p, err := exec.LookPath(cmdName); err != nil {
-		cmdOK = false
-		add("command "+cmdName, Fail, detail+": "+cmdName+" not found on PATH",
-			"install it (apt-get install postgresql-client for pg_dump) or set BACKUP_DB_METHOD")
-	} else {
-		add("command "+cmdName, OK, detail+": "+p, "")
+	if f, ok := preflight.EnvFile(cfg); ok {
+		fs = append(fs, f)
 	}
 
-	if cmdOK {
+	cmd := preflight.Command(cfg)
+	fs = append(fs, cmd)
+	if cmd.Status == OK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		v, err := pgdump.Probe(pctx, job.Target(cfg, method))
+		v, err := pgdump.Probe(pctx, dbtarget.Resolve(cfg))
 		cancel()
 		if err != nil {
 			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
@@ -77,100 +60,16 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		}
 	}
 
-	if fi, err := os.Stat(cfg.UploadsDir); err != nil {
-		add("uploads folder", Fail, err.Error(), "set BACKUP_UPLOADS_DIR (or STORAGE_LOCAL_ROOT) to the Directus uploads folder")
-	} else if !fi.IsDir() {
-		add("uploads folder", Fail, cfg.UploadsDir+" is not a folder", "set BACKUP_UPLOADS_DIR to the uploads folder")
-	} else if f, err := os.Open(cfg.UploadsDir); err != nil {
-		add("uploads folder", Fail, err.Error(), "run as a user that can read the uploads folder")
-	} else {
-		_, rerr := f.Readdirnames(1)
-		f.Close()
-		if rerr != nil && rerr != io.EOF {
-			add("uploads folder", Fail, rerr.Error(), "run as a user that can read the uploads folder")
-		} else {
-			add("uploads folder", OK, cfg.UploadsDir+" is readable", "")
-		}
-	}
-
-	fs = append(fs, checkWritable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
+	fs = append(fs, preflight.Uploads(cfg))
+	fs = append(fs, preflight.Writable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
 	if cfg.ErrorDir != filepath.Join(cfg.BackupsDir, "error_logs") {
-		fs = append(fs, checkWritable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
+		fs = append(fs, preflight.Writable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
 	}
 	fs = append(fs, checkBackups(cfg)...)
-	if f, ok := checkOwners(cfg.BackupsDir, os.Geteuid()); ok {
+	if f, ok := preflight.Owners(cfg.BackupsDir, os.Geteuid()); ok {
 		fs = append(fs, f)
 	}
 	return fs
-}
-
-// checkOwners warns when a root run's BACKUPS_DIR, or a folder above it,
-// can be changed by another user. The run never follows what is planted
-// there, but that user can still delete or replace backups, and fill the
-// disk; a root-owned BACKUPS_DIR avoids the whole question.
-func checkOwners(dir string, euid int) (Finding, bool) {
-	if euid != 0 {
-		return Finding{}, false
-	}
-	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err == nil {
-			why := ""
-			sticky := st.Mode&syscall.S_ISVTX != 0 // others cannot rename what root owns in it
-			switch {
-			case st.Uid != 0:
-				why = fmt.Sprintf("is owned by uid %d", st.Uid)
-			case st.Mode&0o002 != 0 && !sticky:
-				why = "is writable by every user"
-			case st.Mode&0o020 != 0 && st.Gid != 0 && !sticky:
-				why = fmt.Sprintf("is writable by group %d", st.Gid)
-			}
-			if why != "" {
-				return Finding{Check: "backups folder owner", Status: Warn,
-					Detail: fmt.Sprintf("running as root, but %s %s: that user can rename, replace or delete backups (the run never follows what is planted there)", p, why),
-					Fix:    "make BACKUPS_DIR and the folders above it root-owned and not writable by others (chown root: and chmod 700)"}, true
-			}
-		}
-		if p == filepath.Dir(p) {
-			return Finding{}, false
-		}
-	}
-}
-
-// checkWritable checks dir (or, when it does not exist yet, the nearest
-// existing parent, since the run will create it).
-func checkWritable(check, dir, setting string) []Finding {
-	target := dir
-	for {
-		if _, err := os.Stat(target); err == nil {
-			break
-		}
-		parent := filepath.Dir(target)
-		if parent == target {
-			break
-		}
-		target = parent
-	}
-	probe := filepath.Join(target, fmt.Sprintf(".directus-backup-doctor-%d", os.Getpid()))
-	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return []Finding{{Check: check, Status: Fail, Detail: fmt.Sprintf("%s: cannot write in %s: %v", dir, target, err),
-			Fix: "fix the permissions, or set " + setting + " to a writable folder"}}
-	}
-	f.Close()
-	os.Remove(probe)
-	var out []Finding
-	detail := dir + " is writable"
-	if target != dir {
-		detail = dir + " will be created in " + target
-	}
-	out = append(out, Finding{Check: check, Status: OK, Detail: detail})
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		out = append(out, Finding{Check: check + " permissions", Status: Warn,
-			Detail: fmt.Sprintf("%s has mode %04o: other users can read the backups", dir, fi.Mode().Perm()),
-			Fix:    "chmod 700 " + dir})
-	}
-	return out
 }
 
 func checkBackups(cfg *config.Config) []Finding {
@@ -183,13 +82,9 @@ func checkBackups(cfg *config.Config) []Finding {
 		return []Finding{{Check: "backups", Status: Fail, Detail: err.Error(), Fix: "fix the permissions of BACKUPS_DIR"}}
 	}
 	usable := 0
-	var needed int64
 	for _, b := range backups {
 		if b.Usable() {
 			usable++
-		}
-		if b.Manifest != nil && needed == 0 {
-			needed = b.Manifest.Database.Bytes + b.Manifest.Uploads.CopiedBytes
 		}
 	}
 	out = append(out, Finding{Check: "backups", Status: OK, Detail: fmt.Sprintf("%d complete of %d", usable, len(backups))})
@@ -197,13 +92,9 @@ func checkBackups(cfg *config.Config) []Finding {
 		out = append(out, Finding{Check: "backup_latest", Status: Warn, Detail: "points at missing " + target,
 			Fix: "the next successful backup repairs it"})
 	}
-	if free, err := repo.FreeBytes(cfg.BackupsDir); err == nil {
-		st, fix := OK, ""
-		if int64(free) < needed {
-			st, fix = Warn, "free space, or lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT"
-		}
-		out = append(out, Finding{Check: "free space", Status: st,
-			Detail: fmt.Sprintf("%s free; the last backup needed %s", job.HumanBytes(int64(free)), job.HumanBytes(needed)), Fix: fix})
+	last, hasLast := preflight.LastBackup(cfg.BackupsDir, backups)
+	if f, ok := preflight.FreeSpace(cfg.BackupsDir, last, hasLast); ok {
+		out = append(out, f)
 	}
 	for _, err := range repo.CheckLockFiles(cfg.BackupsDir) {
 		out = append(out, Finding{Check: "lock", Status: Fail, Detail: err.Error(),

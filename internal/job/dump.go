@@ -6,24 +6,16 @@ import (
 	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/compress"
-	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
-	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// Target is where cfg says the database is, reached by a resolved method.
-func Target(cfg *config.Config, method string) pgexec.Target {
-	return pgexec.Target{
-		Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
-		Password: cfg.DB.Password, Database: cfg.DB.Database,
-		Method: method, ComposeFile: cfg.DockerComposeFile, Service: cfg.DockerService,
-	}
-}
-
 func (r *run) dumpDatabase(ctx context.Context) error {
 	opts := pgdump.Options{
-		Target:      Target(r.cfg, r.method),
+		Source:      r.deps.Dumper,
+		Target:      dbtarget.Target(r.cfg, r.method),
 		Compression: r.cfg.Compression,
 		Level:       r.cfg.GzipLevel,
 		Stderr:      r.stderr,
@@ -39,7 +31,7 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	if s := r.stderr.String(); s != "" {
 		r.log.Warn("pg_dump wrote to stderr", "stderr", s)
 	}
-	args := []any{"file", file, "raw", HumanBytes(res.RawBytes), "stored", HumanBytes(res.Bytes)}
+	args := []any{"file", file, "raw", humanize.Bytes(res.RawBytes), "stored", humanize.Bytes(res.Bytes)}
 	if opts.Compression != compress.None && res.Bytes > 0 {
 		args = append(args, "ratio", fmt.Sprintf("%.2f:1", float64(res.RawBytes)/float64(res.Bytes)),
 			"saved", fmt.Sprintf("%.1f%%", 100*(1-float64(res.Bytes)/float64(res.RawBytes))))

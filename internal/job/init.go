@@ -7,38 +7,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
+	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
-
-// ResolveMethod turns BACKUP_DB_METHOD=auto into local or docker: docker
-// when the compose file exists, as the original backup.sh runs pg_dump.
-func ResolveMethod(method, composeFile string) string {
-	if method != "auto" {
-		return method
-	}
-	if fi, err := os.Stat(composeFile); err == nil && fi.Mode().IsRegular() {
-		return pgexec.MethodDocker
-	}
-	return pgexec.MethodLocal
-}
-
-// RequiredCommand is the program the dump needs for a resolved method.
-func RequiredCommand(method string) string {
-	if method == pgexec.MethodDocker {
-		return "docker"
-	}
-	return "pg_dump"
-}
 
 // init checks everything a run needs before any work is done, takes the
 // lock and makes the temporary folder.
 func (r *run) init(ctx context.Context) error {
 	cfg := r.cfg
-	r.method = ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
+	r.method = dbtarget.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile)
 	r.rep.Method = r.method
 	if r.method == pgexec.MethodDocker {
 		r.log.Info("database will be dumped through docker compose",
@@ -47,15 +28,16 @@ func (r *run) init(ctx context.Context) error {
 		r.log.Info("database will be dumped with the local pg_dump",
 			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
 	}
-	cmd := RequiredCommand(r.method)
-	if _, err := exec.LookPath(cmd); err != nil {
-		return fmt.Errorf("required command %q not found on PATH (install it, e.g. apt-get install %s): %w",
-			cmd, installHint(cmd), err)
+	// The checks doctor prints too; the command is pg_dump's (or docker's)
+	// unless the caller brings its own dumper.
+	checks := preflight.Run(cfg, preflight.Options{NoCommand: r.deps.Dumper != nil})
+	if err := preflight.FirstFailure(checks); err != nil {
+		return err
 	}
-	if fi, err := os.Stat(cfg.UploadsDir); err != nil {
-		return fmt.Errorf("uploads folder (BACKUP_UPLOADS_DIR): %w", err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("uploads folder (BACKUP_UPLOADS_DIR) %s is not a folder", cfg.UploadsDir)
+	for _, f := range checks {
+		if f.Status == preflight.Warn {
+			r.log.Warn(f.Detail, "check", f.Check, "fix", f.Fix)
+		}
 	}
 	if err := mkdirOwnerOnly(cfg.BackupsDir); err != nil {
 		return fmt.Errorf("create backups folder (BACKUPS_DIR): %w", err)
@@ -89,8 +71,11 @@ func (r *run) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list backups: %w", err)
 	}
-	r.prev, r.hasPrev = previousBackup(cfg.BackupsDir, backups)
-	r.checkFreeSpace()
+	r.prev, r.hasPrev = preflight.LastBackup(cfg.BackupsDir, backups)
+	if f, ok := preflight.FreeSpace(cfg.BackupsDir, r.prev, r.hasPrev); ok && f.Status == preflight.Warn {
+		// Not an error: the new data may be smaller.
+		r.log.Warn("free space is less than the last backup needed", "check", f.Check, "detail", f.Detail)
+	}
 
 	r.temp = r.backupPath(repo.TempPrefix + r.rep.JobID)
 	if err := os.Mkdir(r.temp, 0o700); err != nil {
@@ -102,34 +87,6 @@ func (r *run) init(ctx context.Context) error {
 	}
 	r.log.Info("backup started", "backups_dir", cfg.BackupsDir, "uploads_dir", cfg.UploadsDir, "name", name)
 	return ctx.Err()
-}
-
-// previousBackup is the backup the uploads are linked against: the one
-// backup_latest points at (the last one that passed every step, verify
-// included), else the newest complete one.
-func previousBackup(dir string, backups []repo.Backup) (repo.Backup, bool) {
-	if target, ok := repo.Latest(dir); ok {
-		for _, b := range backups {
-			if b.Name == target && b.Usable() {
-				return b, true
-			}
-		}
-	}
-	return repo.NewestUsable(backups)
-}
-
-// checkFreeSpace warns when the filesystem has less room than the previous
-// backup's dump took: not an error, since the new data may be smaller.
-func (r *run) checkFreeSpace() {
-	free, err := repo.FreeBytes(r.cfg.BackupsDir)
-	if err != nil || !r.hasPrev || r.prev.Manifest == nil {
-		return
-	}
-	need := uint64(r.prev.Manifest.Database.Bytes + r.prev.Manifest.Uploads.CopiedBytes)
-	if free < need {
-		r.log.Warn("free space is less than the previous backup needed",
-			"free", HumanBytes(int64(free)), "previous_needed", HumanBytes(int64(need)))
-	}
 }
 
 // mkdirOwnerOnly creates dir and any missing parents with mode 0700: a
@@ -166,14 +123,4 @@ func retireLeftovers(dir string, log *slog.Logger) ([]string, error) {
 		log.Info("removing leftover of an earlier run", "path", filepath.Join(dir, n))
 	}
 	return removed, errors.Join(errs...)
-}
-
-func installHint(cmd string) string {
-	switch cmd {
-	case "pg_dump":
-		return "postgresql-client"
-	case "docker":
-		return "docker-ce-cli or docker.io"
-	}
-	return cmd
 }

@@ -61,6 +61,9 @@ type Deps struct {
 	// folder; secrets are redacted before it is written.
 	Environ []string
 	Now     func() time.Time
+	// Dumper makes the database dump; nil runs pg_dump as cfg says (and
+	// then pg_dump, or docker, must be on PATH).
+	Dumper pgdump.Source
 }
 
 // Report is what a run did.

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -90,7 +91,7 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 	r.listSHA, r.listCount = list.SHA256(), list.Count()
 	r.log.Info("uploads copied",
 		"files", res.Files, "linked", res.Linked, "copied", res.Copied,
-		"copied_bytes", HumanBytes(res.CopiedBytes), "total_bytes", HumanBytes(res.Bytes),
+		"copied_bytes", humanize.Bytes(res.CopiedBytes), "total_bytes", humanize.Bytes(res.Bytes),
 		"dirs", res.Dirs, "symlinks", res.Symlinks, "skipped", res.Skipped,
 		"rechecked", res.Rechecked, "compared", res.Compared, "refreshed", res.Refreshed)
 	return nil

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
@@ -39,12 +41,12 @@ func (r *run) verifyBackup(ctx context.Context) error {
 	if !res.OK() {
 		return fmt.Errorf("%s failed verification with %d problem(s); it is kept for inspection", b.Name, len(res.Problems))
 	}
-	r.log.Info("backup verified", "files", res.Files, "bytes", HumanBytes(res.Bytes), "directus_files", res.DirectusFiles)
+	r.log.Info("backup verified", "files", res.Files, "bytes", humanize.Bytes(res.Bytes), "directus_files", res.DirectusFiles)
 	if r.cfg.Verify != config.VerifyRestore {
 		return nil
 	}
 	rt, err := verify.RestoreTest(ctx, b, verify.RestoreTestOptions{
-		Target: Target(r.cfg, r.method), Scratch: verify.ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
+		Target: dbtarget.Target(r.cfg, r.method), Scratch: verify.ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
 	})
 	rt.LogLeftovers(r.log)
 	if err != nil {

@@ -27,8 +27,21 @@ var (
 	ErrIncomplete = errors.New("dump does not end with pg_dump's completion line")
 )
 
+// Source produces a plain SQL dump. The backup run reaches pg_dump only
+// through it, so the pipeline can be tested with a stand-in that writes a
+// dump text; everything after it (compression, hashing, the completion
+// check, the file) is the same for both.
+type Source interface {
+	// Dump writes the whole dump to w and returns when it is written or
+	// has failed. A write error to w must stop it.
+	Dump(ctx context.Context, w io.Writer) error
+}
+
 // Options for Dump.
 type Options struct {
+	// Source makes the dump; nil runs pg_dump against Target with its
+	// standard error copied to Stderr.
+	Source      Source
 	Target      pgexec.Target
 	Compression string // compress.Gzip, compress.Zstd or compress.None
 	Level       int    // BACKUP_GZIP_LEVEL, 1-9
@@ -54,8 +67,8 @@ type Result struct {
 // for a password prompt (--no-password): the password comes from PGPASSWORD.
 var dumpArgs = []string{"--format=plain", "--clean", "--if-exists", "--no-password"}
 
-// Dump runs pg_dump as opts say and writes the dump to path, which must not
-// exist. On error the partial file is removed.
+// Dump runs opts.Source (pg_dump by default) and writes the dump to path,
+// which must not exist. On error the partial file is removed.
 func Dump(ctx context.Context, opts Options, path string) (res Result, err error) {
 	// Never over or through anything already there.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -78,49 +91,14 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 		return res, err
 	}
 
-	// pg_dump gets its own cancel so that a write error (a full disk) stops
-	// it at once instead of letting it run to the end into nowhere.
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
-	cmd := opts.Target.Command(pctx, "pg_dump", dumpArgs...)
-	name := opts.Target.Program("pg_dump")
-	stderr := &capbuf.Tail{Max: 64 << 10}
-	if opts.Stderr != nil {
-		cmd.Stderr = io.MultiWriter(stderr, opts.Stderr)
-	} else {
-		cmd.Stderr = stderr
+	src := opts.Source
+	if src == nil {
+		src = Command{Target: opts.Target, Stderr: opts.Stderr}
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return res, fmt.Errorf("%s not found on PATH: %w", name, err)
-		}
-		return res, fmt.Errorf("start %s: %w", name, err)
-	}
-
 	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
-	_, copyErr := io.Copy(io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes}), stdout)
-	if copyErr != nil {
-		stop()
-	}
-	waitErr := cmd.Wait()
-
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("pg_dump stopped: %w", ctx.Err())
-	}
-	if copyErr != nil {
-		return res, fmt.Errorf("write dump (pg_dump stopped): %w", copyErr)
-	}
-	if waitErr != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = "no message"
-		}
-		return res, fmt.Errorf("%s failed (%v): %s", name, waitErr, capbuf.LastLines(msg, 10))
+	if err := src.Dump(ctx, io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes})); err != nil {
+		return res, err
 	}
 	if raw.Bytes() == 0 {
 		return res, ErrEmpty
@@ -146,6 +124,58 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
 	res.TableRows = scan.Rows
 	return res, nil
+}
+
+// Command is pg_dump run against Target: the Source of every real backup.
+type Command struct {
+	Target pgexec.Target
+	Stderr io.Writer // receives pg_dump's standard error as it is written; may be nil
+}
+
+// Dump runs pg_dump and copies its output to w.
+func (c Command) Dump(ctx context.Context, w io.Writer) error {
+	// pg_dump gets its own cancel so that a write error (a full disk) stops
+	// it at once instead of letting it run to the end into nowhere.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cmd := c.Target.Command(pctx, "pg_dump", dumpArgs...)
+	name := c.Target.Program("pg_dump")
+	stderr := &capbuf.Tail{Max: 64 << 10}
+	if c.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, c.Stderr)
+	} else {
+		cmd.Stderr = stderr
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s not found on PATH: %w", name, err)
+		}
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	_, copyErr := io.Copy(w, stdout)
+	if copyErr != nil {
+		stop()
+	}
+	waitErr := cmd.Wait()
+
+	if ctx.Err() != nil {
+		return fmt.Errorf("pg_dump stopped: %w", ctx.Err())
+	}
+	if copyErr != nil {
+		return fmt.Errorf("write dump (pg_dump stopped): %w", copyErr)
+	}
+	if waitErr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = "no message"
+		}
+		return fmt.Errorf("%s failed (%v): %s", name, waitErr, capbuf.LastLines(msg, 10))
+	}
+	return nil
 }
 
 // progress reports the raw bytes read so far.

@@ -1,9 +1,11 @@
-package job
+// Package humanize formats numbers for people: logs, reports and doctor's
+// findings all show sizes the same way.
+package humanize
 
 import "fmt"
 
-// HumanBytes formats a byte count for logs: "1.5 MiB".
-func HumanBytes(n int64) string {
+// Bytes formats a byte count: "512 B", "1.5 MiB".
+func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

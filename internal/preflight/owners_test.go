@@ -1,4 +1,4 @@
-package doctor
+package preflight
 
 import (
 	"os"
@@ -15,30 +15,30 @@ func TestCheckOwnersWarnsAboutAnotherUsersBackupsFolder(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the check is about root runs")
 	}
-	if f, ok := checkOwners(dir, 0); ok {
+	if f, ok := Owners(dir, 0); ok {
 		t.Fatalf("root-owned folders: %+v", f)
 	}
-	if _, ok := checkOwners(dir, 1000); ok {
+	if _, ok := Owners(dir, 1000); ok {
 		t.Error("warned for a run that is not root")
 	}
 	// The Directus user owns the folder above BACKUPS_DIR.
 	if err := os.Chown(filepath.Dir(dir), 1000, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if f, ok := checkOwners(dir, 0); !ok || f.Status != Warn {
+	if f, ok := Owners(dir, 0); !ok || f.Status != Warn {
 		t.Errorf("parent owned by another user: %+v %v", f, ok)
 	}
 	os.Chown(filepath.Dir(dir), 0, 0)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if f, ok := checkOwners(dir, 0); !ok || f.Status != Warn {
+	if f, ok := Owners(dir, 0); !ok || f.Status != Warn {
 		t.Errorf("world-writable BACKUPS_DIR: %+v %v", f, ok)
 	}
 	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil { // sticky, like /tmp: others cannot rename root's folders
 		t.Fatal(err)
 	}
-	if f, ok := checkOwners(dir, 0); ok {
+	if f, ok := Owners(dir, 0); ok {
 		t.Errorf("sticky folder: %+v", f)
 	}
 }
