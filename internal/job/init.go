@@ -35,7 +35,10 @@ func (r *run) init(ctx context.Context) error {
 		return err
 	}
 	for _, f := range checks {
-		if f.Status == preflight.Warn {
+		switch {
+		case f.Status == preflight.Warn && f.Check == preflight.CheckOwner:
+			r.log.Info(f.Detail, "check", f.Check, "fix", f.Fix)
+		case f.Status == preflight.Warn:
 			r.log.Warn(f.Detail, "check", f.Check, "fix", f.Fix)
 		}
 	}
