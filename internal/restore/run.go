@@ -73,6 +73,7 @@ type UploadsReport struct {
 	Removed    int64    `json:"removed"`
 	Verified   bool     `json:"verified"`
 	Leftovers  []string `json:"leftovers"`
+	Aside      []string `json:"aside"` // folders moved aside by an interrupted restore, kept
 	Seconds    float64  `json:"seconds"`
 }
 
@@ -152,11 +153,15 @@ func Run(ctx context.Context, req Request) (Report, error) {
 			if rep.Database != nil {
 				log.Warn("the database WAS restored; only the uploads restore failed")
 			}
+			if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
+				return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed half-way: %w", dir, err)))
+			}
 			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)))
 		}
 		rep.Uploads = &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
 			Linked: res.Linked, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
-			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...), Seconds: res.Duration.Seconds()}
+			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
+			Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}
 		log.Info("uploads restored", "target", dir, "files", res.Files)
 	}
 	return done(nil)

@@ -45,6 +45,7 @@ type UploadsResult struct {
 	Removed               int64    // items in Target not in the backup, removed (Force), or that could not be kept
 	Verified              bool     // every item checked against the manifest's entry list (false for legacy backups); content only of copied files
 	Leftovers             []string // what earlier, interrupted restores had left beside Target, removed by this one
+	Aside                 []string // folders the fallback swap of an interrupted restore moved aside (".name.old-X"): kept, never removed automatically
 	Duration              time.Duration
 }
 
@@ -180,12 +181,18 @@ func (u *uploadsRun) run() error {
 	}
 
 	old, err := uploadsSwap(u.pfd, u.stageName, u.base, u.exists, true)
-	if err != nil && old == "" && !errors.Is(err, ErrBusy) {
-		err = fmt.Errorf("%s: %w", u.target, err)
+	if errors.Is(err, ErrHalfSwapped) {
+		swapped = true // the stage and the old tree are all there is: keep both
+		oldP, stageP := filepath.Join(u.parent, old), filepath.Join(u.parent, u.stageName)
+		u.res.Aside = append(u.res.Aside, oldP)
+		return fmt.Errorf("%s is missing: the previous uploads are in %s and the restored ones in %s; "+
+			"put the previous ones back with: mv %s %s (or the restored ones in place with: mv %s %s): %w",
+			u.target, oldP, stageP, uploadsShellQuote(oldP), uploadsShellQuote(u.target),
+			uploadsShellQuote(stageP), uploadsShellQuote(u.target), err)
 	}
 	if err != nil {
-		if old != "" {
-			swapped = true // the stage and the old tree are all there is: keep both
+		if !errors.Is(err, ErrBusy) {
+			err = fmt.Errorf("%s: %w", u.target, err)
 		}
 		return err
 	}
@@ -197,11 +204,34 @@ func (u *uploadsRun) run() error {
 			"path", u.parent, "err", err)
 	}
 	if old != "" {
-		if err := repo.RemoveTree(filepath.Join(u.parent, old)); err != nil {
-			u.warn("uploads restored, but the previous uploads folder could not be removed", "path", filepath.Join(u.parent, old), "err", err)
-		}
+		u.removeOld(old)
 	}
 	return nil
+}
+
+// removeOld removes the previous target, which a finished swap left at old
+// beside Target. It is first renamed to a trash name, the one kind of tree
+// moved aside that a later restore may remove as a leftover, and removed
+// only while the name still is the folder this restore locked (u.tfd).
+func (u *uploadsRun) removeOld(old string) {
+	p := filepath.Join(u.parent, old)
+	if err := u.isHeld(u.tfd, old); err != nil {
+		u.warn("uploads restored, but the previous uploads folder was not removed", "path", p, "err", err)
+		return
+	}
+	trash := uploadsNamePrefix(u.base) + "trash-" + uploadsRandom()
+	if err := uploadsRenameNoReplace(u.pfd, old, trash); err != nil {
+		u.warn("uploads restored, but the previous uploads folder could not be renamed for removal", "path", p, "err", err)
+		return
+	}
+	p = filepath.Join(u.parent, trash)
+	err := u.isHeld(u.tfd, trash)
+	if err == nil {
+		err = repo.RemoveTree(p)
+	}
+	if err != nil {
+		u.warn("uploads restored, but the previous uploads folder could not be removed", "path", p, "err", err)
+	}
 }
 
 // checksum reports whether live files are hashed before they are linked:

@@ -1,0 +1,160 @@
+package restore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/directus-backup/directus-backup/internal/exitcode"
+)
+
+// uploadsFakeRename replaces uploadsRenameat2 for one test with f, which
+// gets the call's number (from 1) and decides; nil passes the call on.
+func uploadsFakeRename(t *testing.T, f func(n int, from, to string, flags uint) error) *int {
+	t.Helper()
+	real := uploadsRenameat2
+	n := 0
+	uploadsRenameat2 = func(ofd int, from string, nfd int, to string, flags uint) error {
+		n++
+		if err := f(n, from, to, flags); err != nil {
+			return err
+		}
+		return real(ofd, from, nfd, to, flags)
+	}
+	t.Cleanup(func() { uploadsRenameat2 = real })
+	return &n
+}
+
+// Finding: a fallback swap killed between its two renames leaves the target
+// missing and the previous uploads in .uploads.old-X. Directus then makes a
+// new, nearly empty uploads folder. The next restore must not delete the
+// .old- folder, the only copy of the previous uploads: it keeps it, warns
+// and reports it, and says what to do.
+func TestUploadsOldKeptWhenTargetRecreated(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "uploads")
+	old := filepath.Join(parent, ".uploads.old-0123456789abcdef")
+	uploadsWriteFile(t, filepath.Join(old, "only-copy.jpg"), []byte("previous"), 0o644, uploadsMTime(1))
+	uploadsWriteFile(t, filepath.Join(target, "new-upload.jpg"), []byte("made by directus"), 0o644, uploadsMTime(2))
+	oldTree := uploadsTree(t, old, true)
+
+	w := &uploadsWarnings{}
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Warn: w.warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadsSameTree(t, "the folder moved aside", uploadsTree(t, old, true), oldTree)
+	if len(res.Leftovers) != 0 || len(res.Aside) != 1 || res.Aside[0] != old {
+		t.Errorf("Leftovers %q, Aside %q; want no leftovers and %s aside", res.Leftovers, res.Aside, old)
+	}
+	if !w.has(old) || !w.has("never removed automatically") {
+		t.Errorf("no warning about %s: %q", old, w.msgs)
+	}
+	// A second restore, the target unchanged now: still kept, still reported.
+	res, err = Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Aside) != 1 {
+		t.Errorf("second restore: Aside %q", res.Aside)
+	}
+	uploadsSameTree(t, "the folder moved aside, after a second restore", uploadsTree(t, old, true), oldTree)
+}
+
+// Finding: a filesystem that rejects every rename flag (an NFS client, old
+// FUSE: EINVAL, even for RENAME_NOREPLACE) must still get a restore over an
+// existing folder and into a missing one, by plain renames.
+func TestUploadsRenameFlagsRejected(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	flagged := uploadsFakeRename(t, func(_ int, _, _ string, flags uint) error {
+		if flags != 0 {
+			return unix.EINVAL
+		}
+		return nil
+	})
+	parent := t.TempDir()
+	target := filepath.Join(parent, "uploads")
+	for _, what := range []string{"missing target", "existing target"} {
+		if what == "existing target" {
+			uploadsWriteFile(t, filepath.Join(target, "a/b/c/deep.txt"), []byte("changed"), 0o644, uploadsMTime(70))
+		}
+		w := &uploadsWarnings{}
+		if _, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Warn: w.warn}); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		uploadsSameTree(t, what, uploadsTree(t, target, false), uploadsTree(t, src, false))
+		uploadsOnlyEntries(t, parent, "uploads")
+		if len(w.msgs) != 0 {
+			t.Errorf("%s: warnings %q", what, w.msgs)
+		}
+	}
+	if *flagged == 0 {
+		t.Error("the fake rename was not called")
+	}
+}
+
+// Finding: when the fallback swap fails half-way (the stage cannot be moved
+// in, nor the previous folder back) the error is ErrHalfSwapped, names both
+// folders and the mv that puts the previous uploads back, both survive,
+// and Run does not claim the folder was left as it was.
+func TestUploadsHalfSwapped(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	live := runLiveFolder(t, src)
+	before := uploadsTree(t, live, true)
+	uploadsFakeRename(t, func(_ int, from, to string, flags uint) error {
+		switch {
+		case flags&unix.RENAME_EXCHANGE != 0:
+			return unix.EINVAL // no exchange here: the fallback runs
+		case to == "live": // the stage moved in, or the previous folder back
+			return unix.EIO
+		}
+		return nil
+	})
+	_, err := Run(t.Context(), Request{BackupsDir: filepath.Dir(b.Path), Uploads: true, UploadsDir: live})
+	if !errors.Is(err, ErrHalfSwapped) || exitcode.Of(err) != exitcode.Restore {
+		t.Fatalf("err = %v (exit %d), want ErrHalfSwapped, exit %d", err, exitcode.Of(err), exitcode.Restore)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "left as it was") || strings.Contains(msg, "nothing was changed") {
+		t.Errorf("error claims nothing changed: %v", err)
+	}
+	ents, rerr := os.ReadDir(filepath.Dir(live))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	var old, stage string
+	for _, e := range ents {
+		switch k, _ := uploadsLeftover("live", e.Name()); k {
+		case "old":
+			old = filepath.Join(filepath.Dir(live), e.Name())
+		case "stage":
+			stage = filepath.Join(filepath.Dir(live), e.Name())
+		}
+	}
+	if old == "" || stage == "" || len(ents) != 2 {
+		t.Fatalf("beside the target: %v; want the stage and the previous folder only", ents)
+	}
+	if !strings.Contains(msg, "mv "+old+" "+live) || !strings.Contains(msg, stage) {
+		t.Errorf("error does not give the paths and the mv: %v", err)
+	}
+	uploadsSameTree(t, "the previous uploads, moved aside", uploadsTree(t, old, true), before)
+	uploadsSameTree(t, "the stage", uploadsTree(t, stage, false), func() map[string]string {
+		want := uploadsTree(t, src, false)
+		want["extra.txt"] = uploadsTree(t, old, false)["extra.txt"]
+		return want
+	}())
+
+	// What the error says to do works.
+	if err := os.Rename(old, live); err != nil {
+		t.Fatal(err)
+	}
+	uploadsSameTree(t, "after the mv", uploadsTree(t, live, true), before)
+}
