@@ -158,3 +158,95 @@ func TestUploadsHalfSwapped(t *testing.T) {
 	}
 	uploadsSameTree(t, "after the mv", uploadsTree(t, live, true), before)
 }
+
+// Finding: restores into a missing target have no target lock to keep them
+// apart, so one's leftover sweep could lock and remove the other's stage
+// between its mkdir and its flock. The stage is made under a name the sweep
+// does not match and renamed once locked: a sweep running all the time
+// never removes a stage being made.
+func TestUploadsStageNotSweptWhileMade(t *testing.T) {
+	parent := t.TempDir()
+	open := func() *uploadsRun {
+		u := &uploadsRun{ctx: t.Context(), base: "uploads", parent: parent, tfd: -1, sfd: -1, warn: func(string, ...any) {}}
+		var err error
+		if u.pfd, err = unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	sweeper := open()
+	defer sweeper.close()
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			sweeper.res.Leftovers = nil
+			sweeper.removeLeftovers()
+			n += len(sweeper.res.Leftovers)
+		}
+	}()
+	lost := 0
+	for i := 0; i < 1000; i++ {
+		u := open()
+		if err := u.makeStage(); err != nil {
+			lost++
+		} else if err := unix.Fstatat(u.pfd, u.stageName, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			lost++
+		}
+		if u.stageName != "" {
+			unix.Unlinkat(u.pfd, u.stageName, unix.AT_REMOVEDIR)
+		}
+		u.close()
+	}
+	close(stop)
+	swept := <-done
+	if lost > 0 || swept > 0 {
+		t.Errorf("%d of 1000 stages lost while being made; the sweep removed %d", lost, swept)
+	}
+}
+
+// Finding: a leftover is removed by name. A folder with a leftover's name
+// that is a mount point (anyone who can write the target's parent can make
+// one appear under that name) is left alone: removing it would delete what
+// is mounted there.
+func TestUploadsLeftoverMountPointKept(t *testing.T) {
+	if !uploadsRoot {
+		t.Skip("needs root to mount")
+	}
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, true, false)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "uploads")
+	uploadsCopyTree(t, src, target)
+	for _, name := range []string{".uploads.restore-0123456789abcdef", ".uploads.trash-0123456789abcdef"} {
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+			t.Skipf("cannot mount a tmpfs here: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		uploadsWriteFile(t, filepath.Join(dir, "mounted.txt"), []byte("must survive"), 0o644, uploadsMTime(3))
+	}
+	w := &uploadsWarnings{}
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: true, Force: true, Warn: w.warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".uploads.restore-0123456789abcdef", ".uploads.trash-0123456789abcdef"} {
+		if _, err := os.Lstat(filepath.Join(parent, name, "mounted.txt")); err != nil {
+			t.Errorf("what is mounted on %s was removed: %v", name, err)
+		}
+	}
+	if len(res.Leftovers) != 0 || !w.has("mount point") {
+		t.Errorf("Leftovers %q, warnings %q; want none removed and a warning", res.Leftovers, w.msgs)
+	}
+}
