@@ -250,3 +250,41 @@ func TestUploadsLeftoverMountPointKept(t *testing.T) {
 		t.Errorf("Leftovers %q, warnings %q; want none removed and a warning", res.Leftovers, w.msgs)
 	}
 }
+
+// Finding: after the swap the previous target is removed by name. When
+// that name no longer is the folder this restore locked (someone swapped
+// in another), nothing is removed.
+func TestUploadsOldTreeReplacedAfterSwap(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "uploads")
+	uploadsCopyTree(t, src, target)
+	uploadsWriteFile(t, filepath.Join(target, "a/b/c/deep.txt"), []byte("changed"), 0o644, uploadsMTime(70))
+	real := uploadsRenameat2
+	t.Cleanup(func() { uploadsRenameat2 = real })
+	var stage string
+	uploadsRenameat2 = func(ofd int, from string, nfd int, to string, flags uint) error {
+		if err := real(ofd, from, nfd, to, flags); err != nil || flags&unix.RENAME_EXCHANGE == 0 {
+			return err
+		}
+		// Swapped: put another folder under the name the old tree got.
+		stage = from
+		if err := os.Rename(filepath.Join(parent, from), filepath.Join(parent, "moved")); err != nil {
+			t.Error(err)
+		}
+		uploadsWriteFile(t, filepath.Join(parent, from, "victim.txt"), []byte("not the old tree"), 0o644, uploadsMTime(4))
+		return nil
+	}
+	w := &uploadsWarnings{}
+	if _, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Warn: w.warn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(parent, stage, "victim.txt")); err != nil {
+		t.Errorf("the folder put in the old tree's place was removed: %v", err)
+	}
+	if !w.has("was not removed") {
+		t.Errorf("warnings %q", w.msgs)
+	}
+	uploadsSameTree(t, "restored tree", uploadsTree(t, target, false), uploadsTree(t, src, false))
+}
