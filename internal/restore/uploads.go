@@ -119,6 +119,8 @@ type uploadsRun struct {
 	// copies this owner, not the one its list records.
 	backupUID, backupGID int
 	ownerUnchecked       int64 // items whose owner was accepted for that reason
+
+	mismatched []string // (in-order phase only) live files that passed the quick check with other content (Checksum), copied instead
 }
 
 func (u *uploadsRun) close() {
@@ -199,6 +201,10 @@ func (u *uploadsRun) run() error {
 	swapped = true
 	// From here on the restore has happened: problems are warnings, so that
 	// an error always means Target was left as it was.
+	u.res.Mismatched = int64(len(u.mismatched))
+	for _, rel := range u.mismatched {
+		u.warn("live file had the backup's size and time but other content; restored from the backup", "path", rel)
+	}
 	if err := unix.Fsync(u.pfd); err != nil {
 		u.warn("uploads restored, but syncing their parent folder failed; a power cut could undo the restore",
 			"path", u.parent, "err", err)

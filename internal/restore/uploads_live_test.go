@@ -498,3 +498,32 @@ func TestUploadsChecksumReplacesSilentChange(t *testing.T) {
 		}
 	}
 }
+
+// Finding: with Checksum, a live file is reported as "other content" only
+// when the entry list has it and records another SHA-256 (not when the
+// list disagrees with the backup), and only once the restore is done: a
+// restore that fails on a damaged backup reports no replaced live files.
+func TestUploadsChecksumMismatchReportedAfterSwap(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	target := filepath.Join(t.TempDir(), "uploads")
+	uploadsCopyTree(t, src, target)
+	uploadsFlipByte(t, filepath.Join(target, "big.bin"), 1<<20)
+	// The same file planted in the backup (not in its list) and in the
+	// live folder: it passes the quick check and is hashed.
+	for _, dir := range []string{filepath.Join(b.Path, "uploads"), target} {
+		uploadsKeepDirTime(t, filepath.Join(dir, "a/b"), func() {
+			uploadsWriteFile(t, filepath.Join(dir, "a/b/planted.php"), []byte("<?php"), 0o644, uploadsMTime(60))
+		})
+	}
+	live := uploadsTree(t, target, true)
+	w := &uploadsWarnings{}
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Checksum: true, Warn: w.warn})
+	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "planted.php") {
+		t.Fatalf("err = %v, want ErrChecksum naming planted.php", err)
+	}
+	if res.Mismatched != 0 || w.has("other content") {
+		t.Errorf("failed restore reports replaced live files: Mismatched %d, warnings %q", res.Mismatched, w.msgs)
+	}
+	uploadsSameTree(t, "target after the refused restore", uploadsTree(t, target, true), live)
+}
