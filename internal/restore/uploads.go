@@ -38,6 +38,7 @@ type UploadsResult struct {
 	Files, Dirs, Symlinks int64    // restored from the backup; Dirs includes the root
 	Bytes                 int64    // total size of the restored files
 	Linked                int64    // files equal to the backup's, hard-linked from the live folder into the new one
+	Hashed                int64    // of the Linked files, those whose content was read and matched the entry list (Checksum)
 	Copied                int64    // files copied from the backup
 	Mismatched            int64    // live files that passed the quick check but whose content differed (Checksum): copied
 	Unchanged             bool     // Target already was what the restore would make: nothing was written

@@ -484,7 +484,7 @@ func TestUploadsChecksumReplacesSilentChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	uploadsSameTree(t, "checksum restore vs source", uploadsTree(t, target, false), uploadsTree(t, src, false))
-	if res.Unchanged || res.Mismatched != 1 || res.Copied != 1 || res.Linked != files-1 || !res.Verified {
+	if res.Unchanged || res.Mismatched != 1 || res.Copied != 1 || res.Linked != files-1 || res.Hashed != files-1 || !res.Verified {
 		t.Errorf("result %+v: want 1 mismatched and copied, %d linked, verified", res, files-1)
 	}
 	after := uploadsTree(t, target, true)
