@@ -76,12 +76,14 @@ const uploadsModeBits = 0o7777
 //
 // Any failure before the swap, including a cancelled ctx, removes the stage
 // and leaves Target as it was: an error means Target is unchanged, except
-// in the one case its message spells out (the fallback swap failed
-// half-way and could not be undone).
+// in the one case its message spells out (ErrHalfSwapped: the fallback swap
+// failed half-way and could not be undone).
 //
 // Target and the stage are locked (flock) while the restore runs: a second
 // restore into the same Target is refused (ErrBusy), and a stage whose lock
-// is free is the leftover of a killed run, which the next run removes.
+// is free is the leftover of a killed run, which the next run removes. A
+// previous Target the fallback swap moved aside is never removed by a later
+// run (it may be the only copy): it is reported in Aside.
 //
 // Uploads written into Target while the restore runs may be lost: stop
 // Directus first.
