@@ -141,10 +141,10 @@ func (u *uploadsRun) openTarget() error {
 }
 
 // makeStage creates and locks the stage folder beside Target. It is made
-// under a name no restore removes as a leftover, and renamed to the stage
-// name only once locked: a restore into the same missing Target (which has
-// no lock to stop it) could otherwise take it for a leftover between the
-// mkdir and the lock and remove it.
+// under a name restores remove as a leftover only once it is a minute old
+// (".base.new-X"), and renamed to the stage name once locked: a restore
+// into the same missing Target (which has no lock to stop it) could
+// otherwise take it for a leftover between the mkdir and the lock.
 func (u *uploadsRun) makeStage() error {
 	u.stageName = uploadsNamePrefix(u.base) + "restore-" + uploadsRandom()
 	tmp := uploadsNamePrefix(u.base) + "new-" + uploadsRandom()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -107,9 +108,10 @@ func uploadsRandom() string {
 // uploadsLeftover reports whether name (in Target's parent) is one this
 // tool makes beside a target named base: a stage (".base.restore-X"), its
 // entry list of earlier versions (".base.restore-X.list"), the previous
-// target of a finished swap on its way out (".base.trash-X") or a tree
-// moved aside by the fallback swap (".base.old-X"). kind is "stage",
-// "list", "trash" or "old".
+// target of a finished swap on its way out (".base.trash-X"), a tree
+// moved aside by the fallback swap (".base.old-X") or a stage not yet
+// locked (".base.new-X"). kind is "stage", "list", "trash", "old" or
+// "new".
 func uploadsLeftover(base, name string) (kind string, ok bool) {
 	rest, ok := strings.CutPrefix(name, uploadsNamePrefix(base))
 	if !ok {
@@ -130,7 +132,7 @@ func uploadsLeftover(base, name string) (kind string, ok bool) {
 			return "stage", true
 		}
 	}
-	for _, k := range []string{"trash", "old"} {
+	for _, k := range []string{"trash", "old", "new"} {
 		if r, ok := strings.CutPrefix(rest, k+"-"); ok && isRandom(r) {
 			return k, true
 		}
@@ -170,6 +172,10 @@ func (u *uploadsRun) removeLeftovers() {
 		fd, err := uploadsOpenDir(u.pfd, name)
 		if err != nil {
 			u.warn("cannot check what an earlier restore left behind", "path", p, "err", err)
+			continue
+		}
+		if kind == "new" && !uploadsStale(fd) {
+			unix.Close(fd) // a stage being made, about to be locked: not even locked here
 			continue
 		}
 		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
@@ -212,6 +218,20 @@ func (u *uploadsRun) removeLeftovers() {
 		u.res.Leftovers = append(u.res.Leftovers, p)
 		u.warn("removed what an earlier, interrupted restore left behind", "path", p)
 	}
+}
+
+// uploadsStaleAge is how old a stage made but never locked must be to be
+// a leftover: it is locked within moments of its mkdir.
+const uploadsStaleAge = time.Minute
+
+// uploadsStale reports whether the folder fd changed last more than
+// uploadsStaleAge ago.
+func uploadsStale(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	return time.Since(time.Unix(st.Ctim.Unix())) > uploadsStaleAge
 }
 
 // isHeld returns nil when name in the parent folder is the folder fd (same
