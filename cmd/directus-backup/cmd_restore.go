@@ -159,21 +159,34 @@ func printRestore(w io.Writer, rep restore.Report) {
 			humanize.Bytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
 	}
 	if u := rep.Uploads; u != nil {
-		check := "checksums verified"
-		if u.Unchanged {
+		// Say what was read: linked live files were checked by size and
+		// time only, unless --checksum hashed them.
+		check, extra := "checksums verified", ""
+		switch {
+		case u.Unchanged:
 			check = "the folder already matched the backup: nothing written"
-		} else if !u.Verified {
+		case !u.Verified:
 			check = "no manifest: checksums not checked"
-		}
-		extra := ""
-		if u.Linked > 0 {
-			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
+			if u.Checksum {
+				check += " (--checksum had nothing to compare with)"
+			}
+			if u.Linked > 0 {
+				extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
+			}
+		case u.Linked > u.Hashed:
+			check = fmt.Sprintf("checksums verified for the %d copied files; %d linked from the live folder by size and time, not read (--checksum hashes them)",
+				u.Copied, u.Linked-u.Hashed)
+		case u.Linked > 0:
+			extra += fmt.Sprintf("; %d linked from the live folder after hashing, %d copied", u.Linked, u.Copied)
 		}
 		if u.Mismatched > 0 {
 			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", u.Mismatched)
 		}
 		if len(u.Leftovers) > 0 {
 			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(u.Leftovers))
+		}
+		if len(u.Aside) > 0 {
+			extra += fmt.Sprintf("; %d folders an interrupted restore moved aside are still beside the target (see the warnings)", len(u.Aside))
 		}
 		if u.Kept > 0 {
 			extra += fmt.Sprintf("; kept %d items not in the backup (--delete removes them)", u.Kept)

@@ -72,8 +72,8 @@ func TestKilledUploadsRestoreLeftoverRemoved(t *testing.T) {
 		t.Errorf("left behind after the restore: %q", s)
 	}
 	compareTrees(t, "restored uploads", treeState(t, f.uploads), wantTree)
-	if m := regexp.MustCompile(`(\d+) linked from the live folder, 1 copied`).FindStringSubmatch(r.stdout); m == nil || m[1] == "0" {
-		t.Errorf("summary does not say N linked, 1 copied:\n%s", r.stdout)
+	if m := regexp.MustCompile(`checksums verified for the 1 copied files; (\d+) linked from the live folder by size and time`).FindStringSubmatch(r.stdout); m == nil || m[1] == "0" {
+		t.Errorf("summary does not say 1 copied (verified), N linked by size and time:\n%s", r.stdout)
 	}
 
 	// Once more: the folder already matches, nothing is written.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOrderInMemoryAndSpilled(t *testing.T) {
@@ -48,5 +50,58 @@ func TestOrderInMemoryAndSpilled(t *testing.T) {
 		if left, _ := os.ReadDir(spill); len(left) != 0 {
 			t.Errorf("spill files left: %d", len(left))
 		}
+	}
+}
+
+// Spill files never get a name in the spill folder where O_TMPFILE works
+// (so nothing can be removed by a name resolved again), and the fallback
+// for filesystems without it leaves nothing behind.
+func TestSpillFilesHaveNoName(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 50; i++ {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d", i)), nil, 0o644)
+	}
+	spill := t.TempDir()
+	ifd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Skipf("no inotify: %v", err)
+	}
+	defer unix.Close(ifd)
+	if _, err := unix.InotifyAddWatch(ifd, spill, unix.IN_CREATE); err != nil {
+		t.Skipf("no inotify: %v", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := Open(d, spill, 7)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(it.Batch(100)); n != 50 || it.Err() != nil {
+		t.Fatalf("%d names, err %v", n, it.Err())
+	}
+	it.Close()
+	buf := make([]byte, 4096)
+	if n, err := unix.Read(ifd, buf); err != unix.EAGAIN {
+		tmp, terr := unix.Open(spill, unix.O_TMPFILE|unix.O_RDWR, 0o600)
+		if terr != nil {
+			t.Skipf("no O_TMPFILE on %s: %v", spill, terr)
+		}
+		unix.Close(tmp)
+		t.Errorf("names were created in the spill folder (%d bytes of inotify events, err %v)", n, err)
+	}
+
+	f, err := spillFile(spill, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("x\x00"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(spill); len(left) != 0 {
+		t.Errorf("fallback spill file left a name: %v", left)
 	}
 }

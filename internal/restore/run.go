@@ -66,13 +66,16 @@ type UploadsReport struct {
 	Symlinks   int64    `json:"symlinks"`
 	Bytes      int64    `json:"bytes"`
 	Linked     int64    `json:"linked"`
+	Hashed     int64    `json:"hashed"` // of the linked files, those hashed and compared (--checksum)
 	Copied     int64    `json:"copied"`
 	Mismatched int64    `json:"mismatched"`
 	Unchanged  bool     `json:"unchanged"`
 	Kept       int64    `json:"kept"`
 	Removed    int64    `json:"removed"`
 	Verified   bool     `json:"verified"`
+	Checksum   bool     `json:"checksum"` // --checksum was asked for
 	Leftovers  []string `json:"leftovers"`
+	Aside      []string `json:"aside"` // folders moved aside by an interrupted restore, kept
 	Seconds    float64  `json:"seconds"`
 }
 
@@ -152,11 +155,15 @@ func Run(ctx context.Context, req Request) (Report, error) {
 			if rep.Database != nil {
 				log.Warn("the database WAS restored; only the uploads restore failed")
 			}
+			if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
+				return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed half-way: %w", dir, err)))
+			}
 			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)))
 		}
 		rep.Uploads = &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
-			Linked: res.Linked, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
-			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...), Seconds: res.Duration.Seconds()}
+			Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
+			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
+			Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}
 		log.Info("uploads restored", "target", dir, "files", res.Files)
 	}
 	return done(nil)

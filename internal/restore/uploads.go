@@ -38,6 +38,7 @@ type UploadsResult struct {
 	Files, Dirs, Symlinks int64    // restored from the backup; Dirs includes the root
 	Bytes                 int64    // total size of the restored files
 	Linked                int64    // files equal to the backup's, hard-linked from the live folder into the new one
+	Hashed                int64    // of the Linked files, those whose content was read and matched the entry list (Checksum)
 	Copied                int64    // files copied from the backup
 	Mismatched            int64    // live files that passed the quick check but whose content differed (Checksum): copied
 	Unchanged             bool     // Target already was what the restore would make: nothing was written
@@ -45,6 +46,7 @@ type UploadsResult struct {
 	Removed               int64    // items in Target not in the backup, removed (Force), or that could not be kept
 	Verified              bool     // every item checked against the manifest's entry list (false for legacy backups); content only of copied files
 	Leftovers             []string // what earlier, interrupted restores had left beside Target, removed by this one
+	Aside                 []string // folders the fallback swap of an interrupted restore moved aside (".name.old-X"): kept, never removed automatically
 	Duration              time.Duration
 }
 
@@ -74,12 +76,14 @@ const uploadsModeBits = 0o7777
 //
 // Any failure before the swap, including a cancelled ctx, removes the stage
 // and leaves Target as it was: an error means Target is unchanged, except
-// in the one case its message spells out (the fallback swap failed
-// half-way and could not be undone).
+// in the one case its message spells out (ErrHalfSwapped: the fallback swap
+// failed half-way and could not be undone).
 //
 // Target and the stage are locked (flock) while the restore runs: a second
 // restore into the same Target is refused (ErrBusy), and a stage whose lock
-// is free is the leftover of a killed run, which the next run removes.
+// is free is the leftover of a killed run, which the next run removes. A
+// previous Target the fallback swap moved aside is never removed by a later
+// run (it may be the only copy): it is reported in Aside.
 //
 // Uploads written into Target while the restore runs may be lost: stop
 // Directus first.
@@ -118,6 +122,8 @@ type uploadsRun struct {
 	// copies this owner, not the one its list records.
 	backupUID, backupGID int
 	ownerUnchecked       int64 // items whose owner was accepted for that reason
+
+	mismatched []string // (in-order phase only) live files that passed the quick check with other content (Checksum), copied instead
 }
 
 func (u *uploadsRun) close() {
@@ -180,28 +186,61 @@ func (u *uploadsRun) run() error {
 	}
 
 	old, err := uploadsSwap(u.pfd, u.stageName, u.base, u.exists, true)
-	if err != nil && old == "" && !errors.Is(err, ErrBusy) {
-		err = fmt.Errorf("%s: %w", u.target, err)
+	if errors.Is(err, ErrHalfSwapped) {
+		swapped = true // the stage and the old tree are all there is: keep both
+		oldP, stageP := filepath.Join(u.parent, old), filepath.Join(u.parent, u.stageName)
+		u.res.Aside = append(u.res.Aside, oldP)
+		return fmt.Errorf("%s is missing: the previous uploads are in %s and the restored ones in %s; "+
+			"put the previous ones back with: mv %s %s (or the restored ones in place with: mv %s %s): %w",
+			u.target, oldP, stageP, uploadsShellQuote(oldP), uploadsShellQuote(u.target),
+			uploadsShellQuote(stageP), uploadsShellQuote(u.target), err)
 	}
 	if err != nil {
-		if old != "" {
-			swapped = true // the stage and the old tree are all there is: keep both
+		if !errors.Is(err, ErrBusy) {
+			err = fmt.Errorf("%s: %w", u.target, err)
 		}
 		return err
 	}
 	swapped = true
 	// From here on the restore has happened: problems are warnings, so that
 	// an error always means Target was left as it was.
+	u.res.Mismatched = int64(len(u.mismatched))
+	for _, rel := range u.mismatched {
+		u.warn("live file had the backup's size and time but other content; restored from the backup", "path", rel)
+	}
 	if err := unix.Fsync(u.pfd); err != nil {
 		u.warn("uploads restored, but syncing their parent folder failed; a power cut could undo the restore",
 			"path", u.parent, "err", err)
 	}
 	if old != "" {
-		if err := repo.RemoveTree(filepath.Join(u.parent, old)); err != nil {
-			u.warn("uploads restored, but the previous uploads folder could not be removed", "path", filepath.Join(u.parent, old), "err", err)
-		}
+		u.removeOld(old)
 	}
 	return nil
+}
+
+// removeOld removes the previous target, which a finished swap left at old
+// beside Target. It is first renamed to a trash name, the one kind of tree
+// moved aside that a later restore may remove as a leftover, and removed
+// only while the name still is the folder this restore locked (u.tfd).
+func (u *uploadsRun) removeOld(old string) {
+	p := filepath.Join(u.parent, old)
+	if err := u.isHeld(u.tfd, old); err != nil {
+		u.warn("uploads restored, but the previous uploads folder was not removed", "path", p, "err", err)
+		return
+	}
+	trash := uploadsNamePrefix(u.base) + "trash-" + uploadsRandom()
+	if err := uploadsRenameNoReplace(u.pfd, old, trash); err != nil {
+		u.warn("uploads restored, but the previous uploads folder could not be renamed for removal", "path", p, "err", err)
+		return
+	}
+	p = filepath.Join(u.parent, trash)
+	err := u.isHeld(u.tfd, trash)
+	if err == nil {
+		err = repo.RemoveTree(p)
+	}
+	if err != nil {
+		u.warn("uploads restored, but the previous uploads folder could not be removed", "path", p, "err", err)
+	}
 }
 
 // checksum reports whether live files are hashed before they are linked:

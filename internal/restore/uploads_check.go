@@ -140,19 +140,30 @@ func (u *uploadsRun) openTarget() error {
 	return nil
 }
 
-// makeStage creates and locks the stage folder beside Target.
+// makeStage creates and locks the stage folder beside Target. It is made
+// under a name restores remove as a leftover only once it is a minute old
+// (".base.new-X"), and renamed to the stage name once locked: a restore
+// into the same missing Target (which has no lock to stop it) could
+// otherwise take it for a leftover between the mkdir and the lock.
 func (u *uploadsRun) makeStage() error {
 	u.stageName = uploadsNamePrefix(u.base) + "restore-" + uploadsRandom()
-	if err := unix.Mkdirat(u.pfd, u.stageName, 0o700); err != nil {
-		return fmt.Errorf("create the stage folder %s: %w", filepath.Join(u.parent, u.stageName), err)
+	tmp := uploadsNamePrefix(u.base) + "new-" + uploadsRandom()
+	if err := unix.Mkdirat(u.pfd, tmp, 0o700); err != nil {
+		return fmt.Errorf("create the stage folder %s: %w", filepath.Join(u.parent, tmp), err)
 	}
 	var err error
-	if u.sfd, err = uploadsOpenDir(u.pfd, u.stageName); err != nil {
+	if u.sfd, err = uploadsOpenDir(u.pfd, tmp); err != nil {
+		unix.Unlinkat(u.pfd, tmp, unix.AT_REMOVEDIR)
 		return fmt.Errorf("open the stage folder: %w", err)
 	}
 	// Held until the run ends: a stage whose lock is free is a leftover.
 	if err := unix.Flock(u.sfd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Unlinkat(u.pfd, tmp, unix.AT_REMOVEDIR)
 		return fmt.Errorf("lock the stage folder: %w", err)
+	}
+	if err := uploadsRenameNoReplace(u.pfd, tmp, u.stageName); err != nil {
+		unix.Unlinkat(u.pfd, tmp, unix.AT_REMOVEDIR)
+		return fmt.Errorf("rename the stage folder %s: %w", filepath.Join(u.parent, tmp), err)
 	}
 	return nil
 }

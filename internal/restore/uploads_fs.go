@@ -227,10 +227,13 @@ func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, erro
 // recopyMismatch replaces a linked live file whose SHA-256 differs from the
 // one the entry list records (it passed the quick check: same size and
 // time, other bytes) by a copy from the backup. It runs in walk order, when
-// the list's next entry is the file's.
+// the list's next entry is the file's. A file the list does not have as
+// the next file is copied too, but not counted as a mismatch: the list
+// disagrees with the backup, which the verifier reports.
 func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsChild) error {
 	u := w.u
-	if want, ok := w.ver.expect(rel); ok && want == r.sum {
+	want, ok := w.ver.expect(rel)
+	if ok && want == r.sum {
 		return nil
 	}
 	if err := unix.Unlinkat(sfd, name, 0); err != nil {
@@ -240,8 +243,9 @@ func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsC
 	if err != nil {
 		return err
 	}
-	u.warn("live file has the backup's size and time but other content; restored from the backup", "path", rel)
-	u.res.Mismatched++
+	if ok { // reported once the restore is done: it may still fail
+		u.mismatched = append(u.mismatched, rel)
+	}
 	r.st, r.size, r.sum, r.linked, r.hashed = *st, n, sum, false, false
 	return nil
 }

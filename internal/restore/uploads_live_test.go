@@ -379,8 +379,9 @@ func TestUploadsLeftovers(t *testing.T) {
 
 	kill()
 	// Others, made by hand: a live stage (its lock held), what the
-	// fallback swap moves aside, an earlier version's entry list, and
-	// names this tool does not make.
+	// fallback swap moves aside (kept: it may be the only copy of earlier
+	// uploads), a previous target on its way out, an earlier version's
+	// entry list, and names this tool does not make.
 	live := filepath.Join(parent, ".uploads.restore-00112233445566aa")
 	if err := os.Mkdir(live, 0o700); err != nil {
 		t.Fatal(err)
@@ -394,6 +395,7 @@ func TestUploadsLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	uploadsWriteFile(t, filepath.Join(parent, ".uploads.old-00112233445566bb", "x"), []byte("x"), 0o644, uploadsMTime(1))
+	uploadsWriteFile(t, filepath.Join(parent, ".uploads.trash-00112233445566ff", "x"), []byte("x"), 0o644, uploadsMTime(1))
 	uploadsWriteFile(t, filepath.Join(parent, ".uploads.restore-00112233445566cc.list"), []byte("{}"), 0o600, uploadsMTime(1))
 	for _, n := range []string{".uploads.restore-mine", ".uploads.restore-00112233445566dd.bak", ".other.restore-00112233445566ee"} {
 		uploadsWriteFile(t, filepath.Join(parent, n, "x"), []byte("x"), 0o644, uploadsMTime(1))
@@ -404,8 +406,11 @@ func TestUploadsLeftovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(parent, helperStage[0]), filepath.Join(parent, ".uploads.old-00112233445566bb"),
+	want := []string{filepath.Join(parent, helperStage[0]), filepath.Join(parent, ".uploads.trash-00112233445566ff"),
 		filepath.Join(parent, ".uploads.restore-00112233445566cc.list")}
+	if aside := filepath.Join(parent, ".uploads.old-00112233445566bb"); len(res.Aside) != 1 || res.Aside[0] != aside || !w.has(aside) {
+		t.Errorf("Aside %q, want %s reported", res.Aside, aside)
+	}
 	if len(res.Leftovers) != len(want) {
 		t.Errorf("Leftovers %q, want %q", res.Leftovers, want)
 	}
@@ -414,7 +419,7 @@ func TestUploadsLeftovers(t *testing.T) {
 			t.Errorf("%s not reported removed: %q, warnings %q", p, res.Leftovers, w.msgs)
 		}
 	}
-	uploadsOnlyEntries(t, parent, "uploads", filepath.Base(live),
+	uploadsOnlyEntries(t, parent, "uploads", filepath.Base(live), ".uploads.old-00112233445566bb",
 		".uploads.restore-mine", ".uploads.restore-00112233445566dd.bak", ".other.restore-00112233445566ee")
 	uploadsSameTree(t, "restored tree", uploadsTree(t, target, false), uploadsTree(t, src, false))
 }
@@ -440,7 +445,10 @@ func TestUploadsLeftoverOldKeptWithoutTarget(t *testing.T) {
 	if len(res.Leftovers) != 1 || res.Leftovers[0] != filepath.Join(parent, stage) {
 		t.Errorf("Leftovers %q, want just the stage", res.Leftovers)
 	}
-	if !w.has("kept, in case it is all that is left") {
+	if len(res.Aside) != 1 || res.Aside[0] != filepath.Join(parent, old) {
+		t.Errorf("Aside %q, want the folder moved aside", res.Aside)
+	}
+	if !w.has("never removed automatically") || !w.has("mv "+filepath.Join(parent, old)+" "+target) {
 		t.Errorf("no warning about the kept folder: %q", w.msgs)
 	}
 	uploadsOnlyEntries(t, parent, "uploads", old)
@@ -476,7 +484,7 @@ func TestUploadsChecksumReplacesSilentChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	uploadsSameTree(t, "checksum restore vs source", uploadsTree(t, target, false), uploadsTree(t, src, false))
-	if res.Unchanged || res.Mismatched != 1 || res.Copied != 1 || res.Linked != files-1 || !res.Verified {
+	if res.Unchanged || res.Mismatched != 1 || res.Copied != 1 || res.Linked != files-1 || res.Hashed != files-1 || !res.Verified {
 		t.Errorf("result %+v: want 1 mismatched and copied, %d linked, verified", res, files-1)
 	}
 	after := uploadsTree(t, target, true)
@@ -489,4 +497,33 @@ func TestUploadsChecksumReplacesSilentChange(t *testing.T) {
 			t.Errorf("%s: live inode kept = %v (%s, live %s)", p, kept, s, live[p])
 		}
 	}
+}
+
+// Finding: with Checksum, a live file is reported as "other content" only
+// when the entry list has it and records another SHA-256 (not when the
+// list disagrees with the backup), and only once the restore is done: a
+// restore that fails on a damaged backup reports no replaced live files.
+func TestUploadsChecksumMismatchReportedAfterSwap(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b := uploadsMakeBackup(t, src, uploadsRoot, false)
+	target := filepath.Join(t.TempDir(), "uploads")
+	uploadsCopyTree(t, src, target)
+	uploadsFlipByte(t, filepath.Join(target, "big.bin"), 1<<20)
+	// The same file planted in the backup (not in its list) and in the
+	// live folder: it passes the quick check and is hashed.
+	for _, dir := range []string{filepath.Join(b.Path, "uploads"), target} {
+		uploadsKeepDirTime(t, filepath.Join(dir, "a/b"), func() {
+			uploadsWriteFile(t, filepath.Join(dir, "a/b/planted.php"), []byte("<?php"), 0o644, uploadsMTime(60))
+		})
+	}
+	live := uploadsTree(t, target, true)
+	w := &uploadsWarnings{}
+	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Checksum: true, Warn: w.warn})
+	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "planted.php") {
+		t.Fatalf("err = %v, want ErrChecksum naming planted.php", err)
+	}
+	if res.Mismatched != 0 || w.has("other content") {
+		t.Errorf("failed restore reports replaced live files: Mismatched %d, warnings %q", res.Mismatched, w.msgs)
+	}
+	uploadsSameTree(t, "target after the refused restore", uploadsTree(t, target, true), live)
 }

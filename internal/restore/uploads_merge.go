@@ -37,8 +37,18 @@ func (w *uploadsWalk) merge(rel string, lfd, sfd int) error {
 					}
 					return fmt.Errorf("stat %q in %s: %w", crel, u.target, err)
 				}
-				if l.Mode&unix.S_IFMT != unix.S_IFDIR || s.Mode&unix.S_IFMT == unix.S_IFDIR {
-					continue // a folder in both was merged by the walk
+				ldir, sdir := l.Mode&unix.S_IFMT == unix.S_IFDIR, s.Mode&unix.S_IFMT == unix.S_IFDIR
+				if ldir == sdir {
+					continue // a folder in both was merged by the walk; a file is replaced by the backup's
+				}
+				if sdir {
+					// A file or symlink where the backup has a folder: it
+					// cannot be kept either.
+					u.res.Removed++
+					if !u.opts.Force {
+						u.warn("a file or symlink in the target is a folder in the backup; it is not kept", "path", crel)
+					}
+					continue
 				}
 				// A folder where the backup has a file: what it holds
 				// cannot be kept.

@@ -245,6 +245,9 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 			u.res.Bytes += r.size
 			if r.linked {
 				u.res.Linked++
+				if r.hashed {
+					u.res.Hashed++
+				}
 			} else {
 				u.res.Copied++
 			}

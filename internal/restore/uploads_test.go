@@ -465,6 +465,8 @@ func TestUploadsOverExistingTarget(t *testing.T) {
 	if err := os.Remove(filepath.Join(target, "empty")); err != nil {
 		t.Fatal(err)
 	}
+	// A file where the backup has a folder.
+	uploadsWriteFile(t, filepath.Join(target, "empty"), []byte("not kept either\n"), 0o644, uploadsMTime(49))
 	if err := syscall.Chmod(filepath.Join(target, "bin/run.sh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -497,12 +499,12 @@ func TestUploadsOverExistingTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	uploadsSameTree(t, "merged tree", uploadsTree(t, target, false), want)
-	if res.Kept != int64(len(extras)) || res.Removed != 1 || !res.Verified {
-		t.Errorf("merge: Kept %d Removed %d Verified %v, want %d, 1 (a/top.txt/inner.txt), true",
+	if res.Kept != int64(len(extras)) || res.Removed != 2 || !res.Verified {
+		t.Errorf("merge: Kept %d Removed %d Verified %v, want %d, 2 (a/top.txt/inner.txt, the file empty), true",
 			res.Kept, res.Removed, res.Verified, len(extras))
 	}
-	if !w.has("not a folder in the backup") {
-		t.Errorf("no warning about the folder that could not be kept: %q", w.msgs)
+	if !w.has("not a folder in the backup") || !w.has("is a folder in the backup") {
+		t.Errorf("no warning about the items that could not be kept: %q", w.msgs)
 	}
 	uploadsOnlyEntries(t, parent, "uploads")
 
