@@ -7,10 +7,16 @@ package doctor
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
@@ -61,6 +67,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	}
 
 	fs = append(fs, preflight.Uploads(cfg))
+	fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
 	fs = append(fs, preflight.Writable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
 	if cfg.ErrorDir != filepath.Join(cfg.BackupsDir, "error_logs") {
 		fs = append(fs, preflight.Writable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
@@ -105,4 +112,101 @@ func checkBackups(cfg *config.Config) []Finding {
 			Fix: "wait for it to finish"})
 	}
 	return out
+}
+
+// restoreRandomLen is the length of the random hex part of the names a
+// restore gives the folders it makes beside the uploads folder.
+const restoreRandomLen = 16
+
+// restoreLeftover reports what the name, beside an uploads folder called
+// base, is: "old" for ".<base>.old-<hex>", the previous uploads moved aside
+// by a restore whose swap was interrupted; "stage" for
+// ".<base>.restore-<hex>", a restore's staging folder. These are the names
+// internal/restore makes.
+func restoreLeftover(base, name string) string {
+	rest, ok := strings.CutPrefix(name, "."+base+".")
+	if !ok {
+		return ""
+	}
+	isRandom := func(s string) bool {
+		if len(s) != restoreRandomLen {
+			return false
+		}
+		_, err := hex.DecodeString(s)
+		return err == nil && strings.ToLower(s) == s
+	}
+	if r, ok := strings.CutPrefix(rest, "old-"); ok && isRandom(r) {
+		return "old"
+	}
+	if r, ok := strings.CutPrefix(rest, "restore-"); ok && isRandom(r) {
+		return "stage"
+	}
+	return ""
+}
+
+// checkRestoreLeftovers reports the folders an interrupted restore left
+// beside the uploads folder. A previous uploads folder moved aside may
+// hold the only copy of those uploads (when the swap stopped half-way,
+// the uploads folder itself may be missing), so it is never just removed.
+func checkRestoreLeftovers(uploads string) []Finding {
+	uploads = filepath.Clean(uploads)
+	parent, base := filepath.Dir(uploads), filepath.Base(uploads)
+	if parent == uploads {
+		return nil
+	}
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return nil // the uploads check reports an unreadable uploads folder
+	}
+	_, uerr := os.Lstat(uploads)
+	missing := errors.Is(uerr, os.ErrNotExist)
+	var out []Finding
+	for _, e := range ents {
+		kind := restoreLeftover(base, e.Name())
+		if kind == "" || !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(parent, e.Name())
+		switch {
+		case kind == "old" && missing:
+			out = append(out, Finding{Check: "restore leftovers", Status: Fail,
+				Detail: fmt.Sprintf("%s is missing and %s is beside it: the previous uploads, moved aside by a restore that was interrupted while swapping the folders; it may be the only copy of them", uploads, p),
+				Fix:    fmt.Sprintf("put it back: mv %s %s (then run the restore again if you wanted the backup's uploads)", p, uploads)})
+		case kind == "old":
+			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
+				Detail: fmt.Sprintf("%s: the previous uploads, moved aside by a restore that was interrupted after swapping the folders; it may hold the only copy of uploads that are not in the restored folder nor in a backup", p),
+				Fix:    fmt.Sprintf("check that %s holds the uploads you want, copy back anything missing from %s, then delete it (rm -rf %s); the next restore removes it too", uploads, p, p)})
+		case restoreRunning(p):
+			out = append(out, Finding{Check: "restore leftovers", Status: OK,
+				Detail: p + ": the staging folder of a restore that is running now"})
+		default:
+			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
+				Detail: p + ": the staging folder of an interrupted restore; the uploads folder was not changed by it",
+				Fix:    "the next restore removes it; or delete it (rm -rf " + p + ")"})
+		}
+	}
+	return out
+}
+
+// restoreRunning reports whether a restore holds the lock on its staging
+// folder p. Like Held for the run lock, it reads the kernel's lock table
+// instead of trying the lock: taking it, even briefly, could make a
+// restore starting at that moment fail.
+func restoreRunning(p string) bool {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return false
+	}
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), st.Ino)
+	for _, line := range strings.Split(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
+			return true
+		}
+	}
+	return false
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,21 +68,73 @@ type damageWire struct {
 // list on disk already says the same, so verifying a backup on a read-only
 // mount changes nothing and fails nothing: a clean verify there finds no
 // list to remove, and a damaged one finds the damage already recorded.
+// dir itself must not be a symlink.
 func WriteDamage(dir string, list []Damage) error {
+	dfd, err := openBackupDir(dir, 0, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, DamageName), err)
+	}
+	defer unix.Close(dfd)
+	return writeDamageAt(dfd, dir, list)
+}
+
+// WriteDamage is WriteDamage for the listed backup b: after a long verify
+// its folder may have been swapped for a symlink or another folder by the
+// owner of BACKUPS_DIR, so the list is written only into the very folder
+// that was listed (same device and inode), through a descriptor.
+func (b Backup) WriteDamage(list []Damage) error {
+	dfd, err := openBackupDir(b.Path, b.dev, b.ino)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(b.Path, DamageName), err)
+	}
+	defer unix.Close(dfd)
+	return writeDamageAt(dfd, b.Path, list)
+}
+
+// errSwapped: a backup folder is no longer the one listed.
+var errSwapped = errors.New("the backup folder was replaced since it was listed")
+
+// openBackupDir opens the folder dir without following a symlink; when ino
+// is not 0 it must be that folder (dev, ino).
+func openBackupDir(dir string, dev, ino uint64) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return -1, fmt.Errorf("%s is not a folder (a symlink?): %w", dir, errSwapped)
+	}
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	if ino != 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "stat", Path: dir, Err: err}
+		}
+		if st.Dev != dev || st.Ino != ino {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s: %w", dir, errSwapped)
+		}
+	}
+	return fd, nil
+}
+
+// writeDamageAt is WriteDamage in the open folder dfd (named dir).
+func writeDamageAt(dfd int, dir string, list []Damage) error {
 	final := filepath.Join(dir, DamageName)
 	if len(list) == 0 {
-		if _, err := os.Lstat(final); errors.Is(err, fs.ErrNotExist) {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dfd, DamageName, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		err := os.Remove(final)
-		if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.EROFS) {
+		err := unix.Unlinkat(dfd, DamageName, 0)
+		if err == nil || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EROFS) {
 			// On a read-only mount a stale list stays: it only makes the
 			// next backup copy those files afresh, nothing to warn about.
 			return nil
 		}
-		return err // a PathError naming the file
+		return &os.PathError{Op: "remove", Path: final, Err: err}
 	}
-	if old, err := ReadDamage(dir); err == nil && sameList(old, list) {
+	if old, err := readDamageAt(dfd, dir); err == nil && sameList(old, list) {
 		return nil
 	}
 	var sb strings.Builder
@@ -101,12 +152,13 @@ func WriteDamage(dir string, list []Damage) error {
 		sb.Write(b)
 		sb.WriteByte('\n')
 	}
-	tmp := final + ".tmp"
-	os.Remove(tmp) // a leftover of a killed verify; O_EXCL below refuses anything else
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	const tmp = DamageName + ".tmp"
+	unix.Unlinkat(dfd, tmp, 0) // a leftover of a killed verify; O_EXCL below refuses anything else
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", final, err)
 	}
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, tmp))
 	_, err = io.WriteString(f, sb.String())
 	if err == nil {
 		err = f.Sync()
@@ -115,10 +167,10 @@ func WriteDamage(dir string, list []Damage) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, final)
+		err = unix.Renameat(dfd, tmp, dfd, DamageName)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		unix.Unlinkat(dfd, tmp, 0)
 		return fmt.Errorf("write %s: %w", final, err)
 	}
 	return nil
@@ -128,14 +180,24 @@ func WriteDamage(dir string, list []Damage) error {
 // it has no list. A list that is not a regular file is refused without
 // being opened for reading (a FIFO would hang).
 func ReadDamage(dir string) ([]Damage, error) {
+	return readDamageAt(unix.AT_FDCWD, dir)
+}
+
+// readDamageAt is ReadDamage of the folder dir, open as dfd (or AT_FDCWD).
+func readDamageAt(dfd int, dir string) ([]Damage, error) {
 	p := filepath.Join(dir, DamageName)
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	name := DamageName
+	if dfd == unix.AT_FDCWD {
+		name = p
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, fmt.Errorf("read %s: %w", p, &os.PathError{Op: "open", Path: p, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {

@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -319,23 +322,160 @@ func Purge(dir string) ([]string, error) {
 
 // RemoveTree removes path and everything below it. Backups keep the modes
 // of the uploads folders, so a read-only folder (0555) would stop a
-// non-root os.RemoveAll; such folders are made writable for the owner and
-// the removal retried. Only folders are ever chmod-ed: files may be hard
-// links shared with other backups.
+// non-root os.RemoveAll; then the tree is removed again folder by folder,
+// each opened without following symlinks relative to its open parent and
+// made writable for the owner through that descriptor (fchmod), never by
+// path: a folder swapped for a symlink meanwhile (the owner of the tree
+// may do that) must not make a root run chmod what the link points at.
+// Only folders are ever chmod-ed: files may be hard links shared with
+// other backups.
 func RemoveTree(path string) error {
 	err := os.RemoveAll(path)
 	if err == nil || !errors.Is(err, os.ErrPermission) {
 		return err
 	}
-	filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o700 != 0o700 {
-				os.Chmod(p, fi.Mode().Perm()|0o700)
+	return removeTreeByFd(path)
+}
+
+// removeTreeByFd is RemoveTree's folder-by-folder removal.
+func removeTreeByFd(path string) error {
+	path = filepath.Clean(path)
+	parent, name := filepath.Dir(path), filepath.Base(path)
+	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: parent, Err: err}
+	}
+	defer unix.Close(pfd)
+	return removeAt(pfd, name, path)
+}
+
+// removeTreeHook, when set (by tests), runs before removeAt opens a folder.
+var removeTreeHook func(path string)
+
+// removeAt removes name, in the open folder dirfd, and whatever is below
+// it; path names it in errors.
+func removeAt(dirfd int, name, path string) error {
+	err := unix.Unlinkat(dirfd, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	if removeTreeHook != nil {
+		removeTreeHook(path)
+	}
+	uerr := err
+	fd, err := openTreeDir(dirfd, name)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+		return &os.PathError{Op: "remove", Path: path, Err: uerr} // not a folder after all
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	// Names are read in batches and removed as they come, so memory does
+	// not grow with a flat uploads folder; a pass that removed anything
+	// is followed by another from the start, since removing entries while
+	// reading may make the reader miss some.
+	var errs []error
+	for {
+		removed := false
+		for {
+			names, rerr := f.Readdirnames(1024)
+			for _, n := range names {
+				if err := removeAt(fd, n, filepath.Join(path, n)); err != nil {
+					errs = append(errs, err)
+				} else {
+					removed = true
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return errors.Join(append(errs, rerr)...)
 			}
 		}
-		return nil
-	})
-	return os.RemoveAll(path)
+		if !removed || len(errs) > 0 {
+			break
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return &os.PathError{Op: "seek", Path: path, Err: err}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
+}
+
+// openTreeDir opens the folder name in dirfd for reading, never through a
+// symlink, and makes it readable, writable and searchable for its owner
+// (through the descriptor) if it is not. A folder the caller cannot even
+// read is opened O_PATH first, chmod-ed through that, and opened again.
+func openTreeDir(dirfd int, name string) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, name, flags, 0)
+	if errors.Is(err, unix.EACCES) {
+		var pfd int
+		pfd, err = unix.Openat(dirfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		var st unix.Stat_t
+		if err = unix.Fstat(pfd, &st); err == nil {
+			err = chmodPathFd(pfd, st.Mode&0o7777|0o700)
+		}
+		if err != nil {
+			unix.Close(pfd)
+			return -1, err
+		}
+		fd, err = unix.Openat(dirfd, name, flags, 0)
+		if err == nil {
+			// The same folder as the one chmod-ed, or nothing.
+			var st2 unix.Stat_t
+			if err = unix.Fstat(fd, &st2); err == nil && (st2.Dev != st.Dev || st2.Ino != st.Ino) {
+				err = unix.ENOENT
+			}
+			if err != nil {
+				unix.Close(fd)
+			}
+		}
+		unix.Close(pfd)
+		if err != nil {
+			return -1, err
+		}
+		return fd, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err = unix.Fstat(fd, &st); err == nil && st.Mode&0o700 != 0o700 {
+		err = unix.Fchmod(fd, st.Mode&0o7777|0o700)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// chmodPathFd changes the mode of what the O_PATH descriptor fd refers to:
+// fchmod refuses such descriptors, so fchmodat2(AT_EMPTY_PATH) (Linux 6.6)
+// is used, or else the descriptor's /proc/self/fd link, which resolves to
+// that very inode.
+func chmodPathFd(fd int, mode uint32) error {
+	err := unix.Fchmodat(fd, "", mode, unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+		err = unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), mode)
+	}
+	return err
 }
 
 // Leftovers returns the temp_* folders in dir: work of runs that are no

@@ -38,5 +38,5 @@ func RecordDamage(b repo.Backup, res Result) (int, error) {
 	if len(list) == 0 && len(res.Skipped) > 0 {
 		return 0, nil
 	}
-	return len(list), repo.WriteDamage(b.Path, list)
+	return len(list), b.WriteDamage(list)
 }

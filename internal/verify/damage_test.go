@@ -2,6 +2,7 @@ package verify
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -40,5 +41,62 @@ func TestRecordDamage(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(bdir, repo.DamageName)); !os.IsNotExist(err) {
 		t.Errorf("a clean verify kept the damage list: %v", err)
+	}
+}
+
+// The owner of BACKUPS_DIR may swap the backup folder for a symlink, or
+// another folder, while a long verify runs: the damage list must then not
+// be written (nor an old one removed) anywhere, least of all where the
+// symlink points.
+func TestRecordDamageRefusesSwappedFolder(t *testing.T) {
+	for _, how := range []string{"symlink", "folder"} {
+		t.Run(how, func(t *testing.T) {
+			dir, bdir := fixture(t)
+			p := filepath.Join(bdir, "uploads", "aaa.jpg")
+			data, _ := os.ReadFile(p)
+			data[1234] ^= 0x01
+			os.WriteFile(p, data, 0o644)
+			res := check(t, dir)
+			b := load(t, dir)
+
+			// elsewhere: a copy of the backup, where root must not write.
+			elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+			if err := os.Rename(bdir, elsewhere); err != nil {
+				t.Fatal(err)
+			}
+			if how == "symlink" {
+				if err := os.Symlink(elsewhere, bdir); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Rename(elsewhere, bdir); err == nil {
+				// Same name, but a new folder: copy it so the inode differs.
+				if err := os.Rename(bdir, bdir+".moved"); err != nil {
+					t.Fatal(err)
+				}
+				if err := exec.Command("cp", "-a", bdir+".moved", bdir).Run(); err != nil {
+					t.Fatal(err)
+				}
+				elsewhere = bdir
+			} else {
+				t.Fatal(err)
+			}
+			if _, err := RecordDamage(b, res); err == nil {
+				t.Error("RecordDamage wrote into a swapped backup folder without an error")
+			}
+			for _, n := range []string{repo.DamageName, repo.DamageName + ".tmp"} {
+				if _, err := os.Lstat(filepath.Join(elsewhere, n)); !os.IsNotExist(err) {
+					t.Errorf("%s written into the swapped-in folder: %v", n, err)
+				}
+			}
+
+			// An empty list must not remove a list there either.
+			os.WriteFile(filepath.Join(elsewhere, repo.DamageName), []byte("{}\n"), 0o600)
+			if _, err := RecordDamage(b, Result{}); err == nil {
+				t.Error("RecordDamage cleared a swapped backup folder without an error")
+			}
+			if _, err := os.Lstat(filepath.Join(elsewhere, repo.DamageName)); err != nil {
+				t.Errorf("the list in the swapped-in folder was removed: %v", err)
+			}
+		})
 	}
 }
