@@ -68,7 +68,7 @@ var Table = []Info{
 	{NoCheck, "verify could not check (e.g. no scratch database could be created)", []string{cmdBackup, cmdVerify}},
 	{Locked, "another run holds the lock on BACKUPS_DIR", []string{cmdBackup, cmdPrune, cmdRestore}},
 	{Refused, "restore refused: the target database has tables (use --yes) or does not exist (use --create)", []string{cmdRestore}},
-	{Restore, "restore failed; the target it failed on was left as it was", []string{cmdRestore}},
+	{Restore, "restore failed; the target it failed on was left as it was (except an uploads swap stopped half-way, whose message gives the mv that undoes it)", []string{cmdRestore}},
 	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore}},
 }
 
