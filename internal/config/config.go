@@ -110,7 +110,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 		return nil, errors.Join(err)
 	}
 
-	r := resolver{vars: c.vars, wd: wd, envDir: filepath.Dir(c.EnvFile)}
+	r := resolver{vars: c.vars, wd: wd, envDir: filepath.Dir(c.EnvFile), envFile: c.EnvFile}
 
 	c.BackupsDir = r.path(envBackupsDir)
 	c.RetentionDays = r.integer(envRetentionDays, 0, maxDays, "an integer from 0 to 36500 (0 = no age limit)")

@@ -712,3 +712,35 @@ func TestBackupsAndUploadsMustNotNest(t *testing.T) {
 		t.Errorf("the default layout is rejected: %v", err)
 	}
 }
+
+// An invalid value names where it was set: the flag, the environment, or
+// the .env file by its path (a stray value there is easy to miss).
+func TestInvalidValueNamesItsSource(t *testing.T) {
+	wd := t.TempDir()
+	envFile := filepath.Join(wd, ".env")
+	if err := os.WriteFile(envFile, []byte("DB_DATABASE=directus\nBACKUP_GZIP_LEVEL=10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		src   Sources
+		value string
+		want  string
+	}{
+		{".env file", Sources{WorkDir: wd}, "10", "set in the .env file " + envFile + ";"},
+		{"environment", Sources{Env: envFunc(map[string]string{"BACKUP_GZIP_LEVEL": "11"}), WorkDir: wd}, "11", "set in the environment;"},
+		{"flag", Sources{Flags: map[string]string{"BACKUP_GZIP_LEVEL": "12"}, Env: envFunc(map[string]string{"BACKUP_GZIP_LEVEL": "11"}), WorkDir: wd}, "12", "set by a command-line flag;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.src, fixedNow())
+			errs := settingErrors(t, err)
+			if len(errs) != 1 || errs[0].Setting != "BACKUP_GZIP_LEVEL" || errs[0].Value != tt.value {
+				t.Fatalf("errors %v", err)
+			}
+			if msg := errs[0].Error(); !strings.Contains(msg, tt.want) {
+				t.Errorf("%q does not say %q", msg, tt.want)
+			}
+		})
+	}
+}

@@ -15,12 +15,13 @@ type SettingError struct {
 	Setting  string // environment name, e.g. BACKUP_GZIP_LEVEL
 	Value    string // the value as given; always "" for secret settings
 	Accepted string // what would be accepted
+	From     string // where the value came from: "in the environment", "in the .env file /srv/.env", "by a command-line flag", "by default"; may be ""
 	Err      error  // optional detail: unreadable file, unknown directive, ...
 }
 
 // Error reads like
 //
-//	BACKUP_GZIP_LEVEL="10" is invalid: accepted: an integer from 1 to 9
+//	BACKUP_GZIP_LEVEL="10" is invalid: set in the .env file /srv/directus/.env; accepted: an integer from 1 to 9
 //
 // with the detail, when there is one, before "accepted". A secret setting is
 // named without its value.
@@ -30,6 +31,9 @@ func (e *SettingError) Error() string {
 		s += fmt.Sprintf("=%q", e.Value)
 	}
 	s += " is invalid: "
+	if e.From != "" {
+		s += "set " + e.From + "; "
+	}
 	if e.Err != nil {
 		s += e.Err.Error() + "; "
 	}

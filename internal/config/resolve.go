@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,16 +11,32 @@ import (
 
 // resolver resolves settings and collects every problem.
 type resolver struct {
-	vars   layers
-	wd     string // absolute
-	envDir string // folder of the .env file, for Directus's own paths
-	errs   []error
+	vars    layers
+	envFile string // the .env file read, "" when none
+	wd      string // absolute
+	envDir  string // folder of the .env file, for Directus's own paths
+	errs    []error
 }
 
 // fail records a problem. No caller passes a secret's value; Error()
 // would not print it anyway.
 func (r *resolver) fail(setting, value, accepted string, err error) {
-	r.errs = append(r.errs, &SettingError{Setting: setting, Value: value, Accepted: accepted, Err: err})
+	r.errs = append(r.errs, &SettingError{Setting: setting, Value: value, Accepted: accepted, From: r.from(setting), Err: err})
+}
+
+// from says where the value of setting came from, naming the .env file;
+// a bad value is easy to miss when it sits in a file nobody looks at.
+func (r *resolver) from(setting string) string {
+	_, o, ok := r.get(setting)
+	switch {
+	case !ok && settingDefault(setting) == "":
+		return "" // not set at all: nothing to point at
+	case !ok:
+		return fromDefault.String()
+	case o == fromFile && r.envFile != "":
+		return "in the .env file " + r.envFile
+	}
+	return o.String()
 }
 
 // get returns the trimmed value of a setting when some source sets it.
@@ -56,19 +71,9 @@ func (r *resolver) integer(name string, lo, hi int, accepted string) int {
 	return n
 }
 
-// percent reads an integer from 0 to 100; a bad value is reported with
-// where it came from, since a stray value in the .env file is easy to miss.
+// percent reads an integer from 0 to 100.
 func (r *resolver) percent(name string) int {
-	v, from, ok := r.get(name)
-	if !ok {
-		v, from = settingDefault(name), fromDefault
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 100 {
-		r.fail(name, v, "an integer from 0 to 100", fmt.Errorf("set %s", from))
-		return 0
-	}
-	return n
+	return r.integer(name, 0, 100, "an integer from 0 to 100")
 }
 
 // choice accepts the keys of allowed, case-insensitively, and returns the
