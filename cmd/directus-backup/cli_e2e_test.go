@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -271,5 +272,56 @@ func TestQuietBackup(t *testing.T) {
 	r = f.run("backup", "-q", "--db-database", "no_such_db")
 	if r.code != exitDatabase || !strings.Contains(r.stderr, "ERROR") {
 		t.Errorf("failed backup -q: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// backup --retention-dry-run makes the backup but removes nothing: the
+// summary (and --json's cleanup) says what retention would remove and why
+// each backup is kept; a plain backup then removes just that.
+func TestBackupRetentionDryRun(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now().Unix()
+	const day = 86400
+	f.env["BACKUP_RETENTION_DAYS"] = "7"
+	f.env["BACKUP_RETENTION_COUNT"] = "1"
+	old := makeLegacyBackup(t, f, now-30*day, false)
+	before := f.backupNames()
+
+	r := f.run("backup", "--retention-dry-run")
+	if r.code != 0 {
+		t.Fatalf("backup --retention-dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	made := filepath.Base(f.latest())
+	if got, want := strings.Join(f.backupNames(), ","), strings.Join(append(before, made), ","); got != want {
+		t.Errorf("backups after the dry run: %s, want %s (the new one added, nothing removed)", got, want)
+	}
+	for _, want := range []string{"dry run: nothing was removed", "would remove  " + old + " ", "older than 7 days", "keep          " + made + " "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = f.run("backup", "--retention-dry-run", "--json")
+	var doc struct {
+		Cleanup struct {
+			DryRun  bool     `json:"dry_run"`
+			Expired []string `json:"expired"`
+		} `json:"cleanup"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 {
+		t.Fatalf("backup --retention-dry-run --json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if !doc.Cleanup.DryRun || strings.Join(doc.Cleanup.Expired, ",") != old {
+		t.Errorf("JSON cleanup %+v: want dry_run and %s expired", doc.Cleanup, old)
+	}
+	if _, err := os.Stat(filepath.Join(f.backups, old)); err != nil {
+		t.Fatalf("the dry run removed %s: %v", old, err)
+	}
+
+	if r := f.run("backup"); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(f.backups, old)); err == nil {
+		t.Errorf("a plain backup kept %s, which the dry run said it would remove", old)
 	}
 }

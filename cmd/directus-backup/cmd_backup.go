@@ -18,7 +18,7 @@ import (
 )
 
 func newBackupCommand(a *app) *cobra.Command {
-	var asJSON bool
+	var asJSON, retentionDry bool
 	c := &cobra.Command{
 		Use:   "backup",
 		Short: "Make one backup: database dump, uploads snapshot, finalize, cleanup",
@@ -36,6 +36,10 @@ func newBackupCommand(a *app) *cobra.Command {
   6. cleanup   remove leftovers of dead runs, apply retention, remove old
                error folders
 
+With --retention-dry-run, the backup is made but the cleanup step removes
+nothing: the summary lists what it would remove and why each backup is
+kept (as prune --dry-run does), to try retention settings safely.
+
 A failed step leaves error_<date>_<job-id>/ in BACKUP_ERROR_DIR and never
 touches earlier backups or backup_latest.
 
@@ -49,14 +53,15 @@ failure (see docs/usage.md).
 			if err != nil {
 				return err
 			}
-			return a.runBackup(c, cfg, asJSON)
+			return a.runBackup(c, cfg, asJSON, retentionDry)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (also with --quiet)")
+	c.Flags().BoolVar(&retentionDry, "retention-dry-run", false, "make the backup, but remove nothing in the cleanup: list what would be removed and why")
 	return c
 }
 
-func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON bool) error {
+func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionDry bool) error {
 	capture := &capbuf.Head{Max: 16 << 20} // the job log, for the error folder
 	progress := &job.Progress{}
 	var logOut io.Writer = a.stderr
@@ -73,6 +78,8 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON bool) error
 		Progress: progress,
 		JobLog:   capture.Bytes,
 		Environ:  cfg.Environ(),
+
+		RetentionDryRun: retentionDry,
 	})
 	if display != nil {
 		display.Stop()
@@ -84,18 +91,18 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON bool) error
 		if rep == nil {
 			return err
 		}
-		if jerr := a.printJSON(newBackupDoc(rep, err)); err == nil {
+		if jerr := a.printJSON(newBackupDoc(rep, retentionDry, err)); err == nil {
 			return jerr
 		}
 		return err
 	}
 	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
-		printSummary(a.stdout, rep)
+		printSummary(a.stdout, rep, retentionDry)
 	}
 	return err
 }
 
-func printSummary(w io.Writer, rep *job.Report) {
+func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	d := rep.Dump
 	fmt.Fprintf(w, "Backup complete: %s\n", rep.Path)
 	fmt.Fprintf(w, "  duration   %s\n", rep.Finished.Sub(rep.Started).Round(10*time.Millisecond))
@@ -115,6 +122,10 @@ func printSummary(w io.Writer, rep *job.Report) {
 		fmt.Fprintf(w, "  previous   %s\n", rep.Previous)
 	}
 	cl := rep.Cleanup
+	if retentionDry {
+		printCleanupPlan(w, "  cleanup    dry run: nothing was removed", "  ", cl)
+		return
+	}
 	if n := len(cl.Expired) + len(cl.Incomplete) + len(cl.Leftovers) + len(cl.ErrorDirs); n > 0 {
 		fmt.Fprintf(w, "  removed    %s\n", strings.Join(append(append(append(append([]string(nil),
 			cl.Expired...), cl.Incomplete...), cl.Leftovers...), cl.ErrorDirs...), ", "))
@@ -176,7 +187,7 @@ type uploadsDoc struct {
 	Refreshed   int64 `json:"refreshed"`
 }
 
-func newBackupDoc(rep *job.Report, err error) backupDoc {
+func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 	d, u := rep.Dump, rep.Uploads
 	doc := backupDoc{
 		OK: err == nil, JobID: rep.JobID, Name: rep.Name, Path: rep.Path, Method: rep.Method, Previous: rep.Previous,
@@ -185,7 +196,7 @@ func newBackupDoc(rep *job.Report, err error) backupDoc {
 		Uploads: uploadsDoc{Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped, Bytes: u.Bytes,
 			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
 			Refreshed: u.Refreshed},
-		Cleanup: newCleanupDoc(rep.Cleanup, false, nil),
+		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
 	}
 	if !rep.Finished.IsZero() {
 		doc.Seconds = rep.Finished.Sub(rep.Started).Seconds()

@@ -50,7 +50,7 @@ With --json, the result is one JSON document on stdout (see docs/usage.md).
 				}
 			case err != nil:
 			case dryRun:
-				printPrunePlan(a.stdout, res)
+				printCleanupPlan(a.stdout, "Prune dry run: nothing was removed.", "", res)
 			case !a.quiet:
 				fmt.Fprintf(a.stdout, "Prune: %d kept, %d expired, %d incomplete, %d leftovers, %d error folders removed\n",
 					len(res.Kept), len(res.Expired), len(res.Incomplete), len(res.Leftovers), len(res.ErrorDirs))
@@ -63,36 +63,37 @@ With --json, the result is one JSON document on stdout (see docs/usage.md).
 	return c
 }
 
-// printPrunePlan lists what a prune would remove and why each kept backup
-// is kept.
-func printPrunePlan(w io.Writer, res job.CleanupResult) {
-	fmt.Fprintln(w, "Prune dry run: nothing was removed.")
+// printCleanupPlan lists what a dry-run cleanup (prune --dry-run, backup
+// --retention-dry-run) would remove and why each kept backup is kept,
+// under header, each line starting with indent.
+func printCleanupPlan(w io.Writer, header, indent string, res job.CleanupResult) {
+	fmt.Fprintln(w, header)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, n := range res.Expired {
-		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, res.Reasons[n])
+		fmt.Fprintf(tw, indent+"would remove\t%s\t%s\n", n, res.Reasons[n])
 	}
 	for _, n := range res.Incomplete {
-		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, "incomplete: no manifest and no dump")
+		fmt.Fprintf(tw, indent+"would remove\t%s\t%s\n", n, "incomplete: no manifest and no dump")
 	}
 	for _, n := range res.Leftovers {
 		why := "leftover of a run that is no longer running"
 		if strings.HasPrefix(n, repo.DeletingPrefix) {
 			why = "set aside by an earlier removal, not yet deleted"
 		}
-		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, why)
+		fmt.Fprintf(tw, indent+"would remove\t%s\t%s\n", n, why)
 	}
 	for _, n := range res.ErrorDirs {
-		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, "error folder older than BACKUP_ERROR_LOGS_RETENTION_DAYS")
+		fmt.Fprintf(tw, indent+"would remove\t%s\t%s\n", n, "error folder older than BACKUP_ERROR_LOGS_RETENTION_DAYS")
 	}
 	for _, n := range res.Kept {
-		fmt.Fprintf(tw, "keep\t%s\t%s\n", n, res.Reasons[n])
+		fmt.Fprintf(tw, indent+"keep\t%s\t%s\n", n, res.Reasons[n])
 	}
 	for _, n := range res.Damaged {
-		fmt.Fprintf(tw, "keep\t%s\t%s\n", n, "unreadable manifest: left alone, check it by hand")
+		fmt.Fprintf(tw, indent+"keep\t%s\t%s\n", n, "unreadable manifest: left alone, check it by hand")
 	}
 	tw.Flush()
 	if len(res.Expired)+len(res.Incomplete)+len(res.Leftovers)+len(res.ErrorDirs) == 0 {
-		fmt.Fprintln(w, "Nothing to remove.")
+		fmt.Fprintln(w, indent+"Nothing to remove.")
 	}
 }
 

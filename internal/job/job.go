@@ -64,6 +64,9 @@ type Deps struct {
 	// Dumper makes the database dump; nil runs pg_dump as cfg says (and
 	// then pg_dump, or docker, must be on PATH).
 	Dumper pgdump.Source
+	// RetentionDryRun: the cleanup step removes nothing and only reports
+	// what it would remove and why (backup --retention-dry-run).
+	RetentionDryRun bool
 }
 
 // Report is what a run did.
@@ -131,7 +134,9 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		}
 		if r.lock != nil {
 			r.lock.Release()
-			purge(cfg.BackupsDir, r.log)
+			if !deps.RetentionDryRun {
+				purge(cfg.BackupsDir, r.log)
+			}
 		}
 	}()
 
@@ -166,7 +171,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	// reported but never touches the new backup.
 	deps.Progress.Step.Store(StepCleanup)
 	start := time.Now()
-	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name, false)
+	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name, deps.RetentionDryRun)
 	r.rep.Cleanup = res
 	r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepCleanup, Seconds: time.Since(start).Seconds()})
 	r.rep.Finished = deps.Now()
