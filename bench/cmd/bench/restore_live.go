@@ -1,14 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -44,17 +43,16 @@ func (h *harness) restoreLiveCase(name, src string, wantFiles int64, changed boo
 		Title: sn + ": uploads restore over " + what,
 		Description: fmt.Sprintf("The same backup (%s). LIVE is an independent copy of its uploads (`cp -a`, made once)%s; "+
 			"the page cache is flushed (`sync`) before each run. Baseline: `rsync -a --delete backup/uploads/ LIVE/ && sync`. "+
-			"Tool: `directus-backup restore --uploads --force --target-dir LIVE` (compares first and writes nothing when LIVE "+
+			"Tool: `directus-backup restore --uploads --delete --target-dir LIVE` (compares first and writes nothing when LIVE "+
 			"already equals the backup; otherwise links LIVE's unchanged files into a new folder, copies and checks the rest, "+
 			"makes what it wrote durable and swaps the folder in). \"copied\" is the tool's count of files copied from the backup.",
 			name, map[bool]string{false: "", true: ", and before each run the same change set is applied to it"}[changed]),
 		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mCopied},
 	}
 	live := func(key string) string { return filepath.Join(h.work, "live-uploads-"+key) }
-	copiedRe := regexp.MustCompile(`(\d+) linked from the live folder, (\d+) copied`)
 	mk := func(key string) runner {
 		return runner{
-			key: key, label: map[string]string{cBase: "rsync -a --delete + sync", cTool: "directus-backup restore --uploads --force"}[key],
+			key: key, label: map[string]string{cBase: "rsync -a --delete + sync", cTool: "directus-backup restore --uploads --delete"}[key],
 			prep: func(rep int) (runSpec, error) {
 				t := live(key)
 				if _, err := os.Lstat(t); err != nil {
@@ -72,7 +70,7 @@ func (h *harness) restoreLiveCase(name, src string, wantFiles int64, changed boo
 					return runSpec{Argv: []string{"sh", "-c", `rsync -a --delete "$1"/ "$2"/ && sync`, "sh", src, t},
 						Env: h.baseEnv(), Log: h.logPath(sn, key, rep), DiskPath: h.work}, nil
 				}
-				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--uploads", "--force", "--target-dir", t, "--no-progress"},
+				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--uploads", "--delete", "--target-dir", t, "--no-progress", "--json"},
 					Env: h.toolEnvFor(h.chains[cTool]), Dir: h.work, Log: h.logPath(sn, key, rep), DiskPath: h.work}, nil
 			},
 			check: func(rep int, s sample) (map[string]float64, error) {
@@ -83,11 +81,15 @@ func (h *harness) restoreLiveCase(name, src string, wantFiles int64, changed boo
 				if err != nil || key != cTool {
 					return nil, err
 				}
-				copied := 0.0
-				if m := copiedRe.FindStringSubmatch(s.Stdout); m != nil {
-					copied, _ = strconv.ParseFloat(m[2], 64)
+				var doc struct {
+					Uploads *struct {
+						Copied float64 `json:"copied"`
+					} `json:"uploads"`
 				}
-				return map[string]float64{mCopied: copied}, nil
+				if err := json.Unmarshal([]byte(s.Stdout), &doc); err != nil || doc.Uploads == nil {
+					return nil, fmt.Errorf("restore --json printed no uploads report (%v): %.200s", err, s.Stdout)
+				}
+				return map[string]float64{mCopied: doc.Uploads.Copied}, nil
 			},
 		}
 	}

@@ -38,7 +38,7 @@ func (h *harness) scenarioRestoreDB() error {
 		Name:  "restore-db",
 		Title: "restore-db: database restore into a new empty database",
 		Description: fmt.Sprintf("The same backup (%s, made by the tool). Baseline: `gunzip -c db_backup.sql.gz | psql -q X`. "+
-			"Tool: `directus-backup restore --db --force --target-db X`. X is created empty (owned by the DB user) before "+
+			"Tool: `directus-backup restore --db --yes --target-db X`. X is created empty (owned by the DB user) before "+
 			"each run and dropped after it. CPU and RSS count the client side only (gunzip/psql or the tool and its psql); "+
 			"the PostgreSQL server's work is the same for both and only shows in the wall time.", name),
 		Metrics: []string{mWall, mCPU, mSys, mRSS},
@@ -61,7 +61,7 @@ func (h *harness) scenarioRestoreDB() error {
 						filepath.Join(dir, "db_backup.sql.gz"), target()},
 						Env: h.pgEnv(), Log: h.logPath("restore-db", key, rep), DiskPath: h.work}, nil
 				}
-				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--db", "--force", "--target-db", target(), "--no-progress"},
+				return runSpec{Argv: []string{h.cfg.Tool, "restore", name, "--db", "--yes", "--target-db", target(), "--no-progress"},
 					Env: h.toolEnvFor(h.chains[cTool]), Dir: h.work, Log: h.logPath("restore-db", key, rep), DiskPath: h.work}, nil
 			},
 			check: func(rep int, s sample) (map[string]float64, error) {
