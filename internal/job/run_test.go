@@ -239,7 +239,7 @@ func TestRunMakesAVerifiedBackupWithAStandInDump(t *testing.T) {
 	if b.Manifest.Database.TableRows["public.directus_files"] != 2 || b.Manifest.Uploads.Files != 2 {
 		t.Errorf("manifest: rows %v, files %d", b.Manifest.Database.TableRows, b.Manifest.Uploads.Files)
 	}
-	if got, _ := os.ReadFile(filepath.Join(b.Path, repo.UploadsDir, "2026", "b.png")); string(got) != "picture b" {
+	if got, _ := os.ReadFile(filepath.Join(b.Path, repo.BackupUploadsName, "2026", "b.png")); string(got) != "picture b" {
 		t.Errorf("uploads copy: %q", got)
 	}
 	if len(s.errorDirs()) != 0 {

@@ -29,7 +29,7 @@ const syncMax = 1000
 func (r *run) snapshotUploads(ctx context.Context) error {
 	opts := snapshot.Options{
 		Source:         r.cfg.UploadsDir,
-		Dest:           filepath.Join(r.in(), repo.UploadsDir),
+		Dest:           filepath.Join(r.in(), repo.BackupUploadsName),
 		PreserveOwner:  os.Geteuid() == 0,
 		Warn:           r.log.Warn,
 		RecheckPercent: r.cfg.RecheckPercent,
@@ -42,13 +42,13 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 				r.written, r.writtenAll = nil, false
 			}
 			if r.writtenAll {
-				r.written = append(r.written, filepath.Join(repo.UploadsDir, filepath.FromSlash(rel)))
+				r.written = append(r.written, filepath.Join(repo.BackupUploadsName, filepath.FromSlash(rel)))
 			}
 		},
 	}
 	r.writtenAll = true
 	if r.hasPrev {
-		prevUploads := filepath.Join(r.prev.Path, repo.UploadsDir)
+		prevUploads := filepath.Join(r.prev.Path, repo.BackupUploadsName)
 		if fi, err := os.Lstat(prevUploads); err == nil && fi.IsDir() { // a symlink is not the backup's folder
 			opts.Previous = prevUploads
 			opts.PreviousName = r.prev.Name

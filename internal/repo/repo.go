@@ -22,15 +22,15 @@ import (
 
 // Names inside BACKUPS_DIR and inside a backup folder.
 const (
-	BackupPrefix   = "backup_"
-	LatestLink     = "backup_latest"
-	TempPrefix     = "temp_"
-	DeletingPrefix = "deleting_"
-	LockName       = ".directus-backup.lock"
-	DumpGzip       = "db_backup.sql.gz"
-	DumpZstd       = "db_backup.sql.zst"
-	DumpPlain      = "db_backup.sql"
-	UploadsDir     = "uploads"
+	BackupPrefix      = "backup_"
+	LatestLink        = "backup_latest"
+	TempPrefix        = "temp_"
+	DeletingPrefix    = "deleting_"
+	LockName          = ".directus-backup.lock"
+	DumpGzip          = "db_backup.sql.gz"
+	DumpZstd          = "db_backup.sql.zst"
+	DumpPlain         = "db_backup.sql"
+	BackupUploadsName = "uploads" // inside a backup; not Config.UploadsDir, the live Directus folder
 )
 
 // State of a backup folder.

@@ -23,11 +23,11 @@ func RecordDamage(b repo.Backup, res Result) (int, error) {
 		if p.Kind != KindContent && p.Kind != KindSize {
 			continue
 		}
-		rel, ok := strings.CutPrefix(p.Path, repo.UploadsDir+"/")
+		rel, ok := strings.CutPrefix(p.Path, repo.BackupUploadsName+"/")
 		if !ok {
 			continue
 		}
-		fi, err := os.Lstat(filepath.Join(b.Path, repo.UploadsDir, filepath.FromSlash(rel)))
+		fi, err := os.Lstat(filepath.Join(b.Path, repo.BackupUploadsName, filepath.FromSlash(rel)))
 		if err != nil || !fi.Mode().IsRegular() {
 			continue // gone since: nothing left to link
 		}

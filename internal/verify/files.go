@@ -60,7 +60,7 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 			w.backupUID, w.backupGID = st.Uid, st.Gid
 		}
 	}
-	root := filepath.Join(b.Path, repo.UploadsDir)
+	root := filepath.Join(b.Path, repo.BackupUploadsName)
 	err = w.root(root)
 	if errors.Is(err, errListBroken) {
 		res.add(KindListUnreadable, listName, w.list.err.Error())
@@ -139,7 +139,7 @@ type walk struct {
 }
 
 // relPath is the path of an uploads item relative to the backup folder.
-func relPath(rel string) string { return path.Join(repo.UploadsDir, rel) }
+func relPath(rel string) string { return path.Join(repo.BackupUploadsName, rel) }
 
 // under reports whether p is inside the folder dir (both list paths).
 func under(p, dir string) bool {
@@ -154,7 +154,7 @@ func (w *walk) root(abs string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		// Every entry will come out as missing, the root first.
 	case err != nil:
-		w.res.add(KindUnreadable, repo.UploadsDir, err.Error())
+		w.res.add(KindUnreadable, repo.BackupUploadsName, err.Error())
 		return w.skipUnder(".", true)
 	default:
 		if err := w.item(".", abs, fi); err != nil {
