@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -76,7 +75,7 @@ func printPrunePlan(w io.Writer, res job.CleanupResult) {
 	}
 	for _, n := range res.Leftovers {
 		why := "leftover of a run that is no longer running"
-		if strings.HasPrefix(n, repo.DeletingPrefix) {
+		if repo.IsRetired(n) {
 			why = "set aside by an earlier removal, not yet deleted"
 		}
 		fmt.Fprintf(tw, "would remove\t%s\t%s\n", n, why)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
@@ -54,12 +52,8 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 		}
 		// Folders already set aside (deleting_*) go in the purge after a
 		// real prune; they are listed with the leftovers.
-		if ents, rerr := os.ReadDir(cfg.BackupsDir); rerr == nil {
-			for _, e := range ents {
-				if e.IsDir() && strings.HasPrefix(e.Name(), repo.DeletingPrefix) {
-					left = append(left, e.Name())
-				}
-			}
+		if retired, rerr := repo.Retired(cfg.BackupsDir); rerr == nil {
+			left = append(left, retired...)
 		}
 	} else {
 		left, err = retireLeftovers(cfg.BackupsDir, log)

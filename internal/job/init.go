@@ -80,7 +80,7 @@ func (r *run) init(ctx context.Context) error {
 		r.log.Warn("free space is less than the last backup needed", "check", f.Check, "detail", f.Detail)
 	}
 
-	r.temp = r.backupPath(repo.TempPrefix + r.rep.JobID)
+	r.temp = r.backupPath(repo.TempName(r.rep.JobID))
 	if err := os.Mkdir(r.temp, 0o700); err != nil {
 		r.temp = ""
 		return fmt.Errorf("create temporary folder: %w", err)

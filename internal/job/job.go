@@ -249,7 +249,7 @@ func (r *run) fail(step string, err error) error {
 	return serr
 }
 
-func (r *run) backupPath(name string) string { return filepath.Join(r.cfg.BackupsDir, name) }
+func (r *run) backupPath(name string) string { return repo.BackupPath(r.cfg.BackupsDir, name) }
 
 // purge deletes the retired folders (deleting_*) without the run lock.
 // Failures are only logged: what is left is retried by the next run.

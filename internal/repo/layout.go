@@ -2,7 +2,10 @@ package repo
 
 import (
 	"fmt"
+	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -24,15 +27,29 @@ func TempName(jobID string) string { return TempPrefix + jobID }
 // compress.Zstd or compress.None).
 func DumpName(codec string) string { return DumpPlain + compress.Ext(codec) }
 
+// DumpIn returns the dump's path in the backup folder dir.
+func DumpIn(dir, codec string) string { return filepath.Join(dir, DumpName(codec)) }
+
 // UploadsIn returns the uploads folder of the backup folder dir (a backup,
 // or a run's temporary folder, possibly reached through /proc/self/fd).
 func UploadsIn(dir string) string { return filepath.Join(dir, BackupUploadsName) }
 
-// UploadsRel returns the path, relative to a backup folder, of the file
-// rel (slash-separated, relative to the uploads folder).
-func UploadsRel(rel string) string {
-	return filepath.Join(BackupUploadsName, filepath.FromSlash(rel))
+// UploadsRel returns the slash-separated path, relative to a backup
+// folder, of rel (slash-separated, relative to the uploads folder): how
+// reports and the damage list name an uploads file.
+func UploadsRel(rel string) string { return path.Join(BackupUploadsName, rel) }
+
+// CutUploadsRel is UploadsRel's inverse: false when p is not inside the
+// uploads folder.
+func CutUploadsRel(p string) (rel string, ok bool) {
+	return strings.CutPrefix(p, BackupUploadsName+"/")
 }
+
+// ErrorLogsName is the default BACKUP_ERROR_DIR's name inside BACKUPS_DIR.
+const ErrorLogsName = "error_logs"
+
+// DefaultErrorDir is BACKUP_ERROR_DIR when it is not set.
+func DefaultErrorDir(backupsDir string) string { return filepath.Join(backupsDir, ErrorLogsName) }
 
 // ListIn returns the entry list this tool writes in the backup folder dir.
 func ListIn(dir string) string { return filepath.Join(dir, manifest.FilesListName) }
@@ -63,4 +80,24 @@ func (b Backup) ListPath() (path, name string, err error) {
 		name, err = ListName(b.Manifest)
 	}
 	return filepath.Join(b.Path, name), name, err
+}
+
+// IsRetired reports whether name is a folder set aside for deletion
+// (Retire), not yet purged.
+func IsRetired(name string) bool { return strings.HasPrefix(name, DeletingPrefix) }
+
+// Retired returns the folders in dir set aside for deletion, not yet
+// purged.
+func Retired(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && IsRetired(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
