@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
@@ -123,7 +122,7 @@ func retireLeftovers(dir string, log *slog.Logger) ([]string, error) {
 			continue
 		}
 		removed = append(removed, n)
-		log.Info("removing leftover of an earlier run", "path", filepath.Join(dir, n))
+		log.Info("removing leftover of an earlier run", "path", repo.BackupPath(dir, n))
 	}
 	return removed, errors.Join(errs...)
 }

@@ -257,7 +257,7 @@ func purge(dir string, log *slog.Logger) {
 	start := time.Now()
 	removed, err := repo.Purge(dir)
 	for _, n := range removed {
-		log.Info("deleted", "path", filepath.Join(dir, n))
+		log.Info("deleted", "path", repo.BackupPath(dir, n))
 	}
 	if len(removed) > 0 {
 		log.Info("retired folders deleted", "count", len(removed), "seconds", time.Since(start).Seconds())

@@ -19,6 +19,9 @@ import (
 // in BACKUPS_DIR dir.
 func BackupPath(dir, name string) string { return filepath.Join(dir, name) }
 
+// LatestPath returns the backup_latest link in BACKUPS_DIR dir.
+func LatestPath(dir string) string { return filepath.Join(dir, LatestLink) }
+
 // TempName is the name of the folder a run with job ID jobID builds its
 // backup in, before it is renamed to its backup name.
 func TempName(jobID string) string { return TempPrefix + jobID }
