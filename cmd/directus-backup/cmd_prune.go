@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -77,7 +76,7 @@ func printCleanupPlan(w io.Writer, header, indent string, res job.CleanupResult)
 	}
 	for _, n := range res.Leftovers {
 		why := "leftover of a run that is no longer running"
-		if strings.HasPrefix(n, repo.DeletingPrefix) {
+		if repo.IsRetired(n) {
 			why = "set aside by an earlier removal, not yet deleted"
 		}
 		fmt.Fprintf(tw, indent+"would remove\t%s\t%s\n", n, why)

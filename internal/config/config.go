@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 // DB is the database connection, in Directus's terms.
@@ -122,7 +124,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	if v, _, ok := r.get(envErrorDir); ok {
 		c.ErrorDir = resolvePath(wd, v)
 	} else {
-		c.ErrorDir = filepath.Join(c.BackupsDir, "error_logs")
+		c.ErrorDir = repo.DefaultErrorDir(c.BackupsDir)
 	}
 
 	c.Timestamp = now.Unix()

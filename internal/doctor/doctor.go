@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	fs = append(fs, preflight.Uploads(cfg))
 	fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
 	fs = append(fs, preflight.Writable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
-	if cfg.ErrorDir != filepath.Join(cfg.BackupsDir, "error_logs") {
+	if cfg.ErrorDir != repo.DefaultErrorDir(cfg.BackupsDir) {
 		fs = append(fs, preflight.Writable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)
 	}
 	fs = append(fs, checkBackups(cfg)...)

@@ -5,21 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/retention"
 )
-
-// ErrorDirPrefix starts the name of every error folder.
-const ErrorDirPrefix = "error_"
-
-var errorDirRE = regexp.MustCompile(`^error_.+_job-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // CleanupResult lists what the cleanup step removed and kept.
 type CleanupResult struct {
@@ -61,12 +52,8 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 		}
 		// Folders already set aside (deleting_*) go in the purge after a
 		// real prune; they are listed with the leftovers.
-		if ents, rerr := os.ReadDir(cfg.BackupsDir); rerr == nil {
-			for _, e := range ents {
-				if e.IsDir() && strings.HasPrefix(e.Name(), repo.DeletingPrefix) {
-					left = append(left, e.Name())
-				}
-			}
+		if retired, rerr := repo.Retired(cfg.BackupsDir); rerr == nil {
+			left = append(left, retired...)
 		}
 	} else {
 		left, err = retireLeftovers(cfg.BackupsDir, log)
@@ -144,41 +131,23 @@ func removeOldErrorDirs(dir, backupsDir string, days int, now time.Time, log *sl
 	if days == 0 {
 		return nil, nil
 	}
-	// Not followed when it is a symlink inside BACKUPS_DIR: the folders
-	// removed must be this tool's, where it put them.
-	d, err := openErrorParent(dir, backupsDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list error folders: %w", err)
-	}
-	defer d.Close()
-	ents, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list error folders: %w", err)
-	}
 	cutoff := now.Add(-time.Duration(days) * 24 * time.Hour)
+	names, err := repo.ExpiredErrorDirs(dir, backupsDir, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("list error folders: %w", err)
+	}
+	if dry {
+		return names, nil
+	}
 	var removed []string
 	var errs []error
-	for _, e := range ents {
-		if !e.IsDir() || !errorDirRE.MatchString(e.Name()) {
-			continue // only folders this tool made: BACKUP_ERROR_DIR may be shared
-		}
-		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
+	for _, n := range names {
+		if err := repo.RemoveErrorDir(dir, n); err != nil {
+			errs = append(errs, fmt.Errorf("remove error folder %s: %w", n, err))
 			continue
 		}
-		if dry {
-			removed = append(removed, e.Name())
-			continue
-		}
-		if err := repo.RemoveTree(filepath.Join(dir, e.Name())); err != nil {
-			errs = append(errs, fmt.Errorf("remove error folder %s: %w", e.Name(), err))
-			continue
-		}
-		removed = append(removed, e.Name())
-		log.Info("removed old error folder", "name", e.Name(), "older_than_days", days)
+		removed = append(removed, n)
+		log.Info("removed old error folder", "name", n, "older_than_days", days)
 	}
 	return removed, errors.Join(errs...)
 }

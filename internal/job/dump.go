@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
@@ -21,9 +20,8 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		Stderr:      r.stderr,
 		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n) },
 	}
-	file := repo.DumpPlain + compress.Ext(opts.Compression)
 	r.log.Info("dumping database", "database", opts.Target.Database, "compression", opts.Compression)
-	res, err := pgdump.Dump(ctx, opts, filepath.Join(r.in(), file))
+	res, err := pgdump.Dump(ctx, opts, repo.DumpIn(r.in(), opts.Compression))
 	r.rep.Dump = res
 	if err != nil {
 		return fmt.Errorf("dump database %s: %w", opts.Target.Database, r.named(err))
@@ -31,7 +29,7 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	if s := r.stderr.String(); s != "" {
 		r.log.Warn("pg_dump wrote to stderr", "stderr", s)
 	}
-	args := []any{"file", file, "raw", humanize.Bytes(res.RawBytes), "stored", humanize.Bytes(res.Bytes)}
+	args := []any{"file", repo.DumpName(opts.Compression), "raw", humanize.Bytes(res.RawBytes), "stored", humanize.Bytes(res.Bytes)}
 	if opts.Compression != compress.None && res.Bytes > 0 {
 		args = append(args, "ratio", fmt.Sprintf("%.2f:1", float64(res.RawBytes)/float64(res.Bytes)),
 			"saved", fmt.Sprintf("%.1f%%", 100*(1-float64(res.Bytes)/float64(res.RawBytes))))

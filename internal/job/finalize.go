@@ -53,7 +53,7 @@ func (r *run) syncWritten(ctx context.Context) error {
 	}
 	// The trailing slash: the folder may be reached through its
 	// /proc/self/fd link, which SyncPaths' O_NOFOLLOW would refuse.
-	paths = append(paths, filepath.Join(r.in(), manifest.FilesListName), r.in()+"/")
+	paths = append(paths, repo.ListIn(r.in()), r.in()+"/")
 	return durable.SyncPaths(ctx, paths)
 }
 
@@ -68,7 +68,7 @@ func (r *run) publish(ctx context.Context) error {
 
 func (r *run) buildManifest() *manifest.Manifest {
 	cfg := r.cfg
-	file := repo.DumpPlain + compress.Ext(cfg.Compression)
+	file := repo.DumpName(cfg.Compression)
 	level := 0
 	if cfg.Compression == compress.Gzip {
 		level = cfg.GzipLevel

@@ -20,13 +20,13 @@ import (
 // paths, as the uploads step reports them.
 func writeIncremental(t *testing.T, temp string, n int) []string {
 	t.Helper()
-	written := []string{repo.UploadsDir, filepath.Join(repo.UploadsDir, "2026")}
-	if err := os.MkdirAll(filepath.Join(temp, repo.UploadsDir, "2026"), 0o700); err != nil {
+	written := []string{repo.BackupUploadsName, filepath.Join(repo.BackupUploadsName, "2026")}
+	if err := os.MkdirAll(filepath.Join(temp, repo.BackupUploadsName, "2026"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	data := bytes.Repeat([]byte("upload "), 54<<10/7)
 	for i := range n {
-		rel := filepath.Join(repo.UploadsDir, "2026", fmt.Sprintf("f%04d.jpg", i))
+		rel := filepath.Join(repo.BackupUploadsName, "2026", fmt.Sprintf("f%04d.jpg", i))
 		if err := os.WriteFile(filepath.Join(temp, rel), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestSyncWrittenSyncsTheListedPaths(t *testing.T) {
 	}
 	// A listed path that is gone is an error, not skipped: the backup
 	// must not be called complete.
-	r.written = append(r.written, filepath.Join(repo.UploadsDir, "gone"))
+	r.written = append(r.written, filepath.Join(repo.BackupUploadsName, "gone"))
 	if err := r.syncWritten(context.Background()); err == nil {
 		t.Error("no error for a missing written path")
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
@@ -80,7 +79,7 @@ func (r *run) init(ctx context.Context) error {
 		r.log.Warn("free space is less than the last backup needed", "check", f.Check, "detail", f.Detail)
 	}
 
-	r.temp = r.backupPath(repo.TempPrefix + r.rep.JobID)
+	r.temp = r.backupPath(repo.TempName(r.rep.JobID))
 	if err := os.Mkdir(r.temp, 0o700); err != nil {
 		r.temp = ""
 		return fmt.Errorf("create temporary folder: %w", err)
@@ -123,7 +122,7 @@ func retireLeftovers(dir string, log *slog.Logger) ([]string, error) {
 			continue
 		}
 		removed = append(removed, n)
-		log.Info("removing leftover of an earlier run", "path", filepath.Join(dir, n))
+		log.Info("removing leftover of an earlier run", "path", repo.BackupPath(dir, n))
 	}
 	return removed, errors.Join(errs...)
 }

@@ -254,7 +254,7 @@ func (r *run) fail(step string, err error) error {
 	return serr
 }
 
-func (r *run) backupPath(name string) string { return filepath.Join(r.cfg.BackupsDir, name) }
+func (r *run) backupPath(name string) string { return repo.BackupPath(r.cfg.BackupsDir, name) }
 
 // purge deletes the retired folders (deleting_*) without the run lock.
 // Failures are only logged: what is left is retried by the next run.
@@ -262,7 +262,7 @@ func purge(dir string, log *slog.Logger) {
 	start := time.Now()
 	removed, err := repo.Purge(dir)
 	for _, n := range removed {
-		log.Info("deleted", "path", filepath.Join(dir, n))
+		log.Info("deleted", "path", repo.BackupPath(dir, n))
 	}
 	if len(removed) > 0 {
 		log.Info("retired folders deleted", "count", len(removed), "seconds", time.Since(start).Seconds())

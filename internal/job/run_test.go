@@ -239,7 +239,7 @@ func TestRunMakesAVerifiedBackupWithAStandInDump(t *testing.T) {
 	if b.Manifest.Database.TableRows["public.directus_files"] != 2 || b.Manifest.Uploads.Files != 2 {
 		t.Errorf("manifest: rows %v, files %d", b.Manifest.Database.TableRows, b.Manifest.Uploads.Files)
 	}
-	if got, _ := os.ReadFile(filepath.Join(b.Path, repo.UploadsDir, "2026", "b.png")); string(got) != "picture b" {
+	if got, _ := os.ReadFile(filepath.Join(b.Path, repo.BackupUploadsName, "2026", "b.png")); string(got) != "picture b" {
 		t.Errorf("uploads copy: %q", got)
 	}
 	if len(s.errorDirs()) != 0 {
@@ -339,13 +339,21 @@ func checkErrorDir(t *testing.T, s *site, se *job.StepError, step string) {
 	if e := read("error.txt"); !strings.Contains(e, "step: "+step+"\n") || !strings.Contains(e, "error: ") {
 		t.Errorf("error.txt: %q", e)
 	}
+	read("error.json") // the password check
+	runs, err := repo.FailedRuns(filepath.Dir(se.ErrorDir))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("failed runs: %+v %v", runs, err)
+	}
+	if fr := runs[0]; fr.Step != step || fr.ExitCode != exitcode.Of(se) || fr.Job == "" || fr.Error == "" || fr.Path != se.ErrorDir {
+		t.Errorf("error.json read back as %+v; want step %s, exit code %d", fr, step, exitcode.Of(se))
+	}
 	if l := read("job.log"); !strings.Contains(l, step+" step failed") {
 		t.Errorf("job.log does not say the step failed: %q", l)
 	}
 	if env := read("environment.txt"); !strings.Contains(env, "DB_PASSWORD=") || !strings.Contains(env, "PATH=/usr/bin") {
 		t.Errorf("environment.txt: %q", env)
 	}
-	_, err := os.Stat(filepath.Join(se.ErrorDir, "temp_contents.txt"))
+	_, err = os.Stat(filepath.Join(se.ErrorDir, "temp_contents.txt"))
 	switch step {
 	case job.StepInit:
 		if err == nil {

@@ -143,7 +143,7 @@ func TestUploadsStepWritesOnlyIntoItsOwnFolder(t *testing.T) {
 		t.Errorf("the uploads step wrote into the attacker's folder: %v", ents)
 	}
 	own := filepath.Join(r.cfg.BackupsDir, "moved-away")
-	for _, n := range []string{manifest.FilesListName, filepath.Join(repo.UploadsDir, "a.jpg")} {
+	for _, n := range []string{manifest.FilesListName, filepath.Join(repo.BackupUploadsName, "a.jpg")} {
 		if _, err := os.Lstat(filepath.Join(own, n)); err != nil {
 			t.Errorf("%s not in the run's own folder: %v", n, err)
 		}
@@ -159,7 +159,7 @@ func TestErrorFolderNeverFollowsPlantedSymlinks(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(evil, "error.txt")); err != nil {
 		t.Fatal(err)
 	}
-	name := ErrorDirPrefix + r.cfg.FormattedDate + "_" + testJobID
+	name := repo.ErrorDirPrefix + r.cfg.FormattedDate + "_" + testJobID
 	if err := os.Symlink(evil, filepath.Join(r.cfg.ErrorDir, name)); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestErrorFolderNeverFollowsPlantedSymlinks(t *testing.T) {
 	if dir := r.writeErrorDir(StepDatabase, errors.New("boom")); dir != "" {
 		t.Errorf("error folder written through a symlinked error_logs: %s", dir)
 	}
-	old := filepath.Join(elsewhere, ErrorDirPrefix+"2020-01-01_00-00-00_"+testJobID)
+	old := filepath.Join(elsewhere, repo.ErrorDirPrefix+"2020-01-01_00-00-00_"+testJobID)
 	if err := os.Mkdir(old, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +251,11 @@ func shaHex(b []byte) string {
 func TestRecordedDamageMatchedAfterDeviceNumberChanged(t *testing.T) {
 	r := swapRun(t)
 	prev := r.backupPath(repo.BackupName("2026-12-05_10-00-00", 1796464800))
-	if err := os.MkdirAll(filepath.Join(prev, repo.UploadsDir), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(prev, repo.BackupUploadsName), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	src := filepath.Join(r.cfg.UploadsDir, "a.jpg")
-	old := filepath.Join(prev, repo.UploadsDir, "a.jpg")
+	old := filepath.Join(prev, repo.BackupUploadsName, "a.jpg")
 	fi, err := os.Stat(src)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestRecordedDamageMatchedAfterDeviceNumberChanged(t *testing.T) {
 	if r.rep.Uploads.Refreshed != 1 || r.rep.Uploads.Compared != 0 {
 		t.Errorf("recorded damage not matched after the device number changed: %+v", r.rep.Uploads)
 	}
-	if data, _ := os.ReadFile(filepath.Join(r.in(), repo.UploadsDir, "a.jpg")); string(data) != "upload" {
+	if data, _ := os.ReadFile(filepath.Join(r.in(), repo.BackupUploadsName, "a.jpg")); string(data) != "upload" {
 		t.Errorf("backup holds %q", data)
 	}
 }

@@ -29,7 +29,7 @@ const syncMax = 1000
 func (r *run) snapshotUploads(ctx context.Context) error {
 	opts := snapshot.Options{
 		Source:         r.cfg.UploadsDir,
-		Dest:           filepath.Join(r.in(), repo.UploadsDir),
+		Dest:           repo.UploadsIn(r.in()),
 		PreserveOwner:  os.Geteuid() == 0,
 		Warn:           r.log.Warn,
 		RecheckPercent: r.cfg.RecheckPercent,
@@ -42,13 +42,13 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 				r.written, r.writtenAll = nil, false
 			}
 			if r.writtenAll {
-				r.written = append(r.written, filepath.Join(repo.UploadsDir, filepath.FromSlash(rel)))
+				r.written = append(r.written, filepath.FromSlash(repo.UploadsRel(rel)))
 			}
 		},
 	}
 	r.writtenAll = true
 	if r.hasPrev {
-		prevUploads := filepath.Join(r.prev.Path, repo.UploadsDir)
+		prevUploads := r.prev.UploadsPath()
 		if fi, err := os.Lstat(prevUploads); err == nil && fi.IsDir() { // a symlink is not the backup's folder
 			opts.Previous = prevUploads
 			opts.PreviousName = r.prev.Name
@@ -70,7 +70,7 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 	}
 	r.run = opts.Run
 
-	listPath := filepath.Join(r.in(), manifest.FilesListName)
+	listPath := repo.ListIn(r.in())
 	lf, err := os.OpenFile(listPath, createFlags, 0o600)
 	if err != nil {
 		return fmt.Errorf("create entry list: %w", r.named(err))
@@ -113,12 +113,10 @@ func (r *run) previousList() *os.File {
 			"previous", r.prev.Name)
 		return nil
 	}
-	name := m.Uploads.ListFile
-	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
-		name = manifest.FilesListName
-	}
+	// A list named outside the backup falls back to the default name.
+	p, _, _ := r.prev.ListPath()
 	// regfile: a symlink or FIFO planted there is not read.
-	f, err := regfile.Open(filepath.Join(r.prev.Path, name))
+	f, err := regfile.Open(p)
 	if err != nil {
 		r.log.Warn("cannot read the previous entry list; unchanged files are compared with the live ones", "previous", r.prev.Name, "err", err)
 		return nil

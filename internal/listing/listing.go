@@ -12,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -44,11 +43,11 @@ type Backup struct {
 
 // Report is the listing, newest backup first.
 type Report struct {
-	BackupsDir string          `json:"backups_dir"`
-	Latest     string          `json:"latest"`
-	Backups    []Backup        `json:"backups"`
-	Removed    []string        `json:"removed"` // retired while being read, skipped
-	FailedRuns []job.FailedRun `json:"failed_runs"`
+	BackupsDir string           `json:"backups_dir"`
+	Latest     string           `json:"latest"`
+	Backups    []Backup         `json:"backups"`
+	Removed    []string         `json:"removed"` // retired while being read, skipped
+	FailedRuns []repo.FailedRun `json:"failed_runs"`
 }
 
 // Run lists the backups and the recent failed runs. A missing BACKUPS_DIR
@@ -63,7 +62,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	l := Report{BackupsDir: req.BackupsDir, Backups: []Backup{}, Removed: []string{}, FailedRuns: []job.FailedRun{}}
+	l := Report{BackupsDir: req.BackupsDir, Backups: []Backup{}, Removed: []string{}, FailedRuns: []repo.FailedRun{}}
 	backups, err := repo.List(req.BackupsDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Before the first backup: nothing to list, not an error.
@@ -98,7 +97,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		lb.Files, lb.Bytes, lb.UniqueBytes = u.Files, u.Bytes, u.UniqueBytes
 		l.Backups = append(l.Backups, lb)
 	}
-	runs, err := job.FailedRuns(req.ErrorDir)
+	runs, err := repo.FailedRuns(req.ErrorDir)
 	if err != nil {
 		return Report{}, fmt.Errorf("list error folders in %s: %w", req.ErrorDir, err)
 	}

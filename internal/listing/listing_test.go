@@ -40,8 +40,8 @@ func TestRunStatesAndSizes(t *testing.T) {
 	}
 	old, newer := repo.BackupName("2026-01-01", 1767225600), repo.BackupName("2026-01-02", 1767312000)
 	write(filepath.Join(dir, old, repo.DumpGzip), "not really gzip, 30 bytes long")
-	write(filepath.Join(dir, old, repo.UploadsDir, "a.jpg"), "12345")
-	if err := os.MkdirAll(filepath.Join(dir, newer, repo.UploadsDir), 0o755); err != nil {
+	write(filepath.Join(dir, old, repo.BackupUploadsName, "a.jpg"), "12345")
+	if err := os.MkdirAll(filepath.Join(dir, newer, repo.BackupUploadsName), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := repo.SetLatest(dir, old); err != nil {

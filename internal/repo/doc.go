@@ -1,6 +1,8 @@
 // Package repo owns the on-disk layout of BACKUPS_DIR: backup folder names,
 // the backup_latest link, temporary job folders, the run lock, and removal.
-// Names inside BACKUPS_DIR are defined here, and only here.
+// Names inside BACKUPS_DIR are defined here, and only here, and so are the
+// paths: other packages ask repo (BackupPath, Backup.UploadsPath, ListPath,
+// DumpIn, TempName, Retired, the error folders) instead of joining names.
 //
 //	BACKUPS_DIR/
 //	├── backup_<date>_<timestamp>/   a backup; complete once manifest.json is in it
@@ -9,7 +11,7 @@
 //	│   ├── manifest.files.jsonl
 //	│   └── manifest.json
 //	├── backup_latest -> backup_<date>_<timestamp>
-//	├── error_logs/error_<date>_<job-id>/
+//	├── error_logs/error_<date>_<job-id>/  a failed run; error.json says what failed
 //	├── temp_<job-id>/               a run in progress (or one that died)
 //	├── deleting_<name>/             a backup being removed (renamed first)
 //	├── .directus-backup.lock          run lock (backup, prune, restore)

@@ -22,15 +22,15 @@ import (
 
 // Names inside BACKUPS_DIR and inside a backup folder.
 const (
-	BackupPrefix   = "backup_"
-	LatestLink     = "backup_latest"
-	TempPrefix     = "temp_"
-	DeletingPrefix = "deleting_"
-	LockName       = ".directus-backup.lock"
-	DumpGzip       = "db_backup.sql.gz"
-	DumpZstd       = "db_backup.sql.zst"
-	DumpPlain      = "db_backup.sql"
-	UploadsDir     = "uploads"
+	BackupPrefix      = "backup_"
+	LatestLink        = "backup_latest"
+	TempPrefix        = "temp_"
+	DeletingPrefix    = "deleting_"
+	LockName          = ".directus-backup.lock"
+	DumpGzip          = "db_backup.sql.gz"
+	DumpZstd          = "db_backup.sql.zst"
+	DumpPlain         = "db_backup.sql"
+	BackupUploadsName = "uploads" // inside a backup; not Config.UploadsDir, the live Directus folder
 )
 
 // State of a backup folder.
@@ -188,11 +188,11 @@ func NewestUsable(backups []Backup) (Backup, bool) {
 // Latest returns the name backup_latest points at ("" when there is no
 // link) and whether it points at an existing folder.
 func Latest(dir string) (target string, ok bool) {
-	t, err := os.Readlink(filepath.Join(dir, LatestLink))
+	t, err := os.Readlink(LatestPath(dir))
 	if err != nil {
 		return "", false
 	}
-	fi, err := os.Stat(filepath.Join(dir, LatestLink))
+	fi, err := os.Stat(LatestPath(dir))
 	return t, err == nil && fi.IsDir()
 }
 
@@ -206,7 +206,7 @@ func SetLatest(dir, name string) error {
 	if err := os.Symlink(name, tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, LatestLink)); err != nil {
+	if err := os.Rename(tmp, LatestPath(dir)); err != nil {
 		os.Remove(tmp)
 		return err
 	}

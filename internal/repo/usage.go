@@ -18,7 +18,7 @@ type Usage struct {
 // this backup alone: it is what removing the backup frees.
 func DiskUsage(b Backup) (Usage, error) {
 	var u Usage
-	uploads := filepath.Join(b.Path, UploadsDir) + string(filepath.Separator)
+	uploads := b.UploadsPath() + string(filepath.Separator)
 	err := filepath.WalkDir(b.Path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

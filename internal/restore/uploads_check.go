@@ -40,10 +40,10 @@ func (u *uploadsRun) check() error {
 	}
 	bst := bfi.Sys().(*syscall.Stat_t)
 	u.backupUID, u.backupGID = int(bst.Uid), int(bst.Gid)
-	u.src = filepath.Join(b.Path, repo.UploadsDir)
+	u.src = b.UploadsPath()
 	sfi, err := os.Lstat(u.src)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("backup %s has no %s folder", b.Name, repo.UploadsDir)
+		return fmt.Errorf("backup %s has no %s folder", b.Name, repo.BackupUploadsName)
 	}
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", b.Name, err)
@@ -86,7 +86,7 @@ func (u *uploadsRun) check() error {
 	if uploadsWithin(targetReal, backupReal) {
 		return fmt.Errorf("uploads target %s is inside the backup %s; refusing to restore", u.target, b.Path)
 	}
-	if uploadsWithin(filepath.Join(backupReal, repo.UploadsDir), targetReal) {
+	if uploadsWithin(repo.UploadsIn(backupReal), targetReal) {
 		return fmt.Errorf("the backup's uploads %s are inside the uploads target %s; refusing to restore", u.src, u.target)
 	}
 	return nil

@@ -140,7 +140,7 @@ func TestUploadsPartlyChangedTarget(t *testing.T) {
 	live := uploadsTree(t, target, true)
 	// Rot in the backup's copy of a file the live folder holds intact: the
 	// live file is linked and the backup's copy not read.
-	uploadsFlipByte(t, filepath.Join(b.Path, repo.UploadsDir, "big.bin"), 1<<20)
+	uploadsFlipByte(t, filepath.Join(b.Path, repo.BackupUploadsName, "big.bin"), 1<<20)
 
 	res, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Force: true})
 	if err != nil {
@@ -165,7 +165,7 @@ func TestUploadsPartlyChangedTarget(t *testing.T) {
 		case !changed[p] && !strings.HasSuffix(live[p], ino):
 			t.Errorf("%s: unchanged but not linked from the live folder (%s, live %s)", p, s, live[p])
 		}
-		bfi, err := os.Lstat(filepath.Join(b.Path, repo.UploadsDir, p))
+		bfi, err := os.Lstat(filepath.Join(b.Path, repo.BackupUploadsName, p))
 		if err != nil {
 			t.Fatal(err)
 		}

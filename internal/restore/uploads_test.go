@@ -163,7 +163,7 @@ func uploadsMakeBackup(t *testing.T, src string, preserveOwner, legacy bool) rep
 		lw = manifest.NewListWriter(lf)
 	}
 	res, err := snapshot.Take(t.Context(), snapshot.Options{
-		Source: src, Dest: filepath.Join(bdir, repo.UploadsDir), PreserveOwner: preserveOwner,
+		Source: src, Dest: filepath.Join(bdir, repo.BackupUploadsName), PreserveOwner: preserveOwner,
 	}, lw)
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +422,7 @@ func TestUploadsIntoMissingTarget(t *testing.T) {
 
 	// Independent copies: the live folder must not share inodes with the
 	// backup, or writing to it would change the backup.
-	bu := filepath.Join(b.Path, repo.UploadsDir)
+	bu := filepath.Join(b.Path, repo.BackupUploadsName)
 	n := 0
 	err = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -804,7 +804,7 @@ func TestUploadsRefused(t *testing.T) {
 		want   string
 	}{
 		{"target inside the backup", b, filepath.Join(b.Path, "restored"), "inside the backup"},
-		{"target is the backup's uploads", b, filepath.Join(b.Path, repo.UploadsDir), "inside the backup"},
+		{"target is the backup's uploads", b, filepath.Join(b.Path, repo.BackupUploadsName), "inside the backup"},
 		{"backup inside the target", b, backups, "inside the uploads target"},
 		{"backup inside the target via a symlink", b, "", "inside the uploads target"},
 		{"relative target", b, "uploads", "not an absolute path"},

@@ -7,7 +7,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -40,15 +39,11 @@ type uploadsVerifier struct {
 
 func (u *uploadsRun) newVerifier() (*uploadsVerifier, error) {
 	b := u.opts.Backup
-	m := b.Manifest
-	name := m.Uploads.ListFile
-	if name == "" {
-		name = manifest.FilesListName
+	p, name, err := b.ListPath()
+	if err != nil {
+		return nil, fmt.Errorf("%w: manifest of backup %s %v", ErrChecksum, b.Name, err)
 	}
-	if name != filepath.Base(name) || name == "." || name == ".." {
-		return nil, fmt.Errorf("%w: manifest of backup %s names an entry list outside the backup: %q", ErrChecksum, b.Name, name)
-	}
-	f, err := regfile.Open(filepath.Join(b.Path, name)) // a FIFO or symlink in its place is refused, not waited on
+	f, err := regfile.Open(p) // a FIFO or symlink in its place is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("open the entry list of backup %s (needed to verify the uploads): %w", b.Name, err)
 	}

@@ -3,7 +3,6 @@ package verify
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -23,11 +22,11 @@ func RecordDamage(b repo.Backup, res Result) (int, error) {
 		if p.Kind != KindContent && p.Kind != KindSize {
 			continue
 		}
-		rel, ok := strings.CutPrefix(p.Path, repo.UploadsDir+"/")
+		rel, ok := repo.CutUploadsRel(p.Path)
 		if !ok {
 			continue
 		}
-		fi, err := os.Lstat(filepath.Join(b.Path, repo.UploadsDir, filepath.FromSlash(rel)))
+		fi, err := os.Lstat(filepath.Join(b.UploadsPath(), filepath.FromSlash(rel)))
 		if err != nil || !fi.Mode().IsRegular() {
 			continue // gone since: nothing left to link
 		}

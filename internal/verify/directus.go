@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -36,9 +35,9 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 	if len(df.names) == 0 {
 		return nil
 	}
-	root := filepath.Join(b.Path, repo.UploadsDir)
+	root := b.UploadsPath()
 	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
-		res.add(KindDirectusMissingFile, repo.UploadsDir,
+		res.add(KindDirectusMissingFile, repo.BackupUploadsName,
 			fmt.Sprintf("the uploads folder is missing: none of the %d files in directus_files is there", len(df.names)))
 		return nil
 	}
@@ -50,11 +49,11 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 		}
 		res.DirectusFiles++
 		if !safeName(name) {
-			res.add(KindDirectusBadPath, repo.UploadsDir,
+			res.add(KindDirectusBadPath, repo.BackupUploadsName,
 				fmt.Sprintf("directus_files has filename_disk %q, which points outside the uploads folder", name))
 			continue
 		}
-		rel := path.Join(repo.UploadsDir, name)
+		rel := repo.UploadsRel(name)
 		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(name)))
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):

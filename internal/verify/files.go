@@ -29,11 +29,9 @@ var errListBroken = errors.New("file list unreadable")
 // error only when ctx was cancelled.
 func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) error {
 	m := b.Manifest
-	listName := m.Uploads.ListFile
-	if listName == "" || listName != filepath.Base(listName) || listName == "." || listName == ".." {
-		listName = manifest.FilesListName
-	}
-	lf, err := regfile.Open(filepath.Join(b.Path, listName))
+	// A list named outside the backup: the default one is checked.
+	listPath, listName, _ := b.ListPath()
+	lf, err := regfile.Open(listPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		res.add(KindMissing, listName, "the uploads file list is missing")
 		res.skip("file checksums: %s is missing", listName)
@@ -60,7 +58,7 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 			w.backupUID, w.backupGID = st.Uid, st.Gid
 		}
 	}
-	root := filepath.Join(b.Path, repo.UploadsDir)
+	root := b.UploadsPath()
 	err = w.root(root)
 	if errors.Is(err, errListBroken) {
 		res.add(KindListUnreadable, listName, w.list.err.Error())
@@ -139,7 +137,7 @@ type walk struct {
 }
 
 // relPath is the path of an uploads item relative to the backup folder.
-func relPath(rel string) string { return path.Join(repo.UploadsDir, rel) }
+func relPath(rel string) string { return repo.UploadsRel(rel) }
 
 // under reports whether p is inside the folder dir (both list paths).
 func under(p, dir string) bool {
@@ -154,7 +152,7 @@ func (w *walk) root(abs string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		// Every entry will come out as missing, the root first.
 	case err != nil:
-		w.res.add(KindUnreadable, repo.UploadsDir, err.Error())
+		w.res.add(KindUnreadable, repo.BackupUploadsName, err.Error())
 		return w.skipUnder(".", true)
 	default:
 		if err := w.item(".", abs, fi); err != nil {

@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	p := filepath.Join(bdir, repo.UploadsDir, "bbb.png")
+	p := filepath.Join(bdir, repo.BackupUploadsName, "bbb.png")
 	os.WriteFile(p, []byte("png dat!"), 0o644)
 	rep, err = Run(t.Context(), Request{BackupsDir: dir, All: true})
 	var pe ProblemsError

@@ -196,7 +196,7 @@ func (c *counter) flush() {
 // Latest checks BACKUPS_DIR/backup_latest: it must exist and point at a
 // complete or legacy backup in dir. It returns nil when it does.
 func Latest(dir string) *Problem {
-	link := filepath.Join(dir, repo.LatestLink)
+	link := repo.LatestPath(dir)
 	bad := func(format string, args ...any) *Problem {
 		return &Problem{Kind: KindLatest, Path: repo.LatestLink, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -220,7 +220,7 @@ func Latest(dir string) *Problem {
 	// The link must lead to one of dir's backups (not a copy elsewhere):
 	// the same folder as dir/<name of the target>.
 	name := filepath.Base(target)
-	if same, err := os.Stat(filepath.Join(dir, name)); err != nil || !os.SameFile(fi, same) {
+	if same, err := os.Stat(repo.BackupPath(dir, name)); err != nil || !os.SameFile(fi, same) {
 		return bad("points at %s, which is not a folder of %s", target, dir)
 	}
 	backups, err := repo.List(dir)

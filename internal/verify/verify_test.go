@@ -126,7 +126,7 @@ func fixture(t *testing.T) (dir, bdir string) {
 	t.Helper()
 	dir = t.TempDir()
 	bdir = filepath.Join(dir, backupName)
-	up := filepath.Join(bdir, repo.UploadsDir)
+	up := filepath.Join(bdir, repo.BackupUploadsName)
 	writeFile(t, filepath.Join(up, "aaa.jpg"), strings.Repeat("jpeg data ", 300))
 	writeFile(t, filepath.Join(up, "bbb.png"), "png data")
 	writeFile(t, filepath.Join(up, "nested", "deep", "c.txt"), "a nested file\n")
@@ -149,7 +149,7 @@ func fixture(t *testing.T) (dir, bdir string) {
 // manifest.json.
 func writeList(t *testing.T, bdir string) {
 	t.Helper()
-	up := filepath.Join(bdir, repo.UploadsDir)
+	up := filepath.Join(bdir, repo.BackupUploadsName)
 	f, err := os.Create(filepath.Join(bdir, manifest.FilesListName))
 	if err != nil {
 		t.Fatal(err)
