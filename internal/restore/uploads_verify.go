@@ -9,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -199,9 +196,4 @@ func (u *uploadsRun) entryDiff(g, w manifest.Entry) string {
 		u.ownerUnchecked++
 	}
 	return strings.Join(d, ", ")
-}
-
-// syscallTimespec converts for manifest.TimeOf.
-func syscallTimespec(ts unix.Timespec) syscall.Timespec {
-	return syscall.Timespec{Sec: ts.Sec, Nsec: ts.Nsec}
 }

@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -103,11 +101,8 @@ func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", fmt.Errorf("hash %s: %w", rel, unix.ENOENT) // replaced: treated as vanished
 	}
-	h := sha256.New()
-	if _, err := w.stream(rel, f, nil, h); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	_, sum, err := w.stream(rel, f, nil)
+	return sum, err
 }
 
 // linkedReadHook, when set (by tests), is called before a linked copy is

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -81,10 +82,6 @@ type Result struct {
 // per read, so a cancel is noticed within this many bytes.
 const copyBufSize = 1 << 20
 
-// modeBits keeps the permission, setuid, setgid and sticky bits of a unix
-// st_mode (unix numbering, not fs.FileMode's).
-const modeBits = 0o7777
-
 // Open flags. Every item below the root is opened relative to its already
 // open parent folder and never through a symlink, so a folder swapped for a
 // symlink while the walk runs cannot lead it out of the tree.
@@ -104,7 +101,8 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		workers:  runtime.GOMAXPROCS(0),
 		spillDir: filepath.Dir(opts.Dest),
 	}
-	w.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	w.copier = fsmeta.NewCopier(copyBufSize)
+	w.attrs = fsmeta.Attrs{Owner: opts.PreserveOwner}
 	// Workers warn concurrently; the caller's function need not be safe
 	// for that.
 	var warnMu sync.Mutex
@@ -195,8 +193,8 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 	if err := w.dir(".", src, dst, prev, &st); err != nil {
 		return w.res, err
 	}
-	if err := setTimes(parent, destName, st.Mtim); err != nil {
-		return w.res, fmt.Errorf("set times of %s: %w", opts.Dest, err)
+	if err := w.attrs.Times(parent, destName, &st); err != nil {
+		return w.res, fsmeta.Name(err, opts.Dest)
 	}
 	return w.res, nil
 }

@@ -1,0 +1,56 @@
+package fsmeta
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"sync"
+)
+
+// Copier copies and hashes files with buffers from a pool: one buffer per
+// copy running at a time, however many files are copied.
+type Copier struct {
+	bufs sync.Pool
+}
+
+// NewCopier returns a Copier reading size bytes at a time. The context is
+// checked once per read, so a cancel is noticed within size bytes.
+func NewCopier(size int) *Copier {
+	c := &Copier{}
+	c.bufs.New = func() any { b := make([]byte, size); return &b }
+	return c
+}
+
+// Copy reads r to its end into a SHA-256 and, when w is not nil, into w,
+// checking ctx before every read. It returns the bytes read and their
+// SHA-256 in hex. A cancelled ctx returns ctx.Err() as it is; a read or
+// write error is an *Error (Op "read" or "write").
+func (c *Copier) Copy(ctx context.Context, r io.Reader, w io.Writer) (int64, string, error) {
+	bp := c.bufs.Get().(*[]byte)
+	defer c.bufs.Put(bp)
+	buf := *bp
+	h := sha256.New()
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, "", err
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k]) // never fails
+			if w != nil {
+				if _, err := w.Write(buf[:k]); err != nil {
+					return n, "", &Error{Op: "write", Err: err}
+				}
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if rerr != nil {
+			return n, "", &Error{Op: "read", Err: rerr}
+		}
+	}
+}
