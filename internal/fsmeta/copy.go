@@ -6,6 +6,19 @@ import (
 	"encoding/hex"
 	"io"
 	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Open flags, for use relative to open folders.
+const (
+	// DirFlags open a folder to walk: never through a symlink.
+	DirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	// ReadFlags open the item to copy: never through a symlink, and a FIFO
+	// swapped in meanwhile does not hang the open.
+	ReadFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	// CreateFlags create the copy: never over or through anything there.
+	CreateFlags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 )
 
 // Copier copies and hashes files with buffers from a pool: one buffer per

@@ -172,7 +172,7 @@ func (u *uploadsRun) makeStage() error {
 // a symlink.
 func uploadsOpenDir(dirfd int, name string) (int, error) {
 	for {
-		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(dirfd, name, fsmeta.DirFlags, 0)
 		if err == unix.EINTR {
 			continue
 		}

@@ -22,7 +22,7 @@ import (
 func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from string, st *unix.Stat_t) (*unix.Stat_t, int64, string, error) {
 	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
 	// swapped for a FIFO does not hang the open.
-	ifd, err := unix.Openat(ffd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	ifd, err := unix.Openat(ffd, name, fsmeta.ReadFlags, 0)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("open %q in %s: %w", rel, from, err)
 	}
@@ -35,7 +35,7 @@ func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from s
 	if ist.Mode&unix.S_IFMT != unix.S_IFREG || ist.Ino != st.Ino || ist.Dev != st.Dev {
 		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
 	}
-	ofd, err := unix.Openat(sfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	ofd, err := unix.Openat(sfd, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("create %q in the stage: %w", rel, err)
 	}
@@ -139,7 +139,7 @@ func uploadsGone(err error) bool {
 
 // hashStaged returns the SHA-256 of the file just linked into the stage.
 func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
-	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
 	if err != nil {
 		return "", fmt.Errorf("open %q in the stage: %w", rel, err)
 	}

@@ -399,7 +399,7 @@ func (w *uploadsWalk) syncItem(sfd int, name string) error {
 	if all {
 		return nil
 	}
-	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
 	if err != nil {
 		return err
 	}

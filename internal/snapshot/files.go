@@ -112,7 +112,7 @@ func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
 // it on the way, then sets the copy's mode, owner and times (phase 1, or
 // phase 2 when a link is replaced).
 func (w *walker) copyFile(rel, name string, fd fds) childResult {
-	ifd, err := unix.Openat(fd.src, name, readFlags, 0)
+	ifd, err := unix.Openat(fd.src, name, fsmeta.ReadFlags, 0)
 	if vanished(err) {
 		w.warn("uploads file vanished or was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
@@ -132,7 +132,7 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 	}
 	// The attributes of the inode actually read, not of the earlier stat.
 
-	ofd, err := unix.Openat(fd.dst, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	ofd, err := unix.Openat(fd.dst, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {
 		return childResult{err: fmt.Errorf("create %s: %w", rel, err)}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -88,7 +89,7 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 
 // hashAt returns the SHA-256 of the regular file name in folder dirfd.
 func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
-	fd, err := unix.Openat(dirfd, name, readFlags, 0)
+	fd, err := unix.Openat(dirfd, name, fsmeta.ReadFlags, 0)
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", rel, err)
 	}

@@ -82,13 +82,10 @@ type Result struct {
 // per read, so a cancel is noticed within this many bytes.
 const copyBufSize = 1 << 20
 
-// Open flags. Every item below the root is opened relative to its already
-// open parent folder and never through a symlink, so a folder swapped for a
-// symlink while the walk runs cannot lead it out of the tree.
-const (
-	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	readFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC // NONBLOCK: a FIFO swapped in does not hang the open
-)
+// Every item below the root is opened relative to its already open parent
+// folder and never through a symlink (fsmeta.DirFlags, fsmeta.ReadFlags),
+// so a folder swapped for a symlink while the walk runs cannot lead it out
+// of the tree.
 
 // Take copies Source into Dest and writes one manifest.Entry per item to
 // list, in manifest.ComparePaths order (root first, Path "."). It does not
@@ -159,7 +156,7 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		src.Close()
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dst, err := unix.Openat(parent, destName, dirFlags, 0)
+	dst, err := unix.Openat(parent, destName, fsmeta.DirFlags, 0)
 	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("open snapshot folder %s: %w", opts.Dest, err)

@@ -225,7 +225,7 @@ func (w *walker) record(rel, name string, fd fds, r childResult, again bool) err
 // saw it is recorded as what it is now (a symlink is copied as a symlink,
 // never followed).
 func (w *walker) subdir(rel, name string, parent fds, again bool) error {
-	sfd, err := unix.Openat(parent.src, name, dirFlags, 0)
+	sfd, err := unix.Openat(parent.src, name, fsmeta.DirFlags, 0)
 	if (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && again {
 		w.warn("uploads folder was replaced while copying; recording what is there now", "path", rel)
 		return w.record(rel, name, parent, w.child(rel, name, parent), false)
@@ -252,14 +252,14 @@ func (w *walker) subdir(rel, name string, parent fds, again bool) error {
 		src.Close()
 		return fmt.Errorf("create folder %s: %w", rel, err)
 	}
-	dfd, err := unix.Openat(parent.dst, name, dirFlags, 0)
+	dfd, err := unix.Openat(parent.dst, name, fsmeta.DirFlags, 0)
 	if err != nil {
 		src.Close()
 		return fmt.Errorf("open folder %s: %w", rel, err)
 	}
 	pfd := -1
 	if parent.prev >= 0 {
-		if p, err := unix.Openat(parent.prev, name, dirFlags, 0); err == nil {
+		if p, err := unix.Openat(parent.prev, name, fsmeta.DirFlags, 0); err == nil {
 			pfd = p
 		}
 	}
