@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"sync"
 
@@ -66,4 +67,29 @@ func (c *Copier) Copy(ctx context.Context, r io.Reader, w io.Writer) (int64, str
 			return n, "", &Error{Op: "read", Err: rerr}
 		}
 	}
+}
+
+// ErrNotRegular is returned by OpenRegular for an item that is not (or no
+// longer) a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens the regular file name in the folder dirfd to read it
+// (ReadFlags) and fills st with the stat of the inode opened, which is the
+// one to record: the item may have changed since an earlier stat. An item
+// that is not a regular file is closed again (ErrNotRegular); other errors
+// are the system call's, so a caller can tell one that vanished.
+func OpenRegular(dirfd int, name string, st *unix.Stat_t) (int, error) {
+	fd, err := unix.Openat(dirfd, name, ReadFlags, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Fstat(fd, st); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, ErrNotRegular
+	}
+	return fd, nil
 }

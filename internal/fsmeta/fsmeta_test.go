@@ -270,3 +270,37 @@ func TestRealPath(t *testing.T) {
 		t.Error("a path through a symlink is not seen inside its target")
 	}
 }
+
+func TestOpenRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("file", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dfd := openDir(t, dir)
+
+	var st unix.Stat_t
+	fd, err := OpenRegular(dfd, "file", &st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if want := lstat(t, filepath.Join(dir, "file")); st.Ino != want.Ino || st.Size != 3 {
+		t.Errorf("stat of another inode: %+v", st)
+	}
+	// A FIFO without a writer would hang a blocking open.
+	for name, want := range map[string]error{"link": unix.ELOOP, "fifo": ErrNotRegular, "sub": ErrNotRegular, "none": unix.ENOENT} {
+		fd, err := OpenRegular(dfd, name, &st)
+		if fd != -1 || !errors.Is(err, want) {
+			t.Errorf("%s: fd %d, err %v; want %v", name, fd, err, want)
+		}
+	}
+}

@@ -20,19 +20,19 @@ import (
 // item said; the file opened must still be that inode. It returns the
 // attributes of the file read, the bytes copied and their SHA-256.
 func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from string, st *unix.Stat_t) (*unix.Stat_t, int64, string, error) {
-	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
-	// swapped for a FIFO does not hang the open.
-	ifd, err := unix.Openat(ffd, name, fsmeta.ReadFlags, 0)
+	// A file swapped for a symlink is not followed, one swapped for a FIFO
+	// does not hang the open.
+	var ist unix.Stat_t
+	ifd, err := fsmeta.OpenRegular(ffd, name, &ist)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
+	}
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("open %q in %s: %w", rel, from, err)
 	}
 	in := os.NewFile(uintptr(ifd), name)
 	defer in.Close()
-	var ist unix.Stat_t
-	if err := unix.Fstat(ifd, &ist); err != nil {
-		return nil, 0, "", fmt.Errorf("stat %q in %s: %w", rel, from, err)
-	}
-	if ist.Mode&unix.S_IFMT != unix.S_IFREG || ist.Ino != st.Ino || ist.Dev != st.Dev {
+	if ist.Ino != st.Ino || ist.Dev != st.Dev {
 		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
 	}
 	ofd, err := unix.Openat(sfd, name, fsmeta.CreateFlags, 0o600)
@@ -139,16 +139,16 @@ func uploadsGone(err error) bool {
 
 // hashStaged returns the SHA-256 of the file just linked into the stage.
 func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
-	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
+	var st unix.Stat_t
+	fd, err := fsmeta.OpenRegular(sfd, name, &st)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
+	}
 	if err != nil {
 		return "", fmt.Errorf("open %q in the stage: %w", rel, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
-	}
 	_, sum, err := w.copier.Copy(w.u.ctx, f, nil)
 	if err != nil {
 		return "", w.copyErr(rel, w.u.target, err)

@@ -112,8 +112,10 @@ func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
 // it on the way, then sets the copy's mode, owner and times (phase 1, or
 // phase 2 when a link is replaced).
 func (w *walker) copyFile(rel, name string, fd fds) childResult {
-	ifd, err := unix.Openat(fd.src, name, fsmeta.ReadFlags, 0)
-	if vanished(err) {
+	// st: the attributes of the inode actually read, not of the earlier stat.
+	var st unix.Stat_t
+	ifd, err := fsmeta.OpenRegular(fd.src, name, &st)
+	if vanished(err) || errors.Is(err, fsmeta.ErrNotRegular) {
 		w.warn("uploads file vanished or was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
@@ -122,15 +124,6 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 	}
 	in := os.NewFile(uintptr(ifd), rel)
 	defer in.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(ifd, &st); err != nil {
-		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		w.warn("uploads file was replaced while copying, left out", "path", rel)
-		return childResult{kind: kindGone}
-	}
-	// The attributes of the inode actually read, not of the earlier stat.
 
 	ofd, err := unix.Openat(fd.dst, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {

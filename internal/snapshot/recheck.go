@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -89,19 +90,16 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 
 // hashAt returns the SHA-256 of the regular file name in folder dirfd.
 func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
-	fd, err := unix.Openat(dirfd, name, fsmeta.ReadFlags, 0)
+	var st unix.Stat_t
+	fd, err := fsmeta.OpenRegular(dirfd, name, &st)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		err = unix.ENOENT // replaced: treated as vanished
+	}
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", rel, err)
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return "", fmt.Errorf("hash %s: %w", rel, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return "", fmt.Errorf("hash %s: %w", rel, unix.ENOENT) // replaced: treated as vanished
-	}
 	_, sum, err := w.stream(rel, f, nil)
 	return sum, err
 }
