@@ -181,3 +181,25 @@ func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsC
 	r.st, r.size, r.sum, r.linked, r.hashed = *st, n, sum, false, false
 	return nil
 }
+
+// uploadsAfter reports whether a is after b.
+func uploadsAfter(a, b unix.Timespec) bool {
+	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
+}
+
+// syncItem fsyncs the file name in the stage folder sfd, if fsyncs are
+// still being done one by one.
+func (w *uploadsWalk) syncItem(sfd int, name string) error {
+	w.sync.mu.Lock()
+	all := w.sync.all
+	w.sync.mu.Unlock()
+	if all {
+		return nil
+	}
+	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return w.sync.fd(fd)
+}

@@ -384,25 +384,3 @@ func (w *uploadsWalk) linkLive(rel, name string, lfd, sfd int, b *unix.Stat_t) (
 	}
 	return true, nil
 }
-
-// uploadsAfter reports whether a is after b.
-func uploadsAfter(a, b unix.Timespec) bool {
-	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
-}
-
-// syncItem fsyncs the file name in the stage folder sfd, if fsyncs are
-// still being done one by one.
-func (w *uploadsWalk) syncItem(sfd int, name string) error {
-	w.sync.mu.Lock()
-	all := w.sync.all
-	w.sync.mu.Unlock()
-	if all {
-		return nil
-	}
-	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return w.sync.fd(fd)
-}
