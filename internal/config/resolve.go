@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 )
 
 // resolver resolves settings and collects every problem.
@@ -152,31 +154,13 @@ func (r *resolver) directusPath(p string, from origin) string {
 	return resolvePath(r.wd, p)
 }
 
-// resolvePath makes p absolute against base (absolute) and cleans it.
 // within reports whether path is dir or inside it, after resolving
 // symlinks of the parts that exist.
 func within(dir, path string) bool {
-	dir, path = realPath(dir), realPath(path)
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	return fsmeta.Within(fsmeta.RealPath(path), fsmeta.RealPath(dir))
 }
 
-// realPath resolves symlinks in the longest existing prefix of p.
-func realPath(p string) string {
-	rest := ""
-	for cur := p; ; {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
-}
-
+// resolvePath makes p absolute against base (absolute) and cleans it.
 func resolvePath(base, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)

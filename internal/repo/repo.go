@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/durable"
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -429,7 +430,7 @@ func openTreeDir(dirfd int, name string) (int, error) {
 		}
 		var st unix.Stat_t
 		if err = unix.Fstat(pfd, &st); err == nil {
-			err = chmodPathFd(pfd, st.Mode&0o7777|0o700)
+			err = chmodPathFd(pfd, st.Mode&fsmeta.ModeBits|0o700)
 		}
 		if err != nil {
 			unix.Close(pfd)
@@ -457,7 +458,7 @@ func openTreeDir(dirfd int, name string) (int, error) {
 	}
 	var st unix.Stat_t
 	if err = unix.Fstat(fd, &st); err == nil && st.Mode&0o700 != 0o700 {
-		err = unix.Fchmod(fd, st.Mode&0o7777|0o700)
+		err = unix.Fchmod(fd, st.Mode&fsmeta.ModeBits|0o700)
 	}
 	if err != nil {
 		unix.Close(fd)

@@ -53,10 +53,6 @@ type UploadsResult struct {
 // uploadsMaxProblems is how many differing paths an ErrChecksum error names.
 const uploadsMaxProblems = 10
 
-// uploadsModeBits keeps the permission, setuid, setgid and sticky bits of a
-// unix st_mode.
-const uploadsModeBits = 0o7777
-
 // Uploads restores the backup's uploads folder into opts.Target.
 //
 // A read-only first pass compares the backup with Target (type, size,

@@ -6,11 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -83,10 +83,10 @@ func (u *uploadsRun) check() error {
 		return fmt.Errorf("parent folder of the uploads target: %w", err)
 	}
 	targetReal := filepath.Join(parentReal, u.base)
-	if uploadsWithin(targetReal, backupReal) {
+	if fsmeta.Within(targetReal, backupReal) {
 		return fmt.Errorf("uploads target %s is inside the backup %s; refusing to restore", u.target, b.Path)
 	}
-	if uploadsWithin(repo.UploadsIn(backupReal), targetReal) {
+	if fsmeta.Within(repo.UploadsIn(backupReal), targetReal) {
 		return fmt.Errorf("the backup's uploads %s are inside the uploads target %s; refusing to restore", u.src, u.target)
 	}
 	return nil
@@ -172,7 +172,7 @@ func (u *uploadsRun) makeStage() error {
 // a symlink.
 func uploadsOpenDir(dirfd int, name string) (int, error) {
 	for {
-		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(dirfd, name, fsmeta.DirFlags, 0)
 		if err == unix.EINTR {
 			continue
 		}
@@ -223,10 +223,4 @@ func uploadsMountOfFd(fd int) (uploadsMountKey, error) {
 		k.mnt = stx.Mnt_id
 	}
 	return k, nil
-}
-
-// uploadsWithin reports whether p is dir or inside it (both clean, absolute).
-func uploadsWithin(p, dir string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

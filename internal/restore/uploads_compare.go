@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -47,7 +48,7 @@ func (u *uploadsRun) compare() (bool, error) {
 // sameItem is rsync's quick check (-a): type, mode, mtime, size of a file,
 // and owner when owners are restored. A link target is compared apart.
 func (u *uploadsRun) sameItem(b, l *unix.Stat_t) bool {
-	if b.Mode&unix.S_IFMT != l.Mode&unix.S_IFMT || b.Mode&uploadsModeBits != l.Mode&uploadsModeBits || b.Mtim != l.Mtim {
+	if b.Mode&unix.S_IFMT != l.Mode&unix.S_IFMT || fsmeta.Mode(b) != fsmeta.Mode(l) || b.Mtim != l.Mtim {
 		return false
 	}
 	if b.Mode&unix.S_IFMT == unix.S_IFREG && b.Size != l.Size {
@@ -92,11 +93,11 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				w.counts.Files++
 				w.counts.Bytes += b.Size
 			case manifest.TypeSymlink:
-				bt, err := uploadsReadlink(bfd, name)
+				bt, err := fsmeta.Readlinkat(bfd, name)
 				if err != nil {
 					return fmt.Errorf("read symlink %q in backup %s: %w", crel, w.u.opts.Backup.Name, err)
 				}
-				if lt, err := uploadsReadlink(lfd, name); err != nil || lt != bt {
+				if lt, err := fsmeta.Readlinkat(lfd, name); err != nil || lt != bt {
 					return errUploadsDiffers
 				}
 				w.counts.Symlinks++

@@ -1,16 +1,14 @@
 package restore
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -22,50 +20,31 @@ import (
 // item said; the file opened must still be that inode. It returns the
 // attributes of the file read, the bytes copied and their SHA-256.
 func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from string, st *unix.Stat_t) (*unix.Stat_t, int64, string, error) {
-	// NOFOLLOW: a file swapped for a symlink is not followed. NONBLOCK: one
-	// swapped for a FIFO does not hang the open.
-	ifd, err := unix.Openat(ffd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// A file swapped for a symlink is not followed, one swapped for a FIFO
+	// does not hang the open.
+	var ist unix.Stat_t
+	ifd, err := fsmeta.OpenRegular(ffd, name, &ist)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
+	}
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("open %q in %s: %w", rel, from, err)
 	}
 	in := os.NewFile(uintptr(ifd), name)
 	defer in.Close()
-	var ist unix.Stat_t
-	if err := unix.Fstat(ifd, &ist); err != nil {
-		return nil, 0, "", fmt.Errorf("stat %q in %s: %w", rel, from, err)
-	}
-	if ist.Mode&unix.S_IFMT != unix.S_IFREG || ist.Ino != st.Ino || ist.Dev != st.Dev {
+	if ist.Ino != st.Ino || ist.Dev != st.Dev {
 		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
 	}
-	ofd, err := unix.Openat(sfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	ofd, err := unix.Openat(sfd, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("create %q in the stage: %w", rel, err)
 	}
 	out := os.NewFile(uintptr(ofd), name)
 	defer out.Close()
 
-	bp := w.bufs.Get().(*[]byte)
-	defer w.bufs.Put(bp)
-	h := sha256.New()
-	var n int64
-	for {
-		if err := w.u.checkCtx(rel); err != nil {
-			return nil, 0, "", err
-		}
-		k, rerr := in.Read(*bp)
-		if k > 0 {
-			h.Write((*bp)[:k])
-			if _, err := out.Write((*bp)[:k]); err != nil {
-				return nil, 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return nil, 0, "", fmt.Errorf("read %q in %s: %w", rel, from, rerr)
-		}
+	n, sum, err := w.copier.Copy(w.u.ctx, in, out)
+	if err != nil {
+		return nil, 0, "", w.copyErr(rel, from, err)
 	}
 	if err := w.setFdAttrs(rel, ofd, sfd, name, &ist); err != nil {
 		return nil, 0, "", err
@@ -76,52 +55,43 @@ func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from s
 	if err := out.Close(); err != nil {
 		return nil, 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
 	}
-	return &ist, n, hex.EncodeToString(h.Sum(nil)), nil
+	return &ist, n, sum, nil
 }
 
 // copySymlink recreates the symlink name of folder ffd in the stage.
 func (w *uploadsWalk) copySymlink(rel string, ffd int, name string, sfd int, st *unix.Stat_t) (string, error) {
-	t, err := uploadsReadlink(ffd, name)
+	t, err := fsmeta.Readlinkat(ffd, name)
 	if err != nil {
 		return "", fmt.Errorf("read symlink %q: %w", rel, err)
 	}
 	if err := unix.Symlinkat(t, sfd, name); err != nil {
 		return "", fmt.Errorf("create symlink %q in the stage: %w", rel, err)
 	}
-	if w.u.opts.PreserveOwner {
-		if err := unix.Fchownat(sfd, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return "", fmt.Errorf("chown %q in the stage: %w", rel, err)
-		}
-	}
-	if err := uploadsSetTimes(sfd, name, st); err != nil {
-		return "", fmt.Errorf("set times of %q in the stage: %w", rel, err)
+	if err := w.attrs.Symlink(sfd, name, st); err != nil {
+		return "", fsmeta.Name(err, fmt.Sprintf("%q in the stage", rel))
 	}
 	return t, nil
 }
 
 // setFdAttrs sets the owner (when preserved), mode and times of the open
-// item fd, named name in the folder parent. The owner goes first because
-// chown clears the setuid and setgid bits.
+// item fd, named name in the folder parent.
 func (w *uploadsWalk) setFdAttrs(rel string, fd, parent int, name string, st *unix.Stat_t) error {
-	if w.u.opts.PreserveOwner {
-		if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("chown %q in the stage: %w", rel, err)
-		}
-	}
-	if err := unix.Fchmod(fd, st.Mode&uploadsModeBits); err != nil {
-		return fmt.Errorf("chmod %q in the stage: %w", rel, err)
-	}
-	if err := uploadsSetTimes(parent, name, st); err != nil {
-		return fmt.Errorf("set times of %q in the stage: %w", rel, err)
+	if err := w.attrs.File(fd, parent, name, st); err != nil {
+		return fsmeta.Name(err, fmt.Sprintf("%q in the stage", rel))
 	}
 	return nil
 }
 
-// uploadsSetTimes sets the access and modification times of name in the
-// folder dirfd to those of st, without following a symlink.
-func uploadsSetTimes(dirfd int, name string, st *unix.Stat_t) error {
-	ts := []unix.Timespec{st.Atim, st.Mtim} // not via int64 ns: they end in 2262
-	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+// copyErr names an error of the copy loop: what is read is rel in from,
+// what is written rel in the stage. A cancel is named as such.
+func (w *uploadsWalk) copyErr(rel, from string, err error) error {
+	if cerr := w.u.checkCtx(rel); cerr != nil {
+		return cerr
+	}
+	if e, ok := err.(*fsmeta.Error); ok && e.Op == "write" {
+		return fsmeta.Name(err, fmt.Sprintf("%q in the stage", rel))
+	}
+	return fsmeta.Name(err, fmt.Sprintf("%q in %s", rel, from))
 }
 
 // uploadsType is the entry list's type of an item, or "" for the kinds a
@@ -136,32 +106,6 @@ func uploadsType(st *unix.Stat_t) string {
 		return manifest.TypeSymlink
 	}
 	return ""
-}
-
-// uploadsEntry fills the fields every entry type has.
-func uploadsEntry(rel, typ string, st *unix.Stat_t) manifest.Entry {
-	return manifest.Entry{
-		Path:  rel,
-		Type:  typ,
-		Mode:  fmt.Sprintf("%04o", st.Mode&uploadsModeBits),
-		MTime: manifest.TimeOf(syscallTimespec(st.Mtim)),
-		UID:   int(st.Uid),
-		GID:   int(st.Gid),
-	}
-}
-
-// uploadsReadlink reads the symlink name in the folder dirfd.
-func uploadsReadlink(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
 }
 
 // uploadsNames lists the names of the open folder fd in byte order (the
@@ -195,33 +139,21 @@ func uploadsGone(err error) bool {
 
 // hashStaged returns the SHA-256 of the file just linked into the stage.
 func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
-	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	fd, err := fsmeta.OpenRegular(sfd, name, &st)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
+	}
 	if err != nil {
 		return "", fmt.Errorf("open %q in the stage: %w", rel, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return "", fmt.Errorf("%q in the stage is not the file that was linked", rel)
+	_, sum, err := w.copier.Copy(w.u.ctx, f, nil)
+	if err != nil {
+		return "", w.copyErr(rel, w.u.target, err)
 	}
-	bp := w.bufs.Get().(*[]byte)
-	defer w.bufs.Put(bp)
-	h := sha256.New()
-	for {
-		if err := w.u.checkCtx(rel); err != nil {
-			return "", err
-		}
-		k, rerr := f.Read(*bp)
-		h.Write((*bp)[:k])
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return "", fmt.Errorf("read %q in %s: %w", rel, w.u.target, rerr)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 // recopyMismatch replaces a linked live file whose SHA-256 differs from the
@@ -248,4 +180,26 @@ func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsC
 	}
 	r.st, r.size, r.sum, r.linked, r.hashed = *st, n, sum, false, false
 	return nil
+}
+
+// uploadsAfter reports whether a is after b.
+func uploadsAfter(a, b unix.Timespec) bool {
+	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
+}
+
+// syncItem fsyncs the file name in the stage folder sfd, if fsyncs are
+// still being done one by one.
+func (w *uploadsWalk) syncItem(sfd int, name string) error {
+	w.sync.mu.Lock()
+	all := w.sync.all
+	w.sync.mu.Unlock()
+	if all {
+		return nil
+	}
+	fd, err := unix.Openat(sfd, name, fsmeta.ReadFlags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return w.sync.fd(fd)
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -60,7 +61,8 @@ type uploadsWalk struct {
 	sync    uploadsSync
 	recent  unix.Timespec // ctimes from here on are recent
 	workers int
-	bufs    sync.Pool
+	copier  *fsmeta.Copier
+	attrs   fsmeta.Attrs  // what a stage item is given of the backup's
 	counts  UploadsResult // compare: what the backup holds
 }
 
@@ -70,7 +72,8 @@ var errUploadsDiffers = errors.New("differs")
 func (u *uploadsRun) newWalk(verify bool) (*uploadsWalk, error) {
 	w := &uploadsWalk{u: u, workers: runtime.GOMAXPROCS(0)}
 	w.recent = unix.NsecToTimespec(time.Now().Add(-uploadsRecent).UnixNano())
-	w.bufs.New = func() any { b := make([]byte, 1<<20); return &b }
+	w.copier = fsmeta.NewCopier(1 << 20)
+	w.attrs = fsmeta.Attrs{Owner: u.opts.PreserveOwner, Atime: true}
 	if verify && u.opts.Backup.State == repo.Complete {
 		var err error
 		if w.ver, err = u.newVerifier(); err != nil {
@@ -145,7 +148,7 @@ func (w *uploadsWalk) dir(rel string, bfd, lfd, sfd, sparent int, sname string, 
 			return err
 		}
 	}
-	if err := w.add(uploadsEntry(rel, manifest.TypeDir, bst), true); err != nil {
+	if err := w.add(fsmeta.Entry(rel, manifest.TypeDir, bst), true); err != nil {
 		return err
 	}
 	u.res.Dirs++
@@ -236,7 +239,7 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 					return err
 				}
 			}
-			e := uploadsEntry(crel, manifest.TypeFile, &r.st)
+			e := fsmeta.Entry(crel, manifest.TypeFile, &r.st)
 			e.Size, e.SHA256 = r.size, r.sum
 			if err := w.add(e, !r.linked || r.hashed); err != nil {
 				return err
@@ -255,7 +258,7 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 				u.opts.OnFile(r.size)
 			}
 		case uploadsKindSymlink:
-			e := uploadsEntry(crel, manifest.TypeSymlink, &r.st)
+			e := fsmeta.Entry(crel, manifest.TypeSymlink, &r.st)
 			e.Target = r.target
 			if err := w.add(e, true); err != nil {
 				return err
@@ -380,26 +383,4 @@ func (w *uploadsWalk) linkLive(rel, name string, lfd, sfd int, b *unix.Stat_t) (
 		}
 	}
 	return true, nil
-}
-
-// uploadsAfter reports whether a is after b.
-func uploadsAfter(a, b unix.Timespec) bool {
-	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
-}
-
-// syncItem fsyncs the file name in the stage folder sfd, if fsyncs are
-// still being done one by one.
-func (w *uploadsWalk) syncItem(sfd int, name string) error {
-	w.sync.mu.Lock()
-	all := w.sync.all
-	w.sync.mu.Unlock()
-	if all {
-		return nil
-	}
-	fd, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return w.sync.fd(fd)
 }

@@ -8,9 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -194,9 +191,4 @@ func (u *uploadsRun) entryDiff(g, w manifest.Entry) string {
 		u.ownerUnchecked++
 	}
 	return strings.Join(d, ", ")
-}
-
-// syscallTimespec converts for manifest.TimeOf.
-func syscallTimespec(ts unix.Timespec) syscall.Timespec {
-	return syscall.Timespec{Sec: ts.Sec, Nsec: ts.Nsec}
 }

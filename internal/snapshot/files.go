@@ -1,17 +1,14 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -66,7 +63,7 @@ func (w *walker) linkable(ps, st *unix.Stat_t) bool {
 	if ps.Mode&unix.S_IFMT != unix.S_IFREG {
 		return false
 	}
-	if ps.Size != st.Size || ps.Mtim != st.Mtim || ps.Mode&modeBits != st.Mode&modeBits {
+	if ps.Size != st.Size || ps.Mtim != st.Mtim || fsmeta.Mode(ps) != fsmeta.Mode(st) {
 		return false
 	}
 	if w.opts.PreserveOwner && (ps.Uid != st.Uid || ps.Gid != st.Gid) {
@@ -115,8 +112,10 @@ func (w *walker) recordFile(rel, name string, fd fds, r childResult) error {
 // it on the way, then sets the copy's mode, owner and times (phase 1, or
 // phase 2 when a link is replaced).
 func (w *walker) copyFile(rel, name string, fd fds) childResult {
-	ifd, err := unix.Openat(fd.src, name, readFlags, 0)
-	if vanished(err) {
+	// st: the attributes of the inode actually read, not of the earlier stat.
+	var st unix.Stat_t
+	ifd, err := fsmeta.OpenRegular(fd.src, name, &st)
+	if vanished(err) || errors.Is(err, fsmeta.ErrNotRegular) {
 		w.warn("uploads file vanished or was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
@@ -125,25 +124,17 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 	}
 	in := os.NewFile(uintptr(ifd), rel)
 	defer in.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(ifd, &st); err != nil {
-		return childResult{err: fmt.Errorf("stat %s: %w", rel, err)}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		w.warn("uploads file was replaced while copying, left out", "path", rel)
-		return childResult{kind: kindGone}
-	}
-	// The attributes of the inode actually read, not of the earlier stat.
 
-	ofd, err := unix.Openat(fd.dst, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	ofd, err := unix.Openat(fd.dst, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {
 		return childResult{err: fmt.Errorf("create %s: %w", rel, err)}
 	}
 	out := os.NewFile(uintptr(ofd), rel)
-	h := sha256.New()
-	n, err := w.stream(rel, in, out, h)
+	n, sum, err := w.stream(rel, in, out)
 	if err == nil {
-		err = w.fileAttrs(rel, ofd, fd.dst, name, &st)
+		if err = w.attrs.File(ofd, fd.dst, name, &st); err != nil {
+			err = fsmeta.Name(err, rel)
+		}
 	}
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write %s: %w", rel, cerr)
@@ -164,31 +155,12 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 		w.warn("uploads file changed while being copied; recorded what was copied",
 			"path", rel, "size_before", st.Size, "copied", n)
 	}
-	return childResult{kind: kindFile, st: &st, size: n, sum: hex.EncodeToString(h.Sum(nil))}
-}
-
-// fileAttrs gives a new copy (open as ofd, named name in dirfd) the
-// source's owner, mode and mtime. The owner goes first because chown clears
-// setuid/setgid.
-func (w *walker) fileAttrs(rel string, ofd, dirfd int, name string, st *unix.Stat_t) error {
-	if w.opts.PreserveOwner {
-		if err := unix.Fchown(ofd, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", rel, err)
-		}
-	}
-	// Raw unix bits: no fs.FileMode conversion of setuid/setgid/sticky.
-	if err := unix.Fchmod(ofd, st.Mode&modeBits); err != nil {
-		return fmt.Errorf("chmod %s: %w", rel, err)
-	}
-	if err := setTimes(dirfd, name, st.Mtim); err != nil {
-		return fmt.Errorf("set times of %s: %w", rel, err)
-	}
-	return nil
+	return childResult{kind: kindFile, st: &st, size: n, sum: sum}
 }
 
 // symlink recreates a symlink with the same target (phase 1).
 func (w *walker) symlink(rel, name string, fd fds, st *unix.Stat_t) childResult {
-	target, err := readlinkat(fd.src, name)
+	target, err := fsmeta.Readlinkat(fd.src, name)
 	if vanished(err) || errors.Is(err, unix.EINVAL) { // EINVAL: no longer a symlink
 		w.warn("uploads symlink vanished while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
@@ -199,51 +171,29 @@ func (w *walker) symlink(rel, name string, fd fds, st *unix.Stat_t) childResult 
 	if err := unix.Symlinkat(target, fd.dst, name); err != nil {
 		return childResult{err: fmt.Errorf("create symlink %s: %w", rel, err)}
 	}
-	if w.opts.PreserveOwner {
-		if err := unix.Fchownat(fd.dst, name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return childResult{err: fmt.Errorf("chown %s: %w", rel, err)}
-		}
-	}
-	// Symlinks have no mode of their own on Linux.
-	if err := setTimes(fd.dst, name, st.Mtim); err != nil {
-		return childResult{err: fmt.Errorf("set times of %s: %w", rel, err)}
+	if err := w.attrs.Symlink(fd.dst, name, st); err != nil {
+		return childResult{err: fsmeta.Name(err, rel)}
 	}
 	return childResult{kind: kindSymlink, st: st, target: target}
 }
 
-// stream reads r to the end into h and, when out is not nil, into out,
-// checking the context before every read. It returns the bytes read.
-func (w *walker) stream(rel string, r io.Reader, out io.Writer, h hash.Hash) (int64, error) {
-	bp := w.bufs.Get().(*[]byte)
-	defer w.bufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		if err := w.checkCtx(rel); err != nil {
-			return n, err
+// stream reads r to the end and, when out is not nil, into out, checking
+// the context before every read. It returns the bytes read and their
+// SHA-256.
+func (w *walker) stream(rel string, r io.Reader, out io.Writer) (int64, string, error) {
+	n, sum, err := w.copier.Copy(w.ctx, r, out)
+	if err != nil {
+		if cerr := w.checkCtx(rel); cerr != nil {
+			return n, "", cerr
 		}
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k]) // never fails
-			if out != nil {
-				if _, err := out.Write(buf[:k]); err != nil {
-					return n, fmt.Errorf("write %s: %w", rel, err)
-				}
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, fmt.Errorf("read %s: %w", rel, rerr)
-		}
+		return n, "", fsmeta.Name(err, rel)
 	}
+	return n, sum, nil
 }
 
 // addFile records one regular file.
 func (w *walker) addFile(rel string, st *unix.Stat_t, size int64, sum string) error {
-	e := entryFor(rel, manifest.TypeFile, st)
+	e := fsmeta.Entry(rel, manifest.TypeFile, st)
 	e.Size = size
 	e.SHA256 = sum
 	if err := w.add(e); err != nil {
@@ -262,18 +212,4 @@ func (w *walker) add(e manifest.Entry) error {
 		return fmt.Errorf("write file list entry %s: %w", e.Path, err)
 	}
 	return nil
-}
-
-// entryFor fills the fields every entry type has.
-func entryFor(rel, typ string, st *unix.Stat_t) manifest.Entry {
-	return manifest.Entry{
-		Path: rel,
-		Type: typ,
-		// st_mode already uses unix bit numbering (04000 setuid, 02000
-		// setgid, 01000 sticky), which is what the list stores.
-		Mode:  fmt.Sprintf("%04o", uint32(st.Mode)&modeBits),
-		MTime: manifest.TimeOf(syscall.Timespec(st.Mtim)),
-		UID:   int(st.Uid),
-		GID:   int(st.Gid),
-	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -404,4 +405,10 @@ func TestFIFOAsSourceIsRefused(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(tmp, "dst")); err == nil {
 		t.Error("the snapshot folder was made for a FIFO source")
 	}
+}
+
+// lutimes sets the access and modification times of p to mt without
+// following a symlink.
+func lutimes(p string, mt syscall.Timespec) error {
+	return fsmeta.SetTimes(unix.AT_FDCWD, p, unix.Timespec(mt), unix.Timespec(mt))
 }

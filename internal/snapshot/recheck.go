@@ -1,8 +1,7 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -90,24 +90,18 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 
 // hashAt returns the SHA-256 of the regular file name in folder dirfd.
 func (w *walker) hashAt(rel string, dirfd int, name string) (string, error) {
-	fd, err := unix.Openat(dirfd, name, readFlags, 0)
+	var st unix.Stat_t
+	fd, err := fsmeta.OpenRegular(dirfd, name, &st)
+	if errors.Is(err, fsmeta.ErrNotRegular) {
+		err = unix.ENOENT // replaced: treated as vanished
+	}
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", rel, err)
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return "", fmt.Errorf("hash %s: %w", rel, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return "", fmt.Errorf("hash %s: %w", rel, unix.ENOENT) // replaced: treated as vanished
-	}
-	h := sha256.New()
-	if _, err := w.stream(rel, f, nil, h); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	_, sum, err := w.stream(rel, f, nil)
+	return sum, err
 }
 
 // linkedReadHook, when set (by tests), is called before a linked copy is

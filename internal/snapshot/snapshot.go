@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -81,17 +82,10 @@ type Result struct {
 // per read, so a cancel is noticed within this many bytes.
 const copyBufSize = 1 << 20
 
-// modeBits keeps the permission, setuid, setgid and sticky bits of a unix
-// st_mode (unix numbering, not fs.FileMode's).
-const modeBits = 0o7777
-
-// Open flags. Every item below the root is opened relative to its already
-// open parent folder and never through a symlink, so a folder swapped for a
-// symlink while the walk runs cannot lead it out of the tree.
-const (
-	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	readFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC // NONBLOCK: a FIFO swapped in does not hang the open
-)
+// Every item below the root is opened relative to its already open parent
+// folder and never through a symlink (fsmeta.DirFlags, fsmeta.ReadFlags),
+// so a folder swapped for a symlink while the walk runs cannot lead it out
+// of the tree.
 
 // Take copies Source into Dest and writes one manifest.Entry per item to
 // list, in manifest.ComparePaths order (root first, Path "."). It does not
@@ -104,7 +98,8 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		workers:  runtime.GOMAXPROCS(0),
 		spillDir: filepath.Dir(opts.Dest),
 	}
-	w.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	w.copier = fsmeta.NewCopier(copyBufSize)
+	w.attrs = fsmeta.Attrs{Owner: opts.PreserveOwner}
 	// Workers warn concurrently; the caller's function need not be safe
 	// for that.
 	var warnMu sync.Mutex
@@ -161,7 +156,7 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 		src.Close()
 		return w.res, fmt.Errorf("create snapshot folder %s: %w", opts.Dest, err)
 	}
-	dst, err := unix.Openat(parent, destName, dirFlags, 0)
+	dst, err := unix.Openat(parent, destName, fsmeta.DirFlags, 0)
 	if err != nil {
 		src.Close()
 		return w.res, fmt.Errorf("open snapshot folder %s: %w", opts.Dest, err)
@@ -195,8 +190,8 @@ func Take(ctx context.Context, opts Options, list *manifest.ListWriter) (Result,
 	if err := w.dir(".", src, dst, prev, &st); err != nil {
 		return w.res, err
 	}
-	if err := setTimes(parent, destName, st.Mtim); err != nil {
-		return w.res, fmt.Errorf("set times of %s: %w", opts.Dest, err)
+	if err := w.attrs.Times(parent, destName, &st); err != nil {
+		return w.res, fsmeta.Name(err, opts.Dest)
 	}
 	return w.res, nil
 }

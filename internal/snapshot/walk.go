@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
 
@@ -22,7 +23,8 @@ type walker struct {
 	list     *manifest.ListWriter
 	warn     func(msg string, args ...any) // safe for concurrent use
 	prevList *prevList                     // nil when there is no vouched previous list
-	bufs     sync.Pool                     // copy buffers, one per worker at a time
+	copier   *fsmeta.Copier                // copy buffers, one per worker at a time
+	attrs    fsmeta.Attrs                  // what a copy is given of its source's attributes
 	workers  int
 	spillDir string // where huge folders' name lists are sorted
 	res      Result
@@ -112,7 +114,7 @@ func (w *walker) dir(rel string, src *os.File, dst, prev int, st *unix.Stat_t) e
 	}
 	fd := fds{src: int(src.Fd()), dst: dst, prev: prev}
 
-	if err := w.add(entryFor(rel, manifest.TypeDir, st)); err != nil {
+	if err := w.add(fsmeta.Entry(rel, manifest.TypeDir, st)); err != nil {
 		return err
 	}
 	w.res.Dirs++
@@ -141,14 +143,8 @@ func (w *walker) dir(rel string, src *os.File, dst, prev int, st *unix.Stat_t) e
 	if err := names.Err(); err != nil {
 		return fmt.Errorf("read folder %s: %w", rel, err)
 	}
-	// Owner first: chown clears setuid/setgid.
-	if w.opts.PreserveOwner {
-		if err := unix.Fchown(dst, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("chown %s: %w", rel, err)
-		}
-	}
-	if err := unix.Fchmod(dst, st.Mode&modeBits); err != nil {
-		return fmt.Errorf("chmod %s: %w", rel, err)
+	if err := w.attrs.Fd(dst, st); err != nil {
+		return fsmeta.Name(err, rel)
 	}
 	return nil
 }
@@ -214,7 +210,7 @@ func (w *walker) record(rel, name string, fd fds, r childResult, again bool) err
 	case kindFile:
 		return w.recordFile(rel, name, fd, r)
 	case kindSymlink:
-		e := entryFor(rel, manifest.TypeSymlink, r.st)
+		e := fsmeta.Entry(rel, manifest.TypeSymlink, r.st)
 		e.Target = r.target
 		w.res.Symlinks++
 		return w.add(e)
@@ -229,7 +225,7 @@ func (w *walker) record(rel, name string, fd fds, r childResult, again bool) err
 // saw it is recorded as what it is now (a symlink is copied as a symlink,
 // never followed).
 func (w *walker) subdir(rel, name string, parent fds, again bool) error {
-	sfd, err := unix.Openat(parent.src, name, dirFlags, 0)
+	sfd, err := unix.Openat(parent.src, name, fsmeta.DirFlags, 0)
 	if (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) && again {
 		w.warn("uploads folder was replaced while copying; recording what is there now", "path", rel)
 		return w.record(rel, name, parent, w.child(rel, name, parent), false)
@@ -256,22 +252,22 @@ func (w *walker) subdir(rel, name string, parent fds, again bool) error {
 		src.Close()
 		return fmt.Errorf("create folder %s: %w", rel, err)
 	}
-	dfd, err := unix.Openat(parent.dst, name, dirFlags, 0)
+	dfd, err := unix.Openat(parent.dst, name, fsmeta.DirFlags, 0)
 	if err != nil {
 		src.Close()
 		return fmt.Errorf("open folder %s: %w", rel, err)
 	}
 	pfd := -1
 	if parent.prev >= 0 {
-		if p, err := unix.Openat(parent.prev, name, dirFlags, 0); err == nil {
+		if p, err := unix.Openat(parent.prev, name, fsmeta.DirFlags, 0); err == nil {
 			pfd = p
 		}
 	}
 	if err := w.dir(rel, src, dfd, pfd, &st); err != nil {
 		return err
 	}
-	if err := setTimes(parent.dst, name, st.Mtim); err != nil {
-		return fmt.Errorf("set times of %s: %w", rel, err)
+	if err := w.attrs.Times(parent.dst, name, &st); err != nil {
+		return fsmeta.Name(err, rel)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -295,7 +296,7 @@ func (w *walk) attrs(rel string, fi fs.FileInfo, e manifest.Entry, mtime bool) {
 		return
 	}
 	var d []string
-	if mode := fmt.Sprintf("%04o", st.Mode&0o7777); fi.Mode()&fs.ModeSymlink == 0 && mode != e.Mode {
+	if mode := fmt.Sprintf("%04o", st.Mode&fsmeta.ModeBits); fi.Mode()&fs.ModeSymlink == 0 && mode != e.Mode {
 		d = append(d, fmt.Sprintf("mode %s, manifest says %s", mode, e.Mode))
 	}
 	if mt := manifest.TimeOf(st.Mtim); mtime && mt != e.MTime {
