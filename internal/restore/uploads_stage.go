@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"path"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/parallel"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -200,24 +199,11 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 		}
 		results[i] = w.child(crel, names[i], bfd, lfd, sfd)
 	}
-	if w.workers > 1 && len(names) >= uploadsParallelMin {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range w.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-					do(i)
-				}
-			}()
-		}
-		wg.Wait()
-	} else {
-		for i := range names {
-			do(i)
-		}
+	workers := w.workers
+	if len(names) < uploadsParallelMin {
+		workers = 1
 	}
+	parallel.For(len(names), workers, do)
 
 	for i, name := range names {
 		r := &results[i]

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/dirnames"
 	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/parallel"
 )
 
 // walker holds the state of one Take.
@@ -165,24 +164,11 @@ func (w *walker) batch(rel string, fd fds, names []string) error {
 		}
 		results[i] = w.child(crel, names[i], fd)
 	}
-	if w.workers > 1 && len(names) >= parallelMin {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range w.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-					do(i)
-				}
-			}()
-		}
-		wg.Wait()
-	} else {
-		for i := range names {
-			do(i)
-		}
+	workers := w.workers
+	if len(names) < parallelMin {
+		workers = 1
 	}
+	parallel.For(len(names), workers, do)
 
 	// Phase 2.
 	for i, name := range names {
