@@ -116,13 +116,9 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 		if err := unix.Fstat(cl, &st); err != nil { // the folder actually opened
 			return fmt.Errorf("stat %q in %s: %w", rel, u.target, err)
 		}
-		// 0700 while children are added; the real mode comes last.
-		if err := unix.Mkdirat(sfd, name, 0o700); err != nil {
-			return fmt.Errorf("create folder %q in the stage: %w", rel, err)
-		}
-		cs, err := uploadsOpenDir(sfd, name)
+		cs, err := stageMkdir(sfd, name, rel)
 		if err != nil {
-			return fmt.Errorf("open folder %q in the stage: %w", rel, err)
+			return err
 		}
 		defer unix.Close(cs)
 		u.res.Kept++

@@ -279,13 +279,9 @@ func (w *uploadsWalk) subdir(rel, name string, bfd, lfd, sfd int, bst *unix.Stat
 			cl = -1
 		}
 	}
-	// 0700 while children are added; the real mode comes last.
-	if err := unix.Mkdirat(sfd, name, 0o700); err != nil {
-		return fmt.Errorf("create folder %q in the stage: %w", rel, err)
-	}
-	cs, err := uploadsOpenDir(sfd, name)
+	cs, err := stageMkdir(sfd, name, rel)
 	if err != nil {
-		return fmt.Errorf("open folder %q in the stage: %w", rel, err)
+		return err
 	}
 	defer unix.Close(cs)
 	return w.dir(rel, cb, cl, cs, sfd, name, bst)
@@ -369,4 +365,17 @@ func (w *uploadsWalk) linkLive(rel, name string, lfd, sfd int, b *unix.Stat_t) (
 		}
 	}
 	return true, nil
+}
+
+// stageMkdir creates the folder name (rel) in the stage folder sfd and
+// opens it. It is 0700 while children are added; the real mode comes last.
+func stageMkdir(sfd int, name, rel string) (int, error) {
+	if err := unix.Mkdirat(sfd, name, 0o700); err != nil {
+		return -1, fmt.Errorf("create folder %q in the stage: %w", rel, err)
+	}
+	fd, err := uploadsOpenDir(sfd, name)
+	if err != nil {
+		return -1, fmt.Errorf("open folder %q in the stage: %w", rel, err)
+	}
+	return fd, nil
 }
