@@ -47,7 +47,7 @@ With --json, the result is one JSON document on stdout, also after a
 failure (see docs/usage.md).
 
 ` + exitcode.Help("backup"),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.config(needs{DB: true})
 			if err != nil {

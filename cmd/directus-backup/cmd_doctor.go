@@ -40,7 +40,7 @@ nothing. Exit code 0 when a backup can run. With --json, the findings are
 one JSON document on stdout (see docs/usage.md).
 
 ` + exitcode.Help("doctor"),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.config(needs{DB: true})
 			if err != nil {

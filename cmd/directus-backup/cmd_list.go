@@ -28,7 +28,7 @@ hard links). The backup that backup_latest points at is marked with *.
 Recent failed runs (error folders) follow.
 
 ` + exitcode.Help("list"),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.config(needs{})
 			if err != nil {

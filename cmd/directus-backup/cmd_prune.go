@@ -31,7 +31,7 @@ which rule keeps each backup it keeps.
 With --json, the result is one JSON document on stdout (see docs/usage.md).
 
 ` + exitcode.Help("prune"),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.config(needs{})
 			if err != nil {

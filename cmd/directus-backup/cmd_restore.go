@@ -54,7 +54,7 @@ a new size or time is restored from the backup). Stop Directus first.
 With --json, the result is one JSON document on stdout (see docs/restore.md).
 
 ` + exitcode.Help("restore"),
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			if !f.db && !f.uploads {
 				f.db, f.uploads = true, true

@@ -40,7 +40,7 @@ table's row count with the counts recorded at backup time and runs
 SELECT COUNT(*) FROM directus_users.
 
 ` + exitcode.Help("verify"),
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := a.config(needs{DB: restoreTest})
 			if err != nil {

@@ -18,6 +18,16 @@ import (
 
 var errUsage = exitcode.New(exitcode.Usage, "usage")
 
+// usageArgs makes a cobra argument check's error a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return fmt.Errorf("%w: %v (see %s --help)", errUsage, err, c.CommandPath())
+		}
+		return nil
+	}
+}
+
 // app holds what every subcommand shares: where output goes and the
 // global flags.
 type app struct {
@@ -52,6 +62,10 @@ Settings come from command-line flags, then environment variables, then the
 	root.SetVersionTemplate("directus-backup {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// An unknown command or extra argument is a usage error (exit 2),
+	// as a bad flag is.
+	root.Args = usageArgs(cobra.NoArgs)
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v (see %s --help)", errUsage, err, c.CommandPath())
 	})
