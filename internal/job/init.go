@@ -34,11 +34,12 @@ func (r *run) init(ctx context.Context) error {
 		return err
 	}
 	for _, f := range checks {
-		switch {
-		case f.Status == preflight.Warn && f.Check == preflight.CheckOwner:
+		// INFO, not WARN: these are settings to tidy (folder and .env
+		// modes, who owns BACKUPS_DIR), the same every night; as warnings
+		// they would fill every quiet cron mail and teach people to skip
+		// them. doctor shows them as warnings.
+		if f.Status == preflight.Warn {
 			r.log.Info(f.Detail, "check", f.Check, "fix", f.Fix)
-		case f.Status == preflight.Warn:
-			r.log.Warn(f.Detail, "check", f.Check, "fix", f.Fix)
 		}
 	}
 	if err := mkdirOwnerOnly(cfg.BackupsDir); err != nil {

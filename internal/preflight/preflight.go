@@ -68,12 +68,6 @@ func Run(cfg *config.Config, opts Options) []Finding {
 	return fs
 }
 
-// CheckOwner names the finding about who owns BACKUPS_DIR. A backup run
-// logs it at INFO only: the run guards itself against that owner (files
-// reached through open folders, nothing followed), and a warning in every
-// night's cron mail would teach people to ignore warnings. doctor shows it.
-const CheckOwner = "backups folder owner"
-
 // EnvFile warns when the .env file that was read holds the database
 // password and other users can read it.
 func EnvFile(cfg *config.Config) (Finding, bool) {
@@ -204,7 +198,7 @@ func Owners(dir string, euid int) (Finding, bool) {
 				why = fmt.Sprintf("is writable by group %d", st.Gid)
 			}
 			if why != "" {
-				return Finding{Check: CheckOwner, Status: Warn,
+				return Finding{Check: "backups folder owner", Status: Warn,
 					Detail: fmt.Sprintf("running as root, but %s %s: that user can rename, replace or delete backups (the run never follows what is planted there)", p, why),
 					Fix:    "make BACKUPS_DIR and the folders above it root-owned and not writable by others (chown root: and chmod 700)"}, true
 			}
