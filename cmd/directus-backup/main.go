@@ -56,7 +56,7 @@ func main() {
 
 // runCLI runs the command line and returns the process exit code.
 func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
+	root, a := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -67,7 +67,7 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f := root.PersistentFlags().Lookup("log-format"); f != nil && f.Value.String() == logx.FormatJSON {
 		format = logx.FormatJSON
 	}
-	log := logx.New(stderr, format, nil, slog.LevelInfo, nil)
+	log := logx.New(stderr, format, nil, slog.LevelInfo, a.secrets)
 	// A run logs its own step errors (once, into its log and error folder);
 	// everything else is reported here.
 	var se *job.StepError

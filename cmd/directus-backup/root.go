@@ -14,6 +14,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/logx"
+	"github.com/directus-backup/directus-backup/internal/redact"
 )
 
 var errUsage = exitcode.New(exitcode.Usage, "usage")
@@ -37,9 +38,12 @@ type app struct {
 	verbose        bool
 	quiet          bool
 	noProgress     bool
+	// secrets of the loaded settings (the database password), scrubbed
+	// from JSON output and from the final error lines too.
+	secrets []string
 }
 
-func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+func newRootCommand(stdout, stderr io.Writer) (*cobra.Command, *app) {
 	a := &app{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "directus-backup",
@@ -87,7 +91,7 @@ Settings come from command-line flags, then environment variables, then the
 	a.flags = pf
 
 	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newListCommand(a), newVerifyCommand(a), newRestoreCommand(a), newDoctorCommand(a), newVersionCommand(a))
-	return root
+	return root, a
 }
 
 // needs says what a command needs of the settings.
@@ -101,11 +105,27 @@ type needs struct {
 // far as the command needs them.
 func (a *app) config(n needs) (*config.Config, error) { return a.load(!n.DB) }
 
-// printJSON writes v to stdout as the command's one JSON document.
+// printJSON writes v to stdout as the command's one JSON document, with
+// the secrets scrubbed (an error text may quote a connection string).
 func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(a.stdout, a.redact(string(b))+"\n")
+	return err
+}
+
+// redact removes the secrets from s, as they are and as JSON escapes them.
+func (a *app) redact(s string) string {
+	list := make([]string, 0, 2*len(a.secrets))
+	for _, sec := range a.secrets {
+		list = append(list, sec)
+		if q, err := json.Marshal(sec); err == nil {
+			list = append(list, string(q[1:len(q)-1]))
+		}
+	}
+	return redact.String(s, list...)
 }
 
 func (a *app) load(noDatabase bool) (*config.Config, error) {
@@ -128,7 +148,11 @@ func (a *app) load(noDatabase bool) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd, NoDatabase: noDatabase}, time.Now())
+	cfg, err := config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd, NoDatabase: noDatabase}, time.Now())
+	if cfg != nil {
+		a.secrets = cfg.Secrets()
+	}
+	return cfg, err
 }
 
 // logger makes the run's logger: to stderr (behind the progress display
