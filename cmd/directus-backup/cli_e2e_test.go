@@ -89,6 +89,12 @@ func TestVersionFlag(t *testing.T) {
 	if v := b.run("version"); v.stdout != r.stdout {
 		t.Errorf("version says %q, --version %q", v.stdout, r.stdout)
 	}
+	var doc struct{ Version, Go, OS, Arch string }
+	j := b.run("version", "--json")
+	if err := json.Unmarshal([]byte(j.stdout), &doc); err != nil || j.code != 0 || doc.Go != runtime.Version() ||
+		!strings.HasPrefix(r.stdout, "directus-backup "+doc.Version+" ") {
+		t.Errorf("version --json: exit %d, %v, %q (text: %q)", j.code, err, j.stdout, r.stdout)
+	}
 }
 
 // list before the first backup is not an error, whether BACKUPS_DIR does

@@ -9,15 +9,29 @@ import (
 )
 
 func newVersionCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version (also: --version)",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
+			if asJSON {
+				return a.printJSON(versionDoc{Version: versionNumber(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+			}
 			fmt.Fprintf(a.stdout, "directus-backup %s\n", versionString())
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the version as JSON")
+	return c
+}
+
+// versionDoc is version --json's document (docs/usage.md).
+type versionDoc struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
 }
 
 // versionString is the version set at build time (-ldflags "-X
@@ -25,6 +39,11 @@ func newVersionCommand(a *app) *cobra.Command {
 // version of a "go install ...@version", or the commit of a build from a
 // git checkout. Then the Go version and platform.
 func versionString() string {
+	return fmt.Sprintf("%s (%s, %s/%s)", versionNumber(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionNumber is the tool's own version, as versionString says it.
+func versionNumber() string {
 	v := version
 	if v == "dev" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
@@ -49,5 +68,5 @@ func versionString() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v
 }
