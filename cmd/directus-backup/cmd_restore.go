@@ -91,6 +91,9 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 			if len(args) > 0 {
 				req.Backup = args[0]
 			}
+			if f.force {
+				req.Log.Warn("--force is deprecated: use --yes (database) and --delete (uploads); --force still means both")
+			}
 			if f.db {
 				req.Target = dbtarget.Resolve(cfg)
 				if f.targetDB != "" {
@@ -173,6 +176,9 @@ func printRestore(w io.Writer, rep restore.Report) {
 			if u.Linked > 0 {
 				extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
 			}
+		case u.Linked > u.Hashed && u.Copied == 0:
+			check = fmt.Sprintf("nothing copied; %d files linked from the live folder by size and time, not read (--checksum hashes them)",
+				u.Linked-u.Hashed)
 		case u.Linked > u.Hashed:
 			check = fmt.Sprintf("checksums verified for the %d copied files; %d linked from the live folder by size and time, not read (--checksum hashes them)",
 				u.Copied, u.Linked-u.Hashed)
