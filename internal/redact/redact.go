@@ -12,13 +12,20 @@ const Redacted = "[REDACTED]"
 
 // IsSecretName reports whether a variable name suggests a secret value
 // (case-insensitive substring match on PASSWORD, SECRET, TOKEN, KEY, PASS,
-// CREDENTIAL, PRIVATE, AUTH).
+// CREDENTIAL, PRIVATE, AUTH; PW or PWD as a word between underscores).
 func IsSecretName(name string) bool {
 	upper := strings.ToUpper(name)
 	// PASS also covers PASSWD; KEY covers Directus's KEY and
 	// AWS_SECRET_ACCESS_KEY alike.
 	for _, w := range []string{"PASSWORD", "SECRET", "TOKEN", "KEY", "PASS", "CREDENTIAL", "PRIVATE", "AUTH"} {
 		if strings.Contains(upper, w) {
+			return true
+		}
+	}
+	// PW as a word of the name (ADMIN_PW, PW_HASH), not inside another
+	// word.
+	for _, part := range strings.Split(upper, "_") {
+		if part == "PW" || part == "PWD" {
 			return true
 		}
 	}

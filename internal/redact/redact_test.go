@@ -25,6 +25,10 @@ func TestIsSecretName(t *testing.T) {
 		{"PATH", false},
 		{"BACKUPS_DIR", false},
 		{"PUBLIC_URL", false},
+		{"ADMIN_PW", true},
+		{"DB_PWD", true},
+		{"PWA_ENABLED", false},
+		{"UPWARD", false},
 	}
 	for _, tt := range tests {
 		if got := IsSecretName(tt.name); got != tt.want {
