@@ -7,7 +7,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
 // Status of a finding.
@@ -114,36 +114,6 @@ func checkBackups(cfg *config.Config) []Finding {
 	return out
 }
 
-// restoreRandomLen is the length of the random hex part of the names a
-// restore gives the folders it makes beside the uploads folder.
-const restoreRandomLen = 16
-
-// restoreLeftover reports what the name, beside an uploads folder called
-// base, is: "old" for ".<base>.old-<hex>", the previous uploads moved aside
-// by a restore whose swap was interrupted; "stage" for
-// ".<base>.restore-<hex>", a restore's staging folder. These are the names
-// internal/restore makes.
-func restoreLeftover(base, name string) string {
-	rest, ok := strings.CutPrefix(name, "."+base+".")
-	if !ok {
-		return ""
-	}
-	isRandom := func(s string) bool {
-		if len(s) != restoreRandomLen {
-			return false
-		}
-		_, err := hex.DecodeString(s)
-		return err == nil && strings.ToLower(s) == s
-	}
-	if r, ok := strings.CutPrefix(rest, "old-"); ok && isRandom(r) {
-		return "old"
-	}
-	if r, ok := strings.CutPrefix(rest, "restore-"); ok && isRandom(r) {
-		return "stage"
-	}
-	return ""
-}
-
 // checkRestoreLeftovers reports the folders an interrupted restore left
 // beside the uploads folder. A previous uploads folder moved aside may
 // hold the only copy of those uploads (when the swap stopped half-way,
@@ -162,30 +132,49 @@ func checkRestoreLeftovers(uploads string) []Finding {
 	missing := errors.Is(uerr, os.ErrNotExist)
 	var out []Finding
 	for _, e := range ents {
-		kind := restoreLeftover(base, e.Name())
-		if kind == "" || !e.IsDir() {
-			continue
+		kind := restore.LeftoverKind(base, e.Name())
+		if kind == restore.LeftoverNone || (kind == restore.LeftoverList) == e.IsDir() {
+			continue // a list is a file, the others are folders
 		}
 		p := filepath.Join(parent, e.Name())
 		switch {
-		case kind == "old" && missing:
+		case kind == restore.LeftoverOld && missing:
 			out = append(out, Finding{Check: "restore leftovers", Status: Fail,
 				Detail: fmt.Sprintf("%s is missing and %s is beside it: the previous uploads, moved aside by a restore that was interrupted while swapping the folders; it may be the only copy of them", uploads, p),
 				Fix:    fmt.Sprintf("put it back: mv %s %s (then run the restore again if you wanted the backup's uploads)", p, uploads)})
-		case kind == "old":
+		case kind == restore.LeftoverOld:
 			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
 				Detail: fmt.Sprintf("%s: the previous uploads, moved aside by a restore that was interrupted after swapping the folders; it may hold the only copy of uploads that are not in the restored folder nor in a backup", p),
 				Fix:    fmt.Sprintf("check that %s holds the uploads you want, copy back anything missing from %s, then delete it (rm -rf %s); the next restore removes it too", uploads, p, p)})
+		case kind == restore.LeftoverList:
+			// Its stage, when still there, is reported on its own.
+			if _, err := os.Lstat(strings.TrimSuffix(p, ".list")); err == nil {
+				continue
+			}
+			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
+				Detail: p + ": the entry list of an interrupted restore's staging folder (made by an earlier version), whose folder is gone",
+				Fix:    "the next restore removes it; or delete it (rm " + p + ")"})
 		case restoreRunning(p):
 			out = append(out, Finding{Check: "restore leftovers", Status: OK,
-				Detail: p + ": the staging folder of a restore that is running now"})
-		default:
+				Detail: p + ": " + leftoverWhat[kind] + " of a restore that is running now"})
+		case kind == restore.LeftoverTrash:
 			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
-				Detail: p + ": the staging folder of an interrupted restore; the uploads folder was not changed by it",
+				Detail: p + ": the previous uploads folder, replaced by a restore that finished and was interrupted while deleting it; the uploads folder holds the restored uploads",
+				Fix:    "safe to delete (rm -rf " + p + "); the next restore removes it too"})
+		default: // stage, new
+			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
+				Detail: p + ": " + leftoverWhat[kind] + " of an interrupted restore; the uploads folder was not changed by it",
 				Fix:    "the next restore removes it; or delete it (rm -rf " + p + ")"})
 		}
 	}
 	return out
+}
+
+// leftoverWhat names the folders a restore makes, for the findings.
+var leftoverWhat = map[restore.Leftover]string{
+	restore.LeftoverStage: "the staging folder",
+	restore.LeftoverNew:   "a staging folder being made",
+	restore.LeftoverTrash: "the previous uploads folder, being deleted",
 }
 
 // restoreRunning reports whether a restore holds the lock on its staging

@@ -73,6 +73,11 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	}
 	l.Latest, _ = repo.Latest(req.BackupsDir)
 	for _, b := range backups {
+		// Each backup is a walk of its files: minutes on a big repository,
+		// so an interrupt is looked at between backups and inside the walk.
+		if err := ctx.Err(); err != nil {
+			return Report{}, fmt.Errorf("list stopped: %w", err)
+		}
 		lb := Backup{Name: b.Name, Path: b.Path, Time: b.Time, AgeSeconds: int64(now.Sub(b.Time).Seconds()),
 			State: string(b.State), Latest: b.Name == l.Latest}
 		if b.Manifest != nil {
@@ -86,7 +91,10 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		if b.Err != nil {
 			lb.Problem = b.Err.Error()
 		}
-		u, err := repo.DiskUsage(b)
+		u, err := repo.DiskUsage(ctx, b)
+		if cerr := ctx.Err(); cerr != nil {
+			return Report{}, fmt.Errorf("list stopped: %w", cerr)
+		}
 		if (err != nil || b.State == repo.Incomplete) && b.Gone() {
 			l.Removed = append(l.Removed, b.Name)
 			continue

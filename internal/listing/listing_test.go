@@ -1,7 +1,10 @@
 package listing
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +64,28 @@ func TestRunStatesAndSizes(t *testing.T) {
 	}
 	if o.Name != old || o.State != string(repo.Legacy) || !o.Latest || o.DumpStored != 30 || o.Files != 1 || !strings.HasSuffix(o.Path, old) {
 		t.Errorf("older: %+v", o)
+	}
+}
+
+// An interrupted list stops with an error wrapping context.Canceled (the
+// CLI exits 130) instead of walking every backup and printing it all.
+func TestRunStopsWhenCancelled(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 3 {
+		up := filepath.Join(dir, repo.BackupName(fmt.Sprintf("2026-01-0%d", i+1), int64(1767225600+i*86400)), repo.BackupUploadsName)
+		if err := os.MkdirAll(up, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 300 {
+			if err := os.WriteFile(filepath.Join(up, fmt.Sprintf("f%d", j)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rep, err := Run(ctx, Request{BackupsDir: dir, ErrorDir: filepath.Join(dir, "error_logs"), FailedRuns: 5})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with a cancelled context: %d backups listed, err %v; want context.Canceled", len(rep.Backups), err)
 	}
 }

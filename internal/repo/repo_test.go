@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -162,7 +164,7 @@ func TestDiskUsage(t *testing.T) {
 	os.WriteFile(filepath.Join(b, "own"), make([]byte, 30), 0o600)
 	os.WriteFile(filepath.Join(dir, "backup_b_2", DumpGzip), make([]byte, 7), 0o600)
 	bs, _ := List(dir)
-	u, err := DiskUsage(bs[0]) // backup_b_2, the newest
+	u, err := DiskUsage(t.Context(), bs[0]) // backup_b_2, the newest
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,4 +216,26 @@ func removeNow(dir, name string) error {
 	}
 	_, err := Purge(dir)
 	return err
+}
+
+// An interrupted DiskUsage stops inside the walk of a big backup instead of
+// finishing it (list on a big repository took minutes after a Ctrl-C).
+func TestDiskUsageStopsWhenCancelled(t *testing.T) {
+	dir := t.TempDir()
+	up := mkdir(t, dir, "backup_a_1", "uploads")
+	for i := range 4 * usageCtxEvery {
+		if err := os.WriteFile(filepath.Join(up, fmt.Sprintf("f%d", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs, _ := List(dir)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	u, err := DiskUsage(ctx, bs[0])
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("DiskUsage with a cancelled context: %+v, %v; want context.Canceled", u, err)
+	}
+	if u.Files >= usageCtxEvery {
+		t.Errorf("walked %d files after the cancel, want fewer than %d", u.Files, usageCtxEvery)
+	}
 }

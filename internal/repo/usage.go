@@ -1,6 +1,8 @@
 package repo
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -14,12 +16,24 @@ type Usage struct {
 	UniqueBytes int64 // bytes held by this backup alone (not shared through hard links)
 }
 
+// usageCtxEvery is how many entries DiskUsage walks between two checks of
+// its context: often enough that a Ctrl-C stops it at once, rarely enough
+// to cost nothing.
+const usageCtxEvery = 256
+
 // DiskUsage walks a backup folder. A file whose link count is 1 belongs to
-// this backup alone: it is what removing the backup frees.
-func DiskUsage(b Backup) (Usage, error) {
+// this backup alone: it is what removing the backup frees. It stops when
+// ctx is done (a big backup takes minutes to walk on a cold cache).
+func DiskUsage(ctx context.Context, b Backup) (Usage, error) {
 	var u Usage
 	uploads := b.UploadsPath() + string(filepath.Separator)
+	n := 0
 	err := filepath.WalkDir(b.Path, func(p string, d fs.DirEntry, err error) error {
+		if n++; n%usageCtxEvery == 0 {
+			if cerr := ctx.Err(); cerr != nil {
+				return fmt.Errorf("disk usage of %s stopped: %w", b.Path, cerr)
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -355,7 +355,7 @@ func TestUploadsLeftovers(t *testing.T) {
 		}
 		var s []string
 		for _, e := range ents {
-			if k, ok := uploadsLeftover("uploads", e.Name()); ok && k == "stage" {
+			if LeftoverKind("uploads", e.Name()) == LeftoverStage {
 				s = append(s, e.Name())
 			}
 		}

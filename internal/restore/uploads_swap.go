@@ -105,17 +105,27 @@ func uploadsRandom() string {
 	return hex.EncodeToString(b[:])
 }
 
-// uploadsLeftover reports whether name (in Target's parent) is one this
-// tool makes beside a target named base: a stage (".base.restore-X"), its
-// entry list of earlier versions (".base.restore-X.list"), the previous
-// target of a finished swap on its way out (".base.trash-X"), a tree
-// moved aside by the fallback swap (".base.old-X") or a stage not yet
-// locked (".base.new-X"). kind is "stage", "list", "trash", "old" or
-// "new".
-func uploadsLeftover(base, name string) (kind string, ok bool) {
+// Leftover is the kind of a name a restore makes beside the uploads
+// folder (in its parent).
+type Leftover string
+
+// The kinds of Leftover. LeftoverNone: a name a restore does not make.
+const (
+	LeftoverNone  Leftover = ""
+	LeftoverStage Leftover = "stage" // ".base.restore-X": a restore's stage
+	LeftoverList  Leftover = "list"  // ".base.restore-X.list": its entry list of earlier versions
+	LeftoverTrash Leftover = "trash" // ".base.trash-X": the previous uploads of a finished swap, on their way out
+	LeftoverOld   Leftover = "old"   // ".base.old-X": the previous uploads moved aside by the fallback swap
+	LeftoverNew   Leftover = "new"   // ".base.new-X": a stage being made, not yet locked
+)
+
+// LeftoverKind reports what name, beside an uploads folder named base,
+// is. It is the one parser of these names, for the restore's clean-up and
+// for doctor.
+func LeftoverKind(base, name string) Leftover {
 	rest, ok := strings.CutPrefix(name, uploadsNamePrefix(base))
 	if !ok {
-		return "", false
+		return LeftoverNone
 	}
 	isRandom := func(s string) bool {
 		if len(s) != uploadsRandomLen {
@@ -126,18 +136,18 @@ func uploadsLeftover(base, name string) (kind string, ok bool) {
 	}
 	if r, ok := strings.CutPrefix(rest, "restore-"); ok {
 		if r, ok := strings.CutSuffix(r, ".list"); ok && isRandom(r) {
-			return "list", true
+			return LeftoverList
 		}
 		if isRandom(r) {
-			return "stage", true
+			return LeftoverStage
 		}
 	}
-	for _, k := range []string{"trash", "old", "new"} {
-		if r, ok := strings.CutPrefix(rest, k+"-"); ok && isRandom(r) {
-			return k, true
+	for _, k := range []Leftover{LeftoverTrash, LeftoverOld, LeftoverNew} {
+		if r, ok := strings.CutPrefix(rest, string(k)+"-"); ok && isRandom(r) {
+			return k
 		}
 	}
-	return "", false
+	return LeftoverNone
 }
 
 // removeLeftovers removes what earlier runs of this tool that are no longer
@@ -156,16 +166,16 @@ func (u *uploadsRun) removeLeftovers() {
 	slices.Sort(names)
 	var lists []string
 	for _, name := range names {
-		kind, ok := uploadsLeftover(u.base, name)
-		if !ok {
+		kind := LeftoverKind(u.base, name)
+		if kind == LeftoverNone {
 			continue
 		}
 		p := filepath.Join(u.parent, name)
 		switch kind {
-		case "list":
+		case LeftoverList:
 			lists = append(lists, name)
 			continue
-		case "old":
+		case LeftoverOld:
 			u.reportAside(p)
 			continue
 		}
@@ -174,7 +184,7 @@ func (u *uploadsRun) removeLeftovers() {
 			u.warn("cannot check what an earlier restore left behind", "path", p, "err", err)
 			continue
 		}
-		if kind == "new" && !uploadsStale(fd) {
+		if kind == LeftoverNew && !uploadsStale(fd) {
 			unix.Close(fd) // a stage being made, about to be locked: not even locked here
 			continue
 		}

@@ -132,10 +132,10 @@ func TestUploadsHalfSwapped(t *testing.T) {
 	}
 	var old, stage string
 	for _, e := range ents {
-		switch k, _ := uploadsLeftover("live", e.Name()); k {
-		case "old":
+		switch LeftoverKind("live", e.Name()) {
+		case LeftoverOld:
 			old = filepath.Join(filepath.Dir(live), e.Name())
-		case "stage":
+		case LeftoverStage:
 			stage = filepath.Join(filepath.Dir(live), e.Name())
 		}
 	}

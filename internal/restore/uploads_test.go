@@ -948,7 +948,7 @@ func TestUploadsSwap(t *testing.T) {
 				}
 				uploadsOnlyEntries(t, parent, ".uploads.restore-test", "uploads")
 			} else {
-				if kind, ok := uploadsLeftover("uploads", old); !ok || kind != "old" {
+				if LeftoverKind("uploads", old) != LeftoverOld {
 					t.Errorf("old tree at %s, want .uploads.old-*", old)
 				}
 				uploadsOnlyEntries(t, parent, old, "uploads")
