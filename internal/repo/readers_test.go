@@ -238,6 +238,19 @@ func deletingFolders(t *testing.T, dir string) int {
 // almost never got in between two folders, so it waited for the whole
 // purge.)
 func TestReadWaitsForOneFolderOnly(t *testing.T) {
+	// On a loaded machine the purge may get ahead before the reader starts;
+	// that run proves nothing, so it is tried again (three times at most).
+	for try := 1; ; try++ {
+		if readWaitsForOneFolderOnly(t, try == 3) || t.Failed() {
+			return
+		}
+		t.Logf("try %d: the purge got ahead of the reader; again", try)
+	}
+}
+
+// readWaitsForOneFolderOnly runs the test once; false when the purge got
+// too far before the reader started (a failure when last is set).
+func readWaitsForOneFolderOnly(t *testing.T, last bool) bool {
 	const folders, files = 6, 1500
 	dir := t.TempDir()
 	for i := 0; i < folders; i++ {
@@ -268,6 +281,10 @@ func TestReadWaitsForOneFolderOnly(t *testing.T) {
 	}
 	before := deletingFolders(t, dir)
 	if before < 3 {
+		if !last {
+			<-done
+			return false
+		}
 		t.Fatalf("the purge deleted %d folders before the reader started; the test proves nothing", folders-before)
 	}
 	l, err := Read(context.Background(), dir, nil)
@@ -289,6 +306,7 @@ func TestReadWaitsForOneFolderOnly(t *testing.T) {
 	if removed, err := Purge(dir); err != nil || len(removed)+len(p.removed) != folders {
 		t.Errorf("next Purge = %d removed, %v; want the %d left", len(removed), err, folders-len(p.removed))
 	}
+	return true
 }
 
 // exclusivelyLocked reports whether some process holds an exclusive flock
