@@ -7,6 +7,7 @@
 package preflight
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,14 +146,10 @@ func Writable(check, dir, setting string) []Finding {
 		}
 		target = parent
 	}
-	probe := filepath.Join(target, fmt.Sprintf(".directus-backup-doctor-%d", os.Getpid()))
-	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := probeWrite(target); err != nil {
 		return []Finding{{Check: check, Status: Fail, Detail: fmt.Sprintf("%s: cannot write in %s: %v", dir, target, err),
 			Fix: "fix the permissions, or set " + setting + " to a writable folder"}}
 	}
-	f.Close()
-	os.Remove(probe)
 	detail := dir + " is writable"
 	if target != dir {
 		detail = dir + " will be created in " + target
@@ -272,4 +269,24 @@ func FirstFailure(fs []Finding) error {
 		}
 	}
 	return nil
+}
+
+// probeWrite checks that a file can be created in dir. An unnamed file
+// (O_TMPFILE) leaves nothing behind even if the check is killed; where the
+// filesystem has no O_TMPFILE, a named probe is made and removed.
+func probeWrite(dir string) error {
+	fd, err := unix.Open(dir, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return unix.Close(fd)
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+		return &os.PathError{Op: "create a file in", Path: dir, Err: err}
+	}
+	probe := filepath.Join(dir, fmt.Sprintf(".directus-backup-doctor-%d", os.Getpid()))
+	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(probe)
 }

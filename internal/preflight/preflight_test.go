@@ -145,3 +145,22 @@ func has(fs []Finding, check string, st Status) bool {
 	}
 	return false
 }
+
+// The writability check leaves nothing in the folder it checks (doctor
+// changes nothing), and fails on a folder that cannot take a file.
+func TestWritableLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if fs := Writable("backups folder", dir, "BACKUPS_DIR"); fs[0].Status != OK {
+		t.Fatalf("writable folder: %+v", fs)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+	file := filepath.Join(dir, "plain")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fs := Writable("backups folder", file, "BACKUPS_DIR"); fs[0].Status != Fail {
+		t.Errorf("a plain file as the folder: %+v", fs)
+	}
+}
