@@ -6,6 +6,7 @@
 package fsmeta
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 
@@ -33,6 +34,13 @@ func Entry(rel, typ string, st *unix.Stat_t) manifest.Entry {
 		UID:   int(st.Uid),
 		GID:   int(st.Gid),
 	}
+}
+
+// Gone reports whether err means the item is no longer there (or no longer
+// the kind of item it was, e.g. a folder swapped for a file or a symlink)
+// rather than unreadable.
+func Gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
 }
 
 // Readlinkat returns the target of the symlink name in the folder dirfd,
