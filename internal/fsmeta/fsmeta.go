@@ -43,6 +43,13 @@ func Gone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
 }
 
+// NotLinkable reports whether a hard link failed for a reason a copy gets
+// around: too many links, another filesystem, or not allowed
+// (protected_hardlinks).
+func NotLinkable(err error) bool {
+	return errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EPERM)
+}
+
 // Readlinkat returns the target of the symlink name in the folder dirfd,
 // however long it is.
 func Readlinkat(dirfd int, name string) (string, error) {

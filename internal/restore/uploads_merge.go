@@ -146,8 +146,7 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 			return nil
 		}
 		if err != nil {
-			// Too many links, or not allowed (protected_hardlinks): copy.
-			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EXDEV) {
+			if !fsmeta.NotLinkable(err) {
 				return fmt.Errorf("link %q from %s: %w", rel, u.target, err)
 			}
 			if _, _, _, err := w.copyFile(rel, lfd, name, sfd, u.target, &st); err != nil {

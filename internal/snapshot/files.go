@@ -36,8 +36,7 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 				}
 				return r
 			}
-			// Too many links, another filesystem, or not allowed: copy instead.
-			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
+			if !fsmeta.NotLinkable(err) { // else copy instead
 				return childResult{err: fmt.Errorf("link %s: %w", rel, err)}
 			}
 		}
