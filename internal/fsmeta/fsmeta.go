@@ -2,7 +2,8 @@
 // the mode bits a backup keeps, giving a copy the owner, mode and times of
 // the item it copies (on open descriptors or relative to open folders, never
 // through a symlink), the copy loop that hashes what it reads, the entry a
-// file list records for an item, and whether one path lies within another.
+// file list records for an item, which errors mean an item vanished or a
+// hard link must be a copy, and whether one path lies within another.
 package fsmeta
 
 import (
