@@ -2,10 +2,12 @@
 // the mode bits a backup keeps, giving a copy the owner, mode and times of
 // the item it copies (on open descriptors or relative to open folders, never
 // through a symlink), the copy loop that hashes what it reads, the entry a
-// file list records for an item, and whether one path lies within another.
+// file list records for an item, which errors mean an item vanished or a
+// hard link must be a copy, and whether one path lies within another.
 package fsmeta
 
 import (
+	"errors"
 	"fmt"
 	"syscall"
 
@@ -33,6 +35,20 @@ func Entry(rel, typ string, st *unix.Stat_t) manifest.Entry {
 		UID:   int(st.Uid),
 		GID:   int(st.Gid),
 	}
+}
+
+// Gone reports whether err means the item is no longer there (or no longer
+// the kind of item it was, e.g. a folder swapped for a file or a symlink)
+// rather than unreadable.
+func Gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
+
+// NotLinkable reports whether a hard link failed for a reason a copy gets
+// around: too many links, another filesystem, or not allowed
+// (protected_hardlinks).
+func NotLinkable(err error) bool {
+	return errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EPERM)
 }
 
 // Readlinkat returns the target of the symlink name in the folder dirfd,

@@ -15,7 +15,8 @@ import (
 )
 
 // runLiveFolder makes a live uploads folder that differs from the backup
-// of src: one file changed, one file the backup does not have.
+// of src: a copy of src with one file the backup does not have (which also
+// changes the folder's mtime, so a restore has something to do).
 func runLiveFolder(t *testing.T, src string) string {
 	t.Helper()
 	live := filepath.Join(t.TempDir(), "live")

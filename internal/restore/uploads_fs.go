@@ -131,12 +131,6 @@ func uploadsReadNames(fd int) ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
-// uploadsGone reports whether err means the item is not there, or is no
-// longer the kind of item it was.
-func uploadsGone(err error) bool {
-	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
-}
-
 // hashStaged returns the SHA-256 of the file just linked into the stage.
 func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, error) {
 	var st unix.Stat_t

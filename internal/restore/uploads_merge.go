@@ -6,6 +6,8 @@ import (
 	"path"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 )
 
 // merge carries over into the stage folder sfd what the target folder lfd
@@ -32,7 +34,7 @@ func (w *uploadsWalk) merge(rel string, lfd, sfd int) error {
 			err := unix.Fstatat(sfd, name, &s, unix.AT_SYMLINK_NOFOLLOW)
 			if err == nil { // in the backup: the backup's version wins
 				if err := unix.Fstatat(lfd, name, &l, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					if uploadsGone(err) {
+					if fsmeta.Gone(err) {
 						continue
 					}
 					return fmt.Errorf("stat %q in %s: %w", crel, u.target, err)
@@ -95,7 +97,7 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(lfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if uploadsGone(err) {
+		if fsmeta.Gone(err) {
 			return nil // deleted since the folder was read: nothing to keep
 		}
 		return fmt.Errorf("stat %q in %s: %w", rel, u.target, err)
@@ -103,7 +105,7 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		cl, err := uploadsOpenDir(lfd, name)
-		if uploadsGone(err) {
+		if fsmeta.Gone(err) {
 			return nil // swapped for something else: not followed
 		}
 		if err != nil {
@@ -140,12 +142,11 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 		return nil
 	case unix.S_IFREG:
 		err := unix.Linkat(lfd, name, sfd, name, 0)
-		if uploadsGone(err) {
+		if fsmeta.Gone(err) {
 			return nil
 		}
 		if err != nil {
-			// Too many links, or not allowed (protected_hardlinks): copy.
-			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EXDEV) {
+			if !fsmeta.NotLinkable(err) {
 				return fmt.Errorf("link %q from %s: %w", rel, u.target, err)
 			}
 			if _, _, _, err := w.copyFile(rel, lfd, name, sfd, u.target, &st); err != nil {
@@ -194,7 +195,7 @@ func (w *uploadsWalk) countTree(rel string, lfd int, name string, self bool) (in
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(lfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if uploadsGone(err) {
+		if fsmeta.Gone(err) {
 			return 0, nil // vanished meanwhile
 		}
 		return 0, fmt.Errorf("stat %q in %s: %w", rel, u.target, err)
@@ -203,7 +204,7 @@ func (w *uploadsWalk) countTree(rel string, lfd int, name string, self bool) (in
 		return n, nil
 	}
 	fd, err := uploadsOpenDir(lfd, name)
-	if uploadsGone(err) {
+	if fsmeta.Gone(err) {
 		return n, nil
 	}
 	if err != nil {

@@ -270,7 +270,7 @@ func (w *uploadsWalk) subdir(rel, name string, bfd, lfd, sfd int, bst *unix.Stat
 		// A symlink (or file) in Target's place is not followed: the
 		// backup's folder is restored there without merging.
 		cl, err = uploadsOpenDir(lfd, name)
-		if err != nil && !uploadsGone(err) {
+		if err != nil && !fsmeta.Gone(err) {
 			return fmt.Errorf("open folder %q in %s: %w", rel, u.target, err)
 		}
 		if err == nil {
@@ -341,7 +341,7 @@ func (w *uploadsWalk) linkLive(rel, name string, lfd, sfd int, b *unix.Stat_t) (
 	// Flags 0: a symlink put there meanwhile is linked as a symlink, and
 	// then fails the check below.
 	if err := unix.Linkat(lfd, name, sfd, name, 0); err != nil {
-		if uploadsGone(err) || errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EXDEV) {
+		if fsmeta.Gone(err) || fsmeta.NotLinkable(err) {
 			return false, nil // copy instead
 		}
 		return false, fmt.Errorf("link %q from %s into the stage: %w", rel, u.target, err)

@@ -27,9 +27,9 @@
 //
 // The walk is by file descriptor: the root is opened once (a symlinked root
 // is followed; anything but a folder, a FIFO included, is refused at once),
-// the copy is made and opened relative to its open parent, and every item below it is opened, stat-ed, linked or
-// created relative to its already open parent folder, with O_NOFOLLOW; no
-// path is resolved again. A folder swapped for a symlink while the walk runs
+// the copy is made and opened relative to its open parent, and every item
+// below it is opened, stat-ed, linked or created relative to its already
+// open parent folder, with O_NOFOLLOW; no path is resolved again. A folder swapped for a symlink while the walk runs
 // is recorded as the symlink, never followed. Three descriptors are open per
 // level of depth (source, copy, previous backup); no file stays open.
 //

@@ -36,8 +36,7 @@ func (w *walker) file(rel, name string, fd fds, st *unix.Stat_t) childResult {
 				}
 				return r
 			}
-			// Too many links, another filesystem, or not allowed: copy instead.
-			if !errors.Is(err, unix.EMLINK) && !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
+			if !fsmeta.NotLinkable(err) { // else copy instead
 				return childResult{err: fmt.Errorf("link %s: %w", rel, err)}
 			}
 		}
@@ -115,7 +114,7 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 	// st: the attributes of the inode actually read, not of the earlier stat.
 	var st unix.Stat_t
 	ifd, err := fsmeta.OpenRegular(fd.src, name, &st)
-	if vanished(err) || errors.Is(err, fsmeta.ErrNotRegular) {
+	if fsmeta.Gone(err) || errors.Is(err, fsmeta.ErrNotRegular) {
 		w.warn("uploads file vanished or was replaced while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
@@ -161,7 +160,7 @@ func (w *walker) copyFile(rel, name string, fd fds) childResult {
 // symlink recreates a symlink with the same target (phase 1).
 func (w *walker) symlink(rel, name string, fd fds, st *unix.Stat_t) childResult {
 	target, err := fsmeta.Readlinkat(fd.src, name)
-	if vanished(err) || errors.Is(err, unix.EINVAL) { // EINVAL: no longer a symlink
+	if fsmeta.Gone(err) || errors.Is(err, unix.EINVAL) { // EINVAL: no longer a symlink
 		w.warn("uploads symlink vanished while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}

@@ -2,19 +2,10 @@ package snapshot
 
 import (
 	"crypto/sha256"
-	"errors"
 	"io"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
-
-// vanished reports whether err means the item is no longer there (or no
-// longer the kind of item it was listed as) rather than unreadable.
-func vanished(err error) bool {
-	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
-}
 
 // isSHA256 reports whether s looks like a hex SHA-256, so a damaged
 // previous list cannot put garbage into the new one.

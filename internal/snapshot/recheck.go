@@ -74,7 +74,7 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 	if !r.srcSum.ok {
 		srcSum, err = w.hashAt(rel, fd.src, name)
 	}
-	if vanished(err) {
+	if fsmeta.Gone(err) {
 		return "", false, nil // the copy attempt will say it vanished
 	}
 	if err != nil {

@@ -216,7 +216,7 @@ func (w *walker) subdir(rel, name string, parent fds, again bool) error {
 		w.warn("uploads folder was replaced while copying; recording what is there now", "path", rel)
 		return w.record(rel, name, parent, w.child(rel, name, parent), false)
 	}
-	if vanished(err) {
+	if fsmeta.Gone(err) {
 		w.warn("uploads folder vanished or changed while copying, left out", "path", rel)
 		return nil
 	}
@@ -264,7 +264,7 @@ func (w *walker) subdir(rel, name string, parent fds, again bool) error {
 func (w *walker) child(rel, name string, fd fds) childResult {
 	var st unix.Stat_t
 	err := unix.Fstatat(fd.src, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if vanished(err) {
+	if fsmeta.Gone(err) {
 		w.warn("uploads item vanished while copying, left out", "path", rel)
 		return childResult{kind: kindGone}
 	}
