@@ -7,6 +7,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,7 +94,7 @@ func TestSpillFilesHaveNoName(t *testing.T) {
 		t.Errorf("names were created in the spill folder (%d bytes of inotify events, err %v)", n, err)
 	}
 
-	f, err := spillFile(spill, false)
+	f, err := fsmeta.UnnamedFile(spill, ".directus-backup-names-", false)
 	if err != nil {
 		t.Fatal(err)
 	}

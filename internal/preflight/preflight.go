@@ -7,7 +7,6 @@
 package preflight
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
+	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -271,22 +271,13 @@ func FirstFailure(fs []Finding) error {
 	return nil
 }
 
-// probeWrite checks that a file can be created in dir. An unnamed file
-// (O_TMPFILE) leaves nothing behind even if the check is killed; where the
-// filesystem has no O_TMPFILE, a named probe is made and removed.
+// probeWrite checks that a file can be created in dir. The file has no
+// name (fsmeta.UnnamedFile), so nothing is left behind even if the check is
+// killed.
 func probeWrite(dir string) error {
-	fd, err := unix.Open(dir, unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
-	if err == nil {
-		return unix.Close(fd)
-	}
-	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
-		return &os.PathError{Op: "create a file in", Path: dir, Err: err}
-	}
-	probe := filepath.Join(dir, fmt.Sprintf(".directus-backup-doctor-%d", os.Getpid()))
-	f, err := os.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	f, err := fsmeta.UnnamedFile(dir, ".directus-backup-doctor-", true)
 	if err != nil {
 		return err
 	}
-	f.Close()
-	return os.Remove(probe)
+	return f.Close()
 }
