@@ -238,6 +238,16 @@ func TestLockRefusalLoggedOnce(t *testing.T) {
 			t.Errorf("%v: the refusal is logged %d times, want once:\n%s", args, n, r.stderr)
 		}
 	}
+	// With --json, the refused prune still prints its document (docs/usage.md).
+	r := b.run("prune", "--json")
+	var doc struct {
+		OK    *bool  `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != exitLocked || doc.OK == nil || *doc.OK ||
+		!strings.Contains(doc.Error, "another directus-backup run") {
+		t.Errorf("prune --json under the lock: exit %d, %v, stdout %q", r.code, err, r.stdout)
+	}
 }
 
 // Each command's --help lists the exit codes it can return, and only those.

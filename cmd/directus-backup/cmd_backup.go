@@ -91,10 +91,7 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		if rep == nil {
 			return err
 		}
-		if jerr := a.printJSON(newBackupDoc(rep, retentionDry, err)); err == nil {
-			return jerr
-		}
-		return err
+		return a.printResult(newBackupDoc(rep, retentionDry, err), err)
 	}
 	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
 		printSummary(a.stdout, rep, retentionDry)

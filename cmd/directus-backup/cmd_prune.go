@@ -44,9 +44,7 @@ With --json, the result is one JSON document on stdout (see docs/usage.md).
 			res, err := run(c.Context(), cfg, job.Deps{Log: a.logger(cfg, a.stderr, nil)})
 			switch {
 			case asJSON:
-				if jerr := a.printJSON(newCleanupDoc(res, dryRun, err)); err == nil {
-					return jerr
-				}
+				return a.printResult(newCleanupDoc(res, dryRun, err), err)
 			case err != nil:
 			case dryRun:
 				printCleanupPlan(a.stdout, "Prune dry run: nothing was removed.", "", res)

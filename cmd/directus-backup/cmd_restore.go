@@ -121,10 +121,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				if err != nil {
 					out.Error = err.Error()
 				}
-				if jerr := a.printJSON(out); err == nil {
-					return jerr
-				}
-				return err
+				return a.printResult(out, err)
 			}
 			if err == nil {
 				printRestore(a.stdout, rep)

@@ -18,6 +18,7 @@ func TestRestoreFlagsGoWithTheirPart(t *testing.T) {
 		{[]string{"restore", "--db", "--delete"}, "--delete goes with --uploads"},
 		{[]string{"restore", "--uploads", "--target-db", "x"}, "--target-db goes with --db"},
 		{[]string{"restore", "--db", "--checksum"}, "--checksum goes with --uploads"},
+		{[]string{"restore", "--db", "--target-dir", "x"}, "--target-dir goes with --uploads"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := runCLI(t.Context(), tc.args, &stdout, &stderr)

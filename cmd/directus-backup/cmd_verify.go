@@ -66,12 +66,9 @@ SELECT COUNT(*) FROM directus_users.
 				return err // nothing was checked
 			}
 			if asJSON {
-				if jerr := a.printJSON(rep); err == nil {
-					return jerr
-				}
-			} else {
-				printVerify(a.stdout, rep.Backups, rep.Latest)
+				return a.printResult(rep, err)
 			}
+			printVerify(a.stdout, rep.Backups, rep.Latest)
 			return err
 		},
 	}

@@ -116,6 +116,15 @@ func (a *app) printJSON(v any) error {
 	return err
 }
 
+// printResult prints v as the command's JSON document and returns the
+// command's error err, or the printing's error when the command succeeded.
+func (a *app) printResult(v any, err error) error {
+	if jerr := a.printJSON(v); err == nil {
+		return jerr
+	}
+	return err
+}
+
 // redact removes the secrets from s, as they are and as JSON escapes them.
 func (a *app) redact(s string) string {
 	list := make([]string, 0, 2*len(a.secrets))
