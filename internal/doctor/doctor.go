@@ -1,6 +1,6 @@
 // Package doctor checks that a backup can run: settings, commands, the
 // database connection, folder permissions and free space. It changes
-// nothing (a probe file is created and removed to test writability) and
+// nothing (writability is tested with an unnamed file, see preflight) and
 // says how to fix each problem it finds. The checks a backup run also
 // applies live in preflight; doctor prints them all, with its own.
 package doctor
@@ -12,10 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
@@ -154,7 +151,10 @@ func checkRestoreLeftovers(uploads string) []Finding {
 			out = append(out, Finding{Check: "restore leftovers", Status: Warn,
 				Detail: p + ": the entry list of an interrupted restore's staging folder (made by an earlier version), whose folder is gone",
 				Fix:    "the next restore removes it; or delete it (rm " + p + ")"})
-		case restoreRunning(p):
+		case repo.FlockHeld(p):
+			// A running restore holds the lock on its staging folder; it is
+			// looked up, not tried: taking it, even briefly, could make a
+			// restore starting at that moment fail.
 			out = append(out, Finding{Check: "restore leftovers", Status: OK,
 				Detail: p + ": " + leftoverWhat[kind] + " of a restore that is running now"})
 		case kind == restore.LeftoverTrash:
@@ -175,27 +175,4 @@ var leftoverWhat = map[restore.Leftover]string{
 	restore.LeftoverStage: "the staging folder",
 	restore.LeftoverNew:   "a staging folder being made",
 	restore.LeftoverTrash: "the previous uploads folder, being deleted",
-}
-
-// restoreRunning reports whether a restore holds the lock on its staging
-// folder p. Like Held for the run lock, it reads the kernel's lock table
-// instead of trying the lock: taking it, even briefly, could make a
-// restore starting at that moment fail.
-func restoreRunning(p string) bool {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(p, &st); err != nil {
-		return false
-	}
-	locks, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), st.Ino)
-	for _, line := range strings.Split(string(locks), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
-			return true
-		}
-	}
-	return false
 }

@@ -74,6 +74,7 @@ func (r *run) init(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list backups: %w", err)
 	}
+	r.backups = backups
 	r.prev, r.hasPrev = preflight.LastBackup(cfg.BackupsDir, backups)
 	if f, ok := preflight.FreeSpace(cfg.BackupsDir, r.prev, r.hasPrev); ok && f.Status == preflight.Warn {
 		// Not an error: the new data may be smaller.

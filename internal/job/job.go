@@ -96,6 +96,7 @@ type run struct {
 	// that reaches it through that descriptor (tempdir.go).
 	tempDir   *os.File
 	inside    string
+	backups   []repo.Backup // BACKUPS_DIR's backups as init found them (under the lock)
 	prev      repo.Backup
 	hasPrev   bool
 	method    string

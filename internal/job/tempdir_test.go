@@ -295,7 +295,7 @@ func TestRecordedDamageMatchedAfterDeviceNumberChanged(t *testing.T) {
 	if err != nil || len(backups) != 1 {
 		t.Fatalf("backups: %+v %v", backups, err)
 	}
-	r.prev, r.hasPrev = backups[0], true
+	r.backups, r.prev, r.hasPrev = backups, backups[0], true
 	if err := r.snapshotUploads(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -144,15 +144,11 @@ func (r *run) previousList() *os.File {
 
 // knownDamage collects the damage lists that verify left in the backups,
 // keyed by path. An inode recorded in any backup is damaged in all that
-// link it.
+// link it. The backups are those init listed: the lock held since then
+// keeps any from being added or removed.
 func (r *run) knownDamage() map[string][]snapshot.Damaged {
-	backups, err := repo.List(r.cfg.BackupsDir)
-	if err != nil {
-		r.log.Warn("cannot list the backups to read their damage lists", "err", err)
-		return nil
-	}
 	out := map[string][]snapshot.Damaged{}
-	for _, b := range backups {
+	for _, b := range r.backups {
 		if !b.Usable() {
 			continue
 		}

@@ -132,8 +132,8 @@ func Uploads(cfg *config.Config) Finding {
 }
 
 // Writable checks dir (or, when it does not exist yet, the nearest
-// existing parent, since the run will create it) by creating and removing
-// a probe file, and warns when others can read dir.
+// existing parent, since the run will create it) by creating a probe file
+// there (probeWrite), and warns when others can read dir.
 func Writable(check, dir, setting string) []Finding {
 	target := dir
 	for {

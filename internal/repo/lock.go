@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -91,23 +93,42 @@ func Held(dir string) (bool, string) {
 	if !ok {
 		return false, ""
 	}
+	if held, _ := flocks(st); len(held) == 0 {
+		return false, ""
+	}
+	data, _ := regfile.ReadFile(path)
+	return true, strings.TrimSpace(string(data))
+}
+
+// FlockHeld reports whether some process holds an flock on path (not
+// followed when a symlink), from the kernel's lock table like Held: for
+// locks that taking, even briefly, could make their owner fail to start.
+func FlockHeld(path string) bool {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return false
+	}
+	held, _ := flocks(&st)
+	return len(held) > 0
+}
+
+// flocks returns the access ("READ" or "WRITE") of each flock held on the
+// file st describes, from /proc/locks.
+func flocks(st *syscall.Stat_t) ([]string, error) {
 	locks, err := os.ReadFile("/proc/locks")
 	if err != nil {
-		return false, ""
+		return nil, err
 	}
 	// Lines look like "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF";
 	// the sixth field is major:minor:inode, the numbers in hex, hex, decimal.
-	major, minor := unixMajor(uint64(st.Dev)), unixMinor(uint64(st.Dev))
-	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
+	dev := uint64(st.Dev)
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), st.Ino)
+	var out []string
 	for _, line := range strings.Split(string(locks), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
-			data, _ := regfile.ReadFile(path)
-			return true, strings.TrimSpace(string(data))
+			out = append(out, f[3])
 		}
 	}
-	return false, ""
+	return out, nil
 }
-
-func unixMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^0xfff }
-func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }

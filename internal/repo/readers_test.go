@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -318,19 +319,11 @@ func exclusivelyLocked(t *testing.T, path string) bool {
 	if err != nil {
 		return false
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	want := fmt.Sprintf("%02x:%02x:%d", unixMajor(uint64(st.Dev)), unixMinor(uint64(st.Dev)), st.Ino)
-	locks, err := os.ReadFile("/proc/locks")
+	held, err := flocks(fi.Sys().(*syscall.Stat_t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(locks), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(held, "WRITE")
 }
 
 // A reader that waits for longer than a second says so, once.
