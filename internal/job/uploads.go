@@ -38,10 +38,11 @@ func (r *run) snapshotUploads(ctx context.Context) error {
 			r.deps.Progress.FilesBytes.Add(n)
 		},
 		OnWritten: func(rel string) {
-			if r.written != nil && len(r.written) >= syncMax {
+			switch {
+			case !r.writtenAll:
+			case len(r.written) >= syncMax: // too many: finalize does one syncfs
 				r.written, r.writtenAll = nil, false
-			}
-			if r.writtenAll {
+			default:
 				r.written = append(r.written, filepath.FromSlash(repo.UploadsRel(rel)))
 			}
 		},
