@@ -18,7 +18,7 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		Compression: r.cfg.Compression,
 		Level:       r.cfg.GzipLevel,
 		Stderr:      r.stderr,
-		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n) },
+		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n); r.sawDumpData() },
 	}
 	r.log.Info("dumping database", "database", opts.Target.Database, "compression", opts.Compression)
 	res, err := pgdump.Dump(ctx, opts, repo.DumpIn(r.in(), opts.Compression))

@@ -109,6 +109,9 @@ type run struct {
 	// too many to list (then finalize syncs the filesystem).
 	written    []string
 	writtenAll bool
+	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
+	// starts the uploads copy with it); nil when nothing waits for them.
+	dumpData func()
 }
 
 // Run makes one backup as cfg says.
@@ -144,13 +147,15 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
+		// timed: the step records its own timings (dumpAndCopy runs the
+		// database and uploads steps side by side, overlap.go).
+		timed bool
 	}{
-		{StepInit, r.init},
-		{StepDatabase, r.dumpDatabase},
-		{StepUploads, r.snapshotUploads},
-		{StepFinalize, r.finalize},
-		{StepVerify, r.verifyBackup},
-		{StepLatest, r.publish},
+		{StepInit, r.init, false},
+		{StepDatabase, r.dumpAndCopy, true},
+		{StepFinalize, r.finalize, false},
+		{StepVerify, r.verifyBackup, false},
+		{StepLatest, r.publish, false},
 	}
 	for _, s := range steps {
 		deps.Progress.Step.Store(s.name)
@@ -159,12 +164,20 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		// once finalize has succeeded the backup stands, whatever comes
 		// (fail removes only an unfinalized temporary folder).
 		err := ctx.Err()
-		if err == nil {
+		ran := err == nil
+		if ran {
 			err = s.fn(ctx)
 		}
-		r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: s.name, Seconds: time.Since(start).Seconds()})
+		if !ran || !s.timed {
+			r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: s.name, Seconds: time.Since(start).Seconds()})
+		}
+		step := s.name
+		var pf *partFailed
+		if errors.As(err, &pf) {
+			step, err = pf.step, pf.err // the one of the two that failed first
+		}
 		if err != nil {
-			return r.rep, r.fail(s.name, err)
+			return r.rep, r.fail(step, err)
 		}
 	}
 
