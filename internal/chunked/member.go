@@ -40,14 +40,15 @@ func newCoder(codec string, level, maxRaw int) (*coder, error) {
 			return nil, err
 		}
 		// A damaged frame header could claim any size: the decoder never
-		// allocates more than a chunk can hold.
+		// allocates more than the largest chunk.
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxMemory(uint64(maxRaw)), zstd.WithDecodeAllCapLimit(true))
 		if err != nil {
 			enc.Close()
 			return nil, err
 		}
-		c.zenc, c.zdec = enc, dec
+		// DecodeAll's output is capped at this buffer's capacity.
+		c.zenc, c.zdec, c.raw = enc, dec, make([]byte, 0, maxRaw)
 	default:
 		return nil, fmt.Errorf("chunked: no members for compression %q", codec)
 	}
