@@ -55,11 +55,26 @@ type Chunk struct {
 // Index finds an earlier file's chunks by their raw SHA-256.
 type Index map[[32]byte]Chunk
 
+// ListTotals sums a chunk list.
+type ListTotals struct {
+	Count    int64
+	Bytes    int64 // the file's size the members add up to
+	RawBytes int64
+}
+
 // ReadIndex reads a chunk list (JSON Lines, one Chunk each, in file order)
 // and checks that its members tile the file from offset 0 without gaps or
 // overlaps, so that a list that does not describe the file is refused
 // rather than trusted.
 func ReadIndex(r io.Reader) (Index, error) {
+	idx, _, err := ReadList(r)
+	return idx, err
+}
+
+// ReadList is ReadIndex that also sums the list, for verify to hold
+// against the file and its manifest.
+func ReadList(r io.Reader) (Index, ListTotals, error) {
+	var t ListTotals
 	idx := Index{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -67,19 +82,22 @@ func ReadIndex(r io.Reader) (Index, error) {
 	for line := 1; sc.Scan(); line++ {
 		var c Chunk
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			return nil, fmt.Errorf("chunk list line %d: %w", line, err)
+			return nil, t, fmt.Errorf("chunk list line %d: %w", line, err)
 		}
 		sum, err := hex.DecodeString(c.RawSHA256)
 		if err != nil || len(sum) != 32 || c.RawSize <= 0 || c.Size <= 0 || c.Offset != next {
-			return nil, fmt.Errorf("chunk list line %d: not a chunk that follows the one before", line)
+			return nil, t, fmt.Errorf("chunk list line %d: not a chunk that follows the one before", line)
 		}
 		next = c.Offset + c.Size
 		idx[[32]byte(sum)] = c
+		t.Count++
+		t.RawBytes += c.RawSize
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read chunk list: %w", err)
+		return nil, t, fmt.Errorf("read chunk list: %w", err)
 	}
-	return idx, nil
+	t.Bytes = next
+	return idx, t, nil
 }
 
 // ListWriter writes a chunk list.
