@@ -132,8 +132,18 @@ func shareSection(sr *scenarioResult) string {
 		return cell(xs) + unit
 	}
 	row("dump step, seconds (manifest `steps`)", func(c *contenderResult) string { return na(c.Values[mDumpStep], "") })
-	row("chunks", func(c *contenderResult) string { return na(c.Values[mChunks], "") })
-	row("chunks reused from the previous dump", func(c *contenderResult) string { return na(c.Values[mReused], "") })
+	counts := func(xs []float64) string {
+		if len(xs) == 0 {
+			return "n/a"
+		}
+		s := summarize(xs)
+		if s.N == 1 {
+			return fmt.Sprintf("%.0f", s.Median)
+		}
+		return fmt.Sprintf("%.0f (%.0f–%.0f)", s.Median, s.Min, s.Max)
+	}
+	row("chunks", func(c *contenderResult) string { return counts(c.Values[mChunks]) })
+	row("chunks reused from the previous dump", func(c *contenderResult) string { return counts(c.Values[mReused]) })
 	row("**raw bytes compressed afresh, whole dump**", func(c *contenderResult) string { return na(c.Values[mFreshShare], " %") })
 	var tables []string
 	size := map[string]float64{}
@@ -156,14 +166,14 @@ func shareSection(sr *scenarioResult) string {
 		return strings.Compare(a, b)
 	})
 	for _, t := range tables {
-		row(fmt.Sprintf("%s (%.1f MiB raw)", md(t), size[t]), func(c *contenderResult) string { return na(c.Values[keyTableShare+t], " %") })
+		row(fmt.Sprintf("%s (%s MiB raw)", md(t), num(size[t])), func(c *contenderResult) string { return na(c.Values[keyTableShare+t], " %") })
 	}
 	if len(tables) > 0 {
 		row("the rest of the dump (schema SQL)", func(c *contenderResult) string {
 			if len(c.Values[mRestRaw]) == 0 {
 				return "n/a"
 			}
-			return fmt.Sprintf("%s %% of %.1f MiB", cell(c.Values[mRestShare]), c.median(mRestRaw))
+			return fmt.Sprintf("%s %% of %s MiB", cell(c.Values[mRestShare]), num(c.median(mRestRaw)))
 		})
 	}
 	if !slices.ContainsFunc(tools, func(c *contenderResult) bool { return len(c.Values[mChunks]) > 0 }) {

@@ -100,6 +100,10 @@ func (h *harness) report() string {
 		"pays for an earlier one's writeback. directus-backup makes its output durable (fsync of what it wrote, or syncfs when that is cheaper) before it exits; the shell " +
 		"commands do not, and their writeback happens after they exit. The row \"wall time + sync(2) right after exit\" " +
 		"adds the time of a sync right after each run: durable-to-durable.\n")
+	if h.cfg.Load > 0 {
+		fmt.Fprintf(&b, "- **Loaded machine**: %d CPU-bound busy process(es) (`bench burn`, each in its own process group) ran during every "+
+			"timed and warm-up run, as on a busy server; the machine table gives the load sampled during the runs.\n", h.cfg.Load)
+	}
 	b.WriteString("- Cells are `median (min–max)` over the timed runs; ratios are medians divided by the baseline's median " +
 		"(below 1 means less time, CPU, memory or disk than the baseline).\n")
 
