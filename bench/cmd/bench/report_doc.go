@@ -62,6 +62,7 @@ func (h *harness) targets() []string {
 	check("restore-uploads-live (unchanged folder) wall time, tool / rsync -a --delete + sync", r("restore-uploads-live", cTool, cBase, mWall), 1.5, "×", true)
 	check("verify wall time, tool / sha256sum", r("verify", cTool, cBase, mWall), 1.2, "×", true)
 	check("uploads step peak RSS, 1,000,000 files − 10,000 files", h.memGrowth, 50, " MiB", true)
+	out = append(out, h.dumpCPURows()...)
 	if h.hasZstd {
 		if x := r("full", cZstd, cBase, mWall); !math.IsNaN(x) {
 			out = append(out, fmt.Sprintf("| full backup wall time, zstd / baseline | %.2f× | (no target) | — |", x))
