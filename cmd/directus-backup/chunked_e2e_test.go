@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Issue 9: the dump written as one gzip member (zstd frame) per
+// content-defined chunk, members of unchanged chunks copied from the
+// previous backup's dump. These tests read such dumps with every reader a
+// user may have, and check what is reused, refreshed and recorded.
+
+// activitySQL adds a table of about 2 MB of varied text, so that the dump
+// (with the 2 MB row of seedSQL) is a few MB and spans a dozen chunks of
+// 256 KiB on average, with boundaries found in real content.
+const activitySQL = `
+CREATE TABLE activity (id int PRIMARY KEY, action text, item text, comment text);
+INSERT INTO activity SELECT i, CASE WHEN i % 3 = 0 THEN 'update' ELSE 'create' END,
+  md5(i::text), md5((i * 7)::text) || ' ' || md5((i * 13)::text)
+  FROM generate_series(1, 20000) i;
+`
+
+// dayOfChanges edits a row near the start of articles and appends
+// activity: some chunks change, most do not.
+const dayOfChanges = `
+UPDATE articles SET title = 'edited' WHERE id = 1;
+INSERT INTO activity SELECT i, 'create', md5(i::text), 'new' FROM generate_series(20001, 20100) i;
+`
+
+// newChunkFixture is newFixture with the activity table added.
+func newChunkFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.execAsUser(f.db, activitySQL)
+	return f
+}
+
+// chunkData is tableData plus the activity table.
+func (f *fixture) chunkData(db string) map[string]string {
+	f.t.Helper()
+	out := f.tableData(db)
+	out["activity"] = f.pg.MustExec(f.t, db, "COPY (SELECT * FROM activity ORDER BY 1) TO STDOUT")
+	return out
+}
+
+// backupRun makes a backup and returns its folder and the run's log.
+func (f *fixture) backupRun() (string, string) {
+	f.t.Helper()
+	r := f.run("backup")
+	if r.code != 0 {
+		f.t.Fatalf("backup exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	return f.latest(), r.stderr
+}
+
+// dumpPath is the backup's dump file as its manifest names it.
+func dumpPath(t *testing.T, backup string) string {
+	t.Helper()
+	m, _ := readManifest(t, backup)
+	return filepath.Join(backup, m.Database.File)
+}
+
+// listedChunk is one line of manifest.chunks.jsonl, read independently of
+// internal/chunked.
+type listedChunk struct {
+	RawSHA256 string `json:"raw_sha256"`
+	RawSize   int64  `json:"raw_size"`
+	Offset    int64  `json:"offset"`
+	Size      int64  `json:"size"`
+}
+
+// checkChunkList checks the backup's chunk list against its manifest and its
+// dump: the list's checksum, members that tile the file from offset 0, each
+// member alone one whole member (frame) of its codec that decompresses to
+// its listed raw size and SHA-256, and the chunks together the whole dump.
+// It returns the list.
+func checkChunkList(t *testing.T, backup string) []listedChunk {
+	t.Helper()
+	m, _ := readManifest(t, backup)
+	c := m.Database.Chunks
+	if c == nil {
+		t.Fatalf("%s: manifest has no database.chunks", filepath.Base(backup))
+	}
+	list, err := os.ReadFile(filepath.Join(backup, c.ListFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sha256Hex(list); got != c.ListSHA256 {
+		t.Errorf("chunk list SHA-256 %s, manifest says %s", got, c.ListSHA256)
+	}
+	dump, err := os.ReadFile(filepath.Join(backup, m.Database.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zdec *zstd.Decoder
+	if m.Database.Compression == "zstd" {
+		zdec, _ = zstd.NewReader(nil)
+		defer zdec.Close()
+	}
+	var chunks []listedChunk
+	var next, rawTotal int64
+	whole := sha256.New()
+	sc := bufio.NewScanner(bytes.NewReader(list))
+	for sc.Scan() {
+		var ch listedChunk
+		if err := json.Unmarshal(sc.Bytes(), &ch); err != nil {
+			t.Fatalf("chunk list line %d: %v", len(chunks)+1, err)
+		}
+		chunks = append(chunks, ch)
+		if ch.Offset != next || ch.Size <= 0 || ch.Offset+ch.Size > int64(len(dump)) {
+			t.Fatalf("chunk %d at %d+%d does not follow the one before (ends at %d) in a file of %d bytes",
+				len(chunks), ch.Offset, ch.Size, next, len(dump))
+		}
+		next = ch.Offset + ch.Size
+		member := dump[ch.Offset:next]
+		var raw []byte
+		if zdec != nil {
+			raw, err = zdec.DecodeAll(member, nil)
+		} else {
+			raw, err = gunzipOneMember(member)
+		}
+		if err != nil {
+			t.Fatalf("chunk %d (offset %d): member does not decompress alone: %v", len(chunks), ch.Offset, err)
+		}
+		if int64(len(raw)) != ch.RawSize || sha256Hex(raw) != ch.RawSHA256 {
+			t.Errorf("chunk %d (offset %d): decompresses to %d bytes %s, listed as %d bytes %s",
+				len(chunks), ch.Offset, len(raw), sha256Hex(raw), ch.RawSize, ch.RawSHA256)
+		}
+		rawTotal += int64(len(raw))
+		whole.Write(raw)
+	}
+	if next != int64(len(dump)) || next != m.Database.Bytes {
+		t.Errorf("members end at %d; the file has %d bytes, the manifest says %d", next, len(dump), m.Database.Bytes)
+	}
+	if int64(len(chunks)) != c.Count {
+		t.Errorf("%d chunks listed, manifest counts %d", len(chunks), c.Count)
+	}
+	if got := hex.EncodeToString(whole.Sum(nil)); rawTotal != m.Database.RawBytes || got != m.Database.RawSHA256 {
+		t.Errorf("chunks together: %d bytes %s; manifest: %d bytes %s", rawTotal, got, m.Database.RawBytes, m.Database.RawSHA256)
+	}
+	if c.ReusedRawBytes+c.FreshRawBytes != m.Database.RawBytes {
+		t.Errorf("reused %d + fresh %d raw bytes, dump has %d", c.ReusedRawBytes, c.FreshRawBytes, m.Database.RawBytes)
+	}
+	return chunks
+}
+
+// gunzipOneMember decompresses member with the standard library's reader,
+// and fails unless it is exactly one gzip member.
+func gunzipOneMember(member []byte) ([]byte, error) {
+	br := bytes.NewReader(member)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	zr.Multistream(false)
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("%d bytes after the first member", br.Len())
+	}
+	return raw, nil
+}
+
+// gzipMembers reads a gzip file with the standard library, member by
+// member, and returns how many members it has and the SHA-256 of the
+// whole content.
+func gzipMembers(t *testing.T, path string) (int, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f) // a ByteReader: the reader stops at each member's end
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n := 0
+	for {
+		zr.Multistream(false)
+		if _, err := io.Copy(h, zr); err != nil {
+			t.Fatalf("gzip member %d: %v", n+1, err)
+		}
+		n++
+		if err := zr.Reset(br); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("gzip member %d header: %v", n+1, err)
+		}
+	}
+	return n, hex.EncodeToString(h.Sum(nil))
+}
+
+// shellSHA256 runs a shell pipeline that writes the dump's content to
+// stdout and returns the SHA-256 of what it wrote.
+func shellSHA256(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{"-c", "set -o pipefail; " + script, "x"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	return sha256Hex(out)
+}
+
+// dumpedLine finds the run's "database dumped" log line and returns its
+// chunks= and reused= counts.
+var dumpedRE = regexp.MustCompile(`database dumped .* chunks=(\d+) reused=(\d+)`)
+
+func dumpedCounts(t *testing.T, log string) (chunks, reused int64) {
+	t.Helper()
+	m := dumpedRE.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no \"database dumped ... chunks=N reused=N\" line in the log:\n%s", log)
+	}
+	chunks, _ = strconv.ParseInt(m[1], 10, 64)
+	reused, _ = strconv.ParseInt(m[2], 10, 64)
+	return chunks, reused
+}
+
+// restoreChecks restores backup with the tool (restore --db --create)
+// into a new database and compares its tables with want; verify must pass
+// on it first.
+func (f *fixture) restoreChecks(backup string, want map[string]string) {
+	f.t.Helper()
+	name := filepath.Base(backup)
+	if r := f.run("verify", name); r.code != 0 {
+		f.t.Errorf("verify %s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
+	}
+	db := f.db + "_restored"
+	f.t.Cleanup(func() { f.pg.Exec("postgres", `DROP DATABASE IF EXISTS "`+db+`" WITH (FORCE)`) })
+	if r := f.run("restore", "--db", "--create", "--target-db", db, name); r.code != 0 {
+		f.t.Fatalf("restore --db %s: exit %d\n%s", name, r.code, r.stderr)
+	}
+	compareData(f.t, "restore --db of "+name, f.chunkData(db), want)
+}
+
+// Two backups with a day of changes between them: the second one's dump is
+// several members, some copied from the first dump, some compressed afresh,
+// and every reader reads it as one file; the reuse is counted the same in
+// the manifest and in the run's log.
+func TestChunkedDumpTwoBackups(t *testing.T) {
+	for _, codec := range []string{"gzip", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			f := newChunkFixture(t)
+			f.env["BACKUP_COMPRESSION"] = codec
+			first, _ := f.backupRun()
+			f.execAsUser(f.db, dayOfChanges)
+			want := f.chunkData(f.db)
+			second, log := f.backupRun()
+
+			m, _ := readManifest(t, second)
+			c := m.Database.Chunks
+			if c == nil {
+				t.Fatal("second backup's manifest has no database.chunks")
+			}
+			chunks := checkChunkList(t, second)
+			checkChunkList(t, first)
+			if len(chunks) < 4 {
+				t.Fatalf("dump of %d bytes in %d chunks; the test needs several", m.Database.RawBytes, len(chunks))
+			}
+			if c.Reused <= 0 || c.Reused >= c.Count || c.Refreshed != 0 || c.Previous != filepath.Base(first) {
+				t.Errorf("chunks %+v: want some but not all reused from %s, none refreshed", *c, filepath.Base(first))
+			}
+			if n, r := dumpedCounts(t, log); n != c.Count || r != c.Reused {
+				t.Errorf("log says chunks=%d reused=%d, manifest %d and %d", n, r, c.Count, c.Reused)
+			}
+			// The changes were in articles (and at activity's end); a
+			// table's bytes are either fresh or reused, never more.
+			if a := c.Tables["public.articles"]; a.FreshRawBytes == 0 || a.FreshRawBytes > a.RawBytes {
+				t.Errorf("articles, where a row was edited: %+v; tables %v", a, c.Tables)
+			}
+			if a := c.Tables["public.activity"]; a.RawBytes == 0 || a.FreshRawBytes >= a.RawBytes {
+				t.Errorf("activity, which only grew: %+v; want most of it reused", a)
+			}
+
+			dump := dumpPath(t, second)
+			if codec == "gzip" {
+				if out, err := exec.Command("gunzip", "-t", dump).CombinedOutput(); err != nil {
+					t.Errorf("gunzip -t: %v %s", err, out)
+				}
+				members, goSum := gzipMembers(t, dump)
+				if members != len(chunks) {
+					t.Errorf("Go's gzip reader finds %d members, the list %d", members, len(chunks))
+				}
+				readers := map[string]string{
+					"Go's compress/gzip": goSum,
+					"gunzip -c":          shellSHA256(t, `gunzip -c "$1"`, dump),
+					"zcat":               shellSHA256(t, `zcat < "$1"`, dump),
+					"python3 gzip": shellSHA256(t,
+						`python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.open(sys.argv[1]).read())' "$1"`, dump),
+				}
+				for reader, sum := range readers {
+					if sum != m.Database.RawSHA256 {
+						t.Errorf("%s reads %s, the manifest's raw SHA-256 is %s", reader, sum, m.Database.RawSHA256)
+					}
+				}
+				fresh := f.db + "_gunzip"
+				f.pg.CreateDB(t, fresh, f.user)
+				f.specRestore(dump, fresh)
+				compareData(t, "gunzip -c | psql", f.chunkData(fresh), want)
+			} else {
+				if out, err := exec.Command("zstd", "-q", "-t", dump).CombinedOutput(); err != nil {
+					t.Errorf("zstd -t: %v %s", err, out)
+				}
+				zf, err := os.Open(dump)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer zf.Close()
+				zr, err := zstd.NewReader(zf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer zr.Close()
+				h := sha256.New()
+				if _, err := io.Copy(h, zr); err != nil {
+					t.Fatalf("Go's zstd reader: %v", err)
+				}
+				readers := map[string]string{
+					"Go's zstd reader": hex.EncodeToString(h.Sum(nil)),
+					"zstd -d -c":       shellSHA256(t, `zstd -q -d -c "$1"`, dump),
+				}
+				for reader, sum := range readers {
+					if sum != m.Database.RawSHA256 {
+						t.Errorf("%s reads %s, the manifest's raw SHA-256 is %s", reader, sum, m.Database.RawSHA256)
+					}
+				}
+				fresh := f.db + "_zstdcat"
+				f.pg.CreateDB(t, fresh, f.user)
+				cmd := exec.Command("bash", "-c", `set -o pipefail; zstd -q -d -c "$1" | psql -X -q -v ON_ERROR_STOP=1 "$2"`, "x", dump, fresh)
+				cmd.Env = f.userEnv()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("zstd -d -c | psql: %v\n%s", err, out)
+				}
+				compareData(t, "zstd -d -c | psql", f.chunkData(fresh), want)
+			}
+			f.restoreChecks(second, want)
+		})
+	}
+}
