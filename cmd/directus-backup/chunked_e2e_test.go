@@ -14,9 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/testpg"
 )
 
 // Issue 9: the dump written as one gzip member (zstd frame) per
@@ -247,7 +251,7 @@ func (f *fixture) restoreChecks(backup string, want map[string]string) {
 	if r := f.run("verify", name); r.code != 0 {
 		f.t.Errorf("verify %s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
 	}
-	db := f.db + "_restored"
+	db := testpg.UniqueName("restored")
 	f.t.Cleanup(func() { f.pg.Exec("postgres", `DROP DATABASE IF EXISTS "`+db+`" WITH (FORCE)`) })
 	if r := f.run("restore", "--db", "--create", "--target-db", db, name); r.code != 0 {
 		f.t.Fatalf("restore --db %s: exit %d\n%s", name, r.code, r.stderr)
@@ -357,5 +361,230 @@ func TestChunkedDumpTwoBackups(t *testing.T) {
 			}
 			f.restoreChecks(second, want)
 		})
+	}
+}
+
+// damageMember overwrites 16 bytes in the middle of one member of a dump
+// in place (size, mode and the other members unchanged) and returns the
+// file's bytes after the damage.
+func damageMember(t *testing.T, dump string, ch listedChunk) []byte {
+	t.Helper()
+	data, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := ch.Offset + ch.Size/2
+	for i := at; i < at+16; i++ {
+		data[i] ^= 0xff
+	}
+	fh, err := os.OpenFile(dump, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteAt(data[at:at+16], at); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// fileSums returns the SHA-256 of every regular file in the backup's top
+// folder (manifest, lists, dump).
+func fileSums(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = sha256Hex(data)
+		}
+	}
+	return out
+}
+
+// A member of the previous dump damaged in place (same size, so only its
+// decompression can tell): the next backup compresses that chunk afresh,
+// warns naming the previous backup, and is whole; the previous backup is
+// left as it was.
+func TestChunkedDumpDamagedPreviousNotCarried(t *testing.T) {
+	f := newChunkFixture(t)
+	want := f.chunkData(f.db)
+	first, _ := f.backupRun()
+	chunks := checkChunkList(t, first)
+	if len(chunks) < 4 {
+		t.Fatalf("%d chunks; the test needs several", len(chunks))
+	}
+	hit := chunks[len(chunks)/2]
+	dump := dumpPath(t, first)
+	damaged := damageMember(t, dump, hit)
+	before := fileSums(t, first)
+
+	second, log := f.backupRun()
+	m2, _ := readManifest(t, second)
+	c := m2.Database.Chunks
+	if c == nil {
+		t.Fatal("second backup's manifest has no database.chunks")
+	}
+	// Nothing changed in the database: every other chunk is reused but
+	// the first and the last, which hold pg_dump's random \restrict key.
+	if c.Refreshed != 1 || c.Reused < c.Count-3 || c.Previous != filepath.Base(first) {
+		t.Errorf("chunks %+v: want 1 refreshed and all but the first and last others reused from %s", *c, filepath.Base(first))
+	}
+	warn := regexp.MustCompile(`WARN: a member of the previous backup's dump is damaged.* previous=` +
+		regexp.QuoteMeta(filepath.Base(first)) + fmt.Sprintf(` offset=%d size=%d`, hit.Offset, hit.Size))
+	if !warn.MatchString(log) {
+		t.Errorf("no warning naming %s and the damaged member at %d:\n%s", filepath.Base(first), hit.Offset, log)
+	}
+	if !regexp.MustCompile(`WARN: the previous backup's dump is damaged.* previous=` + regexp.QuoteMeta(filepath.Base(first))).MatchString(log) {
+		t.Errorf("no warning to verify %s:\n%s", filepath.Base(first), log)
+	}
+	checkChunkList(t, second)
+	if out, err := exec.Command("gunzip", "-t", dumpPath(t, second)).CombinedOutput(); err != nil {
+		t.Errorf("gunzip -t of the new dump: %v %s", err, out)
+	}
+	f.restoreChecks(second, want)
+
+	// The damaged backup is as it was, and verify still finds its damage.
+	if after := fileSums(t, first); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("files of %s changed:\n before %v\n after  %v", filepath.Base(first), before, after)
+	}
+	if data, _ := os.ReadFile(dump); !bytes.Equal(data, damaged) {
+		t.Errorf("%s's dump changed", filepath.Base(first))
+	}
+	if r := f.run("verify", filepath.Base(first)); r.code != exitProblems {
+		t.Errorf("verify of the damaged %s: exit %d, want %d\n%s", filepath.Base(first), r.code, exitProblems, r.stdout)
+	}
+}
+
+// Backups with a single-member dump stay verifiable and restorable, and
+// the first backup after one compresses every chunk: a backup of the
+// original backup.sh (pg_dump | gzip -9, no manifest), and one of an
+// earlier version of this tool (a manifest without database.chunks; its
+// dump is what it is, so only the field is taken away).
+func TestChunkedDumpAfterSingleMemberBackups(t *testing.T) {
+	f := newChunkFixture(t)
+	want := f.chunkData(f.db)
+
+	f.ts++
+	legacy := makeLegacyBackup(t, f, f.ts, true)
+	cmd := exec.Command("bash", "-c", `set -o pipefail; pg_dump -U "$1" "$2" | gzip -9 > "$3"`,
+		"x", f.user, f.db, filepath.Join(f.backups, legacy, "db_backup.sql.gz"))
+	cmd.Env = f.userEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump | gzip -9: %v\n%s", err, out)
+	}
+	if n, _ := gzipMembers(t, filepath.Join(f.backups, legacy, "db_backup.sql.gz")); n != 1 {
+		t.Fatalf("gzip -9 wrote %d members", n)
+	}
+	os.Symlink(legacy, filepath.Join(f.backups, "backup_latest")) // as backup.sh left it
+	f.restoreChecks(filepath.Join(f.backups, legacy), want)
+
+	afterLegacy := f.mustFirstChunked(legacy)
+
+	// As an earlier version wrote it: no database.chunks.
+	stripChunks(t, afterLegacy)
+	f.restoreChecks(afterLegacy, want)
+	f.mustFirstChunked(filepath.Base(afterLegacy))
+
+	if r := f.run("verify", "--all"); r.code != 0 {
+		t.Errorf("verify --all: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// mustFirstChunked makes a backup after prev, whose dump cannot be reused:
+// it must compress every chunk, link its uploads to prev, and be whole.
+func (f *fixture) mustFirstChunked(prev string) string {
+	t := f.t
+	t.Helper()
+	b, log := f.backupRun()
+	m, _ := readManifest(t, b)
+	c := m.Database.Chunks
+	if c == nil {
+		t.Fatalf("backup after %s: no database.chunks", prev)
+	}
+	if c.Reused != 0 || c.Refreshed != 0 || c.Previous != "" || c.Count < 4 || c.FreshRawBytes != m.Database.RawBytes {
+		t.Errorf("backup after %s: chunks %+v; want every chunk compressed, nothing reused", prev, *c)
+	}
+	if n, r := dumpedCounts(t, log); n != c.Count || r != 0 {
+		t.Errorf("backup after %s: log says chunks=%d reused=%d", prev, n, r)
+	}
+	if m.Uploads.Previous != prev {
+		t.Errorf("backup after %s: uploads linked to %q", prev, m.Uploads.Previous)
+	}
+	checkChunkList(t, b)
+	if r := f.run("verify", filepath.Base(b)); r.code != 0 {
+		t.Errorf("verify %s: exit %d\n%s%s", filepath.Base(b), r.code, r.stdout, r.stderr)
+	}
+	return b
+}
+
+// stripChunks removes database.chunks from the backup's manifest.json,
+// leaving every other field (and the chunk list file) as it is.
+func stripChunks(t *testing.T, backup string) {
+	t.Helper()
+	p := filepath.Join(backup, manifest.FileName)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	db := m["database"].(map[string]any)
+	if _, ok := db["chunks"]; !ok {
+		t.Fatal("no database.chunks to strip")
+	}
+	delete(db, "chunks")
+	if data, err = json.MarshalIndent(m, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Another gzip level than the previous dump's: nothing is reused (the
+// members would not be what this level writes), the dump is whole, and
+// the next backup at the new level reuses again.
+func TestChunkedDumpLevelChange(t *testing.T) {
+	f := newChunkFixture(t)
+	f.env["BACKUP_GZIP_LEVEL"] = "9"
+	first, _ := f.backupRun()
+	f.env["BACKUP_GZIP_LEVEL"] = "6"
+	second, log := f.backupRun()
+	m, _ := readManifest(t, second)
+	c := m.Database.Chunks
+	if c == nil || m.Database.Level != 6 {
+		t.Fatalf("backup at level 6: level %d, chunks %v", m.Database.Level, c)
+	}
+	if c.Reused != 0 || c.Previous != "" || c.Refreshed != 0 {
+		t.Errorf("after a level-9 dump, at level 6: chunks %+v; want nothing reused", *c)
+	}
+	if !strings.Contains(log, "previous dump was compressed otherwise") || !strings.Contains(log, filepath.Base(first)) {
+		t.Errorf("the log does not say why nothing was reused:\n%s", log)
+	}
+	checkChunkList(t, second)
+	if out, err := exec.Command("gunzip", "-t", dumpPath(t, second)).CombinedOutput(); err != nil {
+		t.Errorf("gunzip -t: %v %s", err, out)
+	}
+	if r := f.run("verify", filepath.Base(second)); r.code != 0 {
+		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// All but the first and last chunks, which hold pg_dump's random
+	// \restrict key.
+	third, _ := f.backupRun()
+	if m, _ := readManifest(t, third); m.Database.Chunks == nil || m.Database.Chunks.Reused < m.Database.Chunks.Count-2 {
+		t.Errorf("again at level 6, nothing changed: chunks %+v; want all but two reused", m.Database.Chunks)
 	}
 }
