@@ -61,14 +61,32 @@ func (f *fixture) chunkData(db string) map[string]string {
 	return out
 }
 
-// backupRun makes a backup and returns its folder and the run's log.
-func (f *fixture) backupRun() (string, string) {
+// backupRun makes a backup (backup args...) and returns its folder and
+// the run's output.
+func (f *fixture) backupRun(args ...string) (string, result) {
 	f.t.Helper()
-	r := f.run("backup")
+	r := f.run(append([]string{"backup"}, args...)...)
 	if r.code != 0 {
 		f.t.Fatalf("backup exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	return f.latest(), r.stderr
+	return f.latest(), r
+}
+
+// summaryRE finds the summary's chunks line: count, reused, and the
+// damaged members compressed afresh when there were any.
+var summaryRE = regexp.MustCompile(`(?m)^  chunks     (\d+): (\d+) reused from the previous dump, [^,\n]+ compressed(?:, (\d+) damaged)?`)
+
+// summaryCounts returns the counts of the summary's chunks line.
+func summaryCounts(t *testing.T, stdout string) (chunks, reused, damaged int64) {
+	t.Helper()
+	m := summaryRE.FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no chunks line in the summary:\n%s", stdout)
+	}
+	chunks, _ = strconv.ParseInt(m[1], 10, 64)
+	reused, _ = strconv.ParseInt(m[2], 10, 64)
+	damaged, _ = strconv.ParseInt(m[3]+"0", 10, 64)
+	return chunks, reused, damaged / 10
 }
 
 // dumpPath is the backup's dump file as its manifest names it.
@@ -271,7 +289,7 @@ func TestChunkedDumpTwoBackups(t *testing.T) {
 			first, _ := f.backupRun()
 			f.execAsUser(f.db, dayOfChanges)
 			want := f.chunkData(f.db)
-			second, log := f.backupRun()
+			second, r := f.backupRun("--json")
 
 			m, _ := readManifest(t, second)
 			c := m.Database.Chunks
@@ -286,8 +304,20 @@ func TestChunkedDumpTwoBackups(t *testing.T) {
 			if c.Reused <= 0 || c.Reused >= c.Count || c.Refreshed != 0 || c.Previous != filepath.Base(first) {
 				t.Errorf("chunks %+v: want some but not all reused from %s, none refreshed", *c, filepath.Base(first))
 			}
-			if n, r := dumpedCounts(t, log); n != c.Count || r != c.Reused {
-				t.Errorf("log says chunks=%d reused=%d, manifest %d and %d", n, r, c.Count, c.Reused)
+			if n, re := dumpedCounts(t, r.stderr); n != c.Count || re != c.Reused {
+				t.Errorf("log says chunks=%d reused=%d, manifest %d and %d", n, re, c.Count, c.Reused)
+			}
+			var doc struct {
+				Database struct {
+					Chunks struct {
+						Count, Reused, Refreshed int64
+						FreshRaw                 int64 `json:"fresh_raw_bytes"`
+					}
+				}
+			}
+			mustJSON(t, "backup --json", r, &doc)
+			if j := doc.Database.Chunks; j.Count != c.Count || j.Reused != c.Reused || j.Refreshed != 0 || j.FreshRaw != c.FreshRawBytes {
+				t.Errorf("backup --json: database.chunks %+v; manifest %+v\n%s", j, *c, r.stdout)
 			}
 			// The changes were in articles (and at activity's end); a
 			// table's bytes are either fresh or reused, never more.
@@ -426,7 +456,8 @@ func TestChunkedDumpDamagedPreviousNotCarried(t *testing.T) {
 	damaged := damageMember(t, dump, hit)
 	before := fileSums(t, first)
 
-	second, log := f.backupRun()
+	second, r := f.backupRun()
+	log := r.stderr
 	m2, _ := readManifest(t, second)
 	c := m2.Database.Chunks
 	if c == nil {
@@ -441,6 +472,9 @@ func TestChunkedDumpDamagedPreviousNotCarried(t *testing.T) {
 		regexp.QuoteMeta(filepath.Base(first)) + fmt.Sprintf(` offset=%d size=%d`, hit.Offset, hit.Size))
 	if !warn.MatchString(log) {
 		t.Errorf("no warning naming %s and the damaged member at %d:\n%s", filepath.Base(first), hit.Offset, log)
+	}
+	if n, re, d := summaryCounts(t, r.stdout); n != c.Count || re != c.Reused || d != 1 {
+		t.Errorf("summary says %d chunks, %d reused, %d damaged; manifest %d, %d, 1\n%s", n, re, d, c.Count, c.Reused, r.stdout)
 	}
 	if !regexp.MustCompile(`WARN: the previous backup's dump is damaged.* previous=` + regexp.QuoteMeta(filepath.Base(first))).MatchString(log) {
 		t.Errorf("no warning to verify %s:\n%s", filepath.Base(first), log)
@@ -503,7 +537,7 @@ func TestChunkedDumpAfterSingleMemberBackups(t *testing.T) {
 func (f *fixture) mustFirstChunked(prev string) string {
 	t := f.t
 	t.Helper()
-	b, log := f.backupRun()
+	b, r := f.backupRun()
 	m, _ := readManifest(t, b)
 	c := m.Database.Chunks
 	if c == nil {
@@ -512,8 +546,11 @@ func (f *fixture) mustFirstChunked(prev string) string {
 	if c.Reused != 0 || c.Refreshed != 0 || c.Previous != "" || c.Count < 4 || c.FreshRawBytes != m.Database.RawBytes {
 		t.Errorf("backup after %s: chunks %+v; want every chunk compressed, nothing reused", prev, *c)
 	}
-	if n, r := dumpedCounts(t, log); n != c.Count || r != 0 {
-		t.Errorf("backup after %s: log says chunks=%d reused=%d", prev, n, r)
+	if n, re := dumpedCounts(t, r.stderr); n != c.Count || re != 0 {
+		t.Errorf("backup after %s: log says chunks=%d reused=%d", prev, n, re)
+	}
+	if n, re, d := summaryCounts(t, r.stdout); n != c.Count || re != 0 || d != 0 {
+		t.Errorf("backup after %s: summary says %d chunks, %d reused, %d damaged\n%s", prev, n, re, d, r.stdout)
 	}
 	if m.Uploads.Previous != prev {
 		t.Errorf("backup after %s: uploads linked to %q", prev, m.Uploads.Previous)
@@ -561,7 +598,8 @@ func TestChunkedDumpLevelChange(t *testing.T) {
 	f.env["BACKUP_GZIP_LEVEL"] = "9"
 	first, _ := f.backupRun()
 	f.env["BACKUP_GZIP_LEVEL"] = "6"
-	second, log := f.backupRun()
+	second, r := f.backupRun()
+	log := r.stderr
 	m, _ := readManifest(t, second)
 	c := m.Database.Chunks
 	if c == nil || m.Database.Level != 6 {
