@@ -96,6 +96,19 @@ func dumpPath(t *testing.T, backup string) string {
 	return filepath.Join(backup, m.Database.File)
 }
 
+// testArchive checks a dump with its codec's own tool: gunzip -t or
+// zstd -t.
+func testArchive(t *testing.T, dump string) {
+	t.Helper()
+	cmd := exec.Command("gunzip", "-t", dump)
+	if strings.HasSuffix(dump, ".zst") {
+		cmd = exec.Command("zstd", "-q", "-t", dump)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%v: %v %s", cmd.Args, err, out)
+	}
+}
+
 // listedChunk is one line of manifest.chunks.jsonl, read independently of
 // internal/chunked.
 type listedChunk struct {
@@ -330,9 +343,7 @@ func TestChunkedDumpTwoBackups(t *testing.T) {
 
 			dump := dumpPath(t, second)
 			if codec == "gzip" {
-				if out, err := exec.Command("gunzip", "-t", dump).CombinedOutput(); err != nil {
-					t.Errorf("gunzip -t: %v %s", err, out)
-				}
+				testArchive(t, dump)
 				members, goSum := gzipMembers(t, dump)
 				if members != len(chunks) {
 					t.Errorf("Go's gzip reader finds %d members, the list %d", members, len(chunks))
@@ -354,9 +365,7 @@ func TestChunkedDumpTwoBackups(t *testing.T) {
 				f.specRestore(dump, fresh)
 				compareData(t, "gunzip -c | psql", f.chunkData(fresh), want)
 			} else {
-				if out, err := exec.Command("zstd", "-q", "-t", dump).CombinedOutput(); err != nil {
-					t.Errorf("zstd -t: %v %s", err, out)
-				}
+				testArchive(t, dump)
 				zf, err := os.Open(dump)
 				if err != nil {
 					t.Fatal(err)
@@ -444,7 +453,14 @@ func fileSums(t *testing.T, dir string) map[string]string {
 // warns naming the previous backup, and is whole; the previous backup is
 // left as it was.
 func TestChunkedDumpDamagedPreviousNotCarried(t *testing.T) {
+	for _, codec := range []string{"gzip", "zstd"} {
+		t.Run(codec, func(t *testing.T) { damagedPreviousNotCarried(t, codec) })
+	}
+}
+
+func damagedPreviousNotCarried(t *testing.T, codec string) {
 	f := newChunkFixture(t)
+	f.env["BACKUP_COMPRESSION"] = codec
 	want := f.chunkData(f.db)
 	first, _ := f.backupRun()
 	chunks := checkChunkList(t, first)
@@ -480,9 +496,7 @@ func TestChunkedDumpDamagedPreviousNotCarried(t *testing.T) {
 		t.Errorf("no warning to verify %s:\n%s", filepath.Base(first), log)
 	}
 	checkChunkList(t, second)
-	if out, err := exec.Command("gunzip", "-t", dumpPath(t, second)).CombinedOutput(); err != nil {
-		t.Errorf("gunzip -t of the new dump: %v %s", err, out)
-	}
+	testArchive(t, dumpPath(t, second))
 	f.restoreChecks(second, want)
 
 	// The damaged backup is as it was, and verify still finds its damage.
@@ -612,9 +626,7 @@ func TestChunkedDumpLevelChange(t *testing.T) {
 		t.Errorf("the log does not say why nothing was reused:\n%s", log)
 	}
 	checkChunkList(t, second)
-	if out, err := exec.Command("gunzip", "-t", dumpPath(t, second)).CombinedOutput(); err != nil {
-		t.Errorf("gunzip -t: %v %s", err, out)
-	}
+	testArchive(t, dumpPath(t, second))
 	if r := f.run("verify", filepath.Base(second)); r.code != 0 {
 		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
