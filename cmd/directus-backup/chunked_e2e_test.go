@@ -85,8 +85,10 @@ func summaryCounts(t *testing.T, stdout string) (chunks, reused, damaged int64) 
 	}
 	chunks, _ = strconv.ParseInt(m[1], 10, 64)
 	reused, _ = strconv.ParseInt(m[2], 10, 64)
-	damaged, _ = strconv.ParseInt(m[3]+"0", 10, 64)
-	return chunks, reused, damaged / 10
+	if m[3] != "" {
+		damaged, _ = strconv.ParseInt(m[3], 10, 64)
+	}
+	return chunks, reused, damaged
 }
 
 // dumpPath is the backup's dump file as its manifest names it.
@@ -258,10 +260,10 @@ func shellSHA256(t *testing.T, script string, args ...string) string {
 	return sha256Hex(out)
 }
 
-// dumpedLine finds the run's "database dumped" log line and returns its
-// chunks= and reused= counts.
+// dumpedRE finds the run's "database dumped" log line.
 var dumpedRE = regexp.MustCompile(`database dumped .* chunks=(\d+) reused=(\d+)`)
 
+// dumpedCounts returns the chunks= and reused= counts of the run's log.
 func dumpedCounts(t *testing.T, log string) (chunks, reused int64) {
 	t.Helper()
 	m := dumpedRE.FindStringSubmatch(log)
