@@ -640,3 +640,32 @@ func TestChunkedDumpLevelChange(t *testing.T) {
 		t.Errorf("again at level 6, nothing changed: chunks %+v; want all but two reused", m.Database.Chunks)
 	}
 }
+
+// A chunk list that is not the one its manifest's checksum names (here
+// cut short by its last line, which still reads as a valid list) is not
+// used: the next backup says so, compresses every chunk, and is whole.
+func TestChunkedDumpDamagedListNotTrusted(t *testing.T) {
+	f := newChunkFixture(t)
+	first, _ := f.backupRun()
+	p := filepath.Join(first, manifest.ChunksListName)
+	list, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(bytes.TrimSuffix(list, []byte("\n")), []byte("\n"))
+	if err := os.WriteFile(p, bytes.Join(lines[:len(lines)-1], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second, r := f.backupRun()
+	m, _ := readManifest(t, second)
+	if c := m.Database.Chunks; c == nil || c.Reused != 0 || c.Previous != "" {
+		t.Errorf("after a damaged chunk list: chunks %+v; want nothing reused", c)
+	}
+	if !regexp.MustCompile(`WARN: cannot reuse the previous dump's chunks.* previous=` + regexp.QuoteMeta(filepath.Base(first))).MatchString(r.stderr) {
+		t.Errorf("no warning naming %s:\n%s", filepath.Base(first), r.stderr)
+	}
+	checkChunkList(t, second)
+	if r := f.run("verify", filepath.Base(second)); r.code != 0 {
+		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
