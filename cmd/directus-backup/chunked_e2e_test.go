@@ -643,7 +643,8 @@ func TestChunkedDumpLevelChange(t *testing.T) {
 
 // A chunk list that is not the one its manifest's checksum names (here
 // cut short by its last line, which still reads as a valid list) is not
-// used: the next backup says so, compresses every chunk, and is whole.
+// used: the next backup says so, compresses every chunk, and is whole;
+// verify finds the damage.
 func TestChunkedDumpDamagedListNotTrusted(t *testing.T) {
 	f := newChunkFixture(t)
 	first, _ := f.backupRun()
@@ -667,5 +668,9 @@ func TestChunkedDumpDamagedListNotTrusted(t *testing.T) {
 	checkChunkList(t, second)
 	if r := f.run("verify", filepath.Base(second)); r.code != 0 {
 		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := f.run("verify", filepath.Base(first)); r.code != exitProblems || !strings.Contains(r.stdout, manifest.ChunksListName) {
+		t.Errorf("verify of %s with its chunk list cut short: exit %d, want %d naming the list\n%s",
+			filepath.Base(first), r.code, exitProblems, r.stdout)
 	}
 }
