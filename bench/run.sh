@@ -2,7 +2,7 @@
 # Runs the benchmark end to end on a fresh Debian 12 machine:
 #
 #   bench/run.sh [--size smoke|small|large] [--reps N] [--out FILE] [--memory]
-#                [--scenarios full,incremental,...] [--recheck-percent N]
+#                [--scenarios full,incremental,...] [--recheck-percent N] [--load N]
 #
 # Installs what is missing (PostgreSQL 15, rsync, gzip, ... with apt-get,
 # as root), starts a throwaway PostgreSQL cluster (scripts/pg.sh), builds
@@ -43,6 +43,8 @@ while [ $# -gt 0 ]; do
     --scenarios=*) EXTRA+=(-scenarios "${1#*=}"); shift ;;
     --recheck-percent) EXTRA+=(-recheck-percent "${2:?}"); shift 2 ;;
     --recheck-percent=*) EXTRA+=(-recheck-percent "${1#*=}"); shift ;;
+    --load) EXTRA+=(-load "${2:?}"); shift 2 ;;
+    --load=*) EXTRA+=(-load "${1#*=}"); shift ;;
     -h|--help) usage ;;
     *) log "unknown argument: $1"; usage ;;
   esac

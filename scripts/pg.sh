@@ -20,6 +20,7 @@ pg_install_if_missing() {
   command -v gzip >/dev/null || need+=(gzip)
   command -v rsync >/dev/null || need+=(rsync)
   command -v zstd >/dev/null || need+=(zstd)
+  command -v python3 >/dev/null || need+=(python3) # a second gzip reader for the dump tests
   command -v ps >/dev/null || need+=(procps)
   command -v chattr >/dev/null || need+=(e2fsprogs)
   if [ ${#need[@]} -gt 0 ]; then

@@ -108,6 +108,14 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 		ratio = fmt.Sprintf(" (%.2f:1)", float64(d.RawBytes)/float64(d.Bytes))
 	}
 	fmt.Fprintf(w, "  database   %s raw, %s stored%s, via %s\n", humanize.Bytes(d.RawBytes), humanize.Bytes(d.Bytes), ratio, rep.Method)
+	if c := d.Chunks; c != nil {
+		fmt.Fprintf(w, "  chunks     %d: %d reused from the previous dump, %s compressed",
+			c.Chunks, c.Reused, humanize.Bytes(c.FreshRawBytes))
+		if c.Refreshed > 0 {
+			fmt.Fprintf(w, ", %d damaged in the previous dump compressed afresh", c.Refreshed)
+		}
+		fmt.Fprintln(w)
+	}
 	u := rep.Uploads
 	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
 		u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
@@ -164,10 +172,18 @@ type backupDoc struct {
 }
 
 type dumpDoc struct {
-	RawBytes int64  `json:"raw_bytes"`
-	Bytes    int64  `json:"bytes"`
-	SHA256   string `json:"sha256"`
-	Tables   int    `json:"tables"`
+	RawBytes int64      `json:"raw_bytes"`
+	Bytes    int64      `json:"bytes"`
+	SHA256   string     `json:"sha256"`
+	Tables   int        `json:"tables"`
+	Chunks   *chunksDoc `json:"chunks,omitempty"` // absent for an uncompressed dump
+}
+
+type chunksDoc struct {
+	Count         int64 `json:"count"`
+	Reused        int64 `json:"reused"`
+	FreshRawBytes int64 `json:"fresh_raw_bytes"`
+	Refreshed     int64 `json:"refreshed"`
 }
 
 type uploadsDoc struct {
@@ -194,6 +210,9 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
 			Refreshed: u.Refreshed},
 		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
+	}
+	if c := d.Chunks; c != nil {
+		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}
 	}
 	if !rep.Finished.IsZero() {
 		doc.Seconds = rep.Finished.Sub(rep.Started).Seconds()

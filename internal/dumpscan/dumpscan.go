@@ -30,6 +30,10 @@ type Scanner struct {
 	// newline, COPY text format).
 	Want  func(table string) bool
 	OnRow func(table string, columns []string, line []byte)
+	// Blocks are the COPY blocks seen so far, in stream order.
+	Blocks []Block
+
+	off int64 // bytes scanned before the current Write
 
 	line      []byte // the current line so far (at most maxLine bytes)
 	truncated bool
@@ -53,6 +57,13 @@ type Scanner struct {
 	hist      [2]byte // the last two bytes of the previous write
 }
 
+// Block is where one COPY block's data lies in the stream: from the byte
+// after its COPY line to the byte after its closing `\.` line.
+type Block struct {
+	Table      string
+	Start, End int64 // End is 0 while the block is open
+}
+
 // New returns a Scanner.
 func New() *Scanner { return &Scanner{Rows: map[string]int64{}} }
 
@@ -61,10 +72,17 @@ func (s *Scanner) Write(p []byte) (int, error) {
 	for i := 0; i < len(p); {
 		if s.inCopy {
 			i = s.copyData(p, i)
+			if !s.inCopy {
+				s.Blocks[len(s.Blocks)-1].End = s.off + int64(i)
+			}
 		} else {
 			i = s.sql(p, i)
+			if s.inCopy {
+				s.Blocks = append(s.Blocks, Block{Table: s.table, Start: s.off + int64(i)})
+			}
 		}
 	}
+	s.off += int64(len(p))
 	switch len(p) {
 	case 0:
 	case 1:

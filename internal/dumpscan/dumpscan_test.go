@@ -76,3 +76,27 @@ func TestFieldUnescape(t *testing.T) {
 		t.Error("missing column reported as a value")
 	}
 }
+
+// Blocks say where each COPY block's data lies, however the stream is cut
+// into writes.
+func TestBlocksOffsets(t *testing.T) {
+	input := strings.Replace(sample, "%BIG%", "long row", 1)
+	for _, step := range []int{1, 3, 7, 64, len(input)} {
+		s := New()
+		for i := 0; i < len(input); i += step {
+			s.Write([]byte(input[min(i, len(input)):min(i+step, len(input))]))
+		}
+		if len(s.Blocks) != 3 {
+			t.Fatalf("step %d: %d blocks, want 3", step, len(s.Blocks))
+		}
+		for _, b := range s.Blocks {
+			data := input[b.Start:b.End]
+			if !strings.HasSuffix(data, "\\.\n") || strings.Contains(data, "COPY") {
+				t.Errorf("step %d: block %s is %q", step, b.Table, data)
+			}
+		}
+		if got := input[s.Blocks[0].Start:s.Blocks[0].End]; !strings.HasPrefix(got, "1\ta.jpg") {
+			t.Errorf("step %d: first block starts %q", step, got[:10])
+		}
+	}
+}

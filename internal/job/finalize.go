@@ -90,6 +90,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 			RawBytes: r.rep.Dump.RawBytes, RawSHA256: r.rep.Dump.RawSHA256,
 			Bytes: r.rep.Dump.Bytes, SHA256: r.rep.Dump.SHA256,
 			TableRows: r.rep.Dump.TableRows,
+			Chunks:    r.manifestChunks(),
 		},
 		Uploads: manifest.Uploads{
 			Source: cfg.UploadsDir, Previous: r.rep.Previous,
@@ -101,5 +102,23 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
+	}
+}
+
+// manifestChunks records the dump's chunks, when it was written in chunks.
+func (r *run) manifestChunks() *manifest.Chunks {
+	c := r.rep.Dump.Chunks
+	if c == nil {
+		return nil
+	}
+	tables := make(map[string]manifest.TableChunks, len(c.Tables))
+	for name, t := range c.Tables {
+		tables[name] = manifest.TableChunks{RawBytes: t.RawBytes, FreshRawBytes: t.FreshRawBytes}
+	}
+	return &manifest.Chunks{
+		ListFile: manifest.ChunksListName, ListSHA256: r.chunksSHA,
+		Count: c.Chunks, Average: 1 << c.AverageBits,
+		Reused: c.Reused, ReusedRawBytes: c.ReusedRawBytes, FreshRawBytes: c.FreshRawBytes,
+		Refreshed: c.Refreshed, Previous: r.chunksPrev, Tables: tables,
 	}
 }

@@ -109,6 +109,10 @@ type run struct {
 	// too many to list (then finalize syncs the filesystem).
 	written    []string
 	writtenAll bool
+	// chunksSHA is the SHA-256 of the dump's chunk list; chunksPrev the
+	// backup whose dump members were reused.
+	chunksSHA  string
+	chunksPrev string
 	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
 	// starts the uploads copy with it); nil when nothing waits for them.
 	dumpData func()

@@ -34,6 +34,8 @@ import (
 const (
 	FileName      = "manifest.json"
 	FilesListName = "manifest.files.jsonl"
+	// ChunksListName lists the compressed dump's members (chunks).
+	ChunksListName = "manifest.chunks.jsonl"
 )
 
 // Format is the on-disk format version written into every manifest.
@@ -76,6 +78,34 @@ type Database struct {
 	// from its COPY blocks while it streamed by (keys as the dump names the
 	// tables, e.g. public.directus_users).
 	TableRows map[string]int64 `json:"table_rows,omitempty"`
+	// Chunks describes a compressed dump written as one member per
+	// content-defined chunk; absent for dumps made before (one member) and
+	// for uncompressed ones.
+	Chunks *Chunks `json:"chunks,omitempty"`
+}
+
+// Chunks describes the members of a chunked dump and what the run reused.
+type Chunks struct {
+	ListFile   string `json:"list_file"`   // manifest.chunks.jsonl
+	ListSHA256 string `json:"list_sha256"` // of ListFile
+	Count      int64  `json:"count"`
+	Average    int64  `json:"average"` // the chunker's average chunk size, bytes
+	// Reused members were copied from Previous's dump (after a check that
+	// they decompress to the chunk); the rest were compressed afresh.
+	Reused         int64  `json:"reused"`
+	ReusedRawBytes int64  `json:"reused_raw_bytes"`
+	FreshRawBytes  int64  `json:"fresh_raw_bytes"`
+	Refreshed      int64  `json:"refreshed"` // members of Previous found damaged, compressed afresh
+	Previous       string `json:"previous,omitempty"`
+	// Tables gives each table's COPY data size and how much of it was in
+	// chunks compressed afresh.
+	Tables map[string]TableChunks `json:"tables,omitempty"`
+}
+
+// TableChunks is one table's share of the dump's chunks.
+type TableChunks struct {
+	RawBytes      int64 `json:"raw_bytes"`
+	FreshRawBytes int64 `json:"fresh_raw_bytes"`
 }
 
 // Uploads describes the uploads snapshot.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/directus-backup/directus-backup/internal/capbuf"
+	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
@@ -49,6 +50,15 @@ type Options struct {
 	Stderr io.Writer
 	// OnBytes is called with the number of raw bytes read so far; may be nil.
 	OnBytes func(raw int64)
+	// Previous is the previous backup's dump, whose members are copied for
+	// the chunks it shares with this one; nil compresses everything.
+	Previous *chunked.Previous
+	// ChunkList receives the chunk list (chunked.ListWriter's format) of a
+	// compressed dump; may be nil.
+	ChunkList io.Writer
+	// OnDamaged is called for a member of Previous that failed its check
+	// (its chunk is compressed afresh); may be nil.
+	OnDamaged func(prev chunked.Chunk, err error)
 }
 
 // Result describes a finished dump.
@@ -60,6 +70,24 @@ type Result struct {
 	// TableRows counts the rows of each table's COPY block, keyed by the
 	// table's name as the dump writes it.
 	TableRows map[string]int64
+	// Chunks is what the chunked writer did; nil for an uncompressed dump.
+	Chunks *Chunks
+}
+
+// Chunks describes a compressed dump's chunks.
+type Chunks struct {
+	chunked.Stats
+	AverageBits int
+	// Tables says, for each table's COPY data, how many raw bytes it holds
+	// and how many of them were in chunks compressed afresh (not copied
+	// from the previous dump): what the day's changes cost.
+	Tables map[string]TableChunks
+}
+
+// TableChunks is one table's share of the dump's chunks.
+type TableChunks struct {
+	RawBytes      int64
+	FreshRawBytes int64
 }
 
 // dumpArgs makes a plain SQL dump that restores both into an empty
@@ -86,9 +114,17 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	fileCount := &countWriter{}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, fileHash, fileCount), 1<<20)
 
-	sink, err := compress.NewWriter(bw, opts.Compression, opts.Level)
-	if err != nil {
-		return res, err
+	var sink io.Writer = bw
+	var cw *chunked.Writer
+	var fresh freshRanges
+	if opts.Compression != compress.None {
+		cw, err = chunked.NewWriter(bw, fresh.options(opts))
+		if err != nil {
+			return res, err
+		}
+		// Stops the writer's goroutines on every early return.
+		defer cw.Abort(errors.New("dump abandoned"))
+		sink = cw
 	}
 
 	src := opts.Source
@@ -106,8 +142,12 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	if !raw.Complete() {
 		return res, ErrIncomplete
 	}
-	if err := sink.Close(); err != nil {
-		return res, fmt.Errorf("compress dump: %w", err)
+	if cw != nil {
+		if err := cw.Close(); err != nil {
+			return res, fmt.Errorf("compress dump: %w", err)
+		}
+		res.Chunks = &Chunks{Stats: cw.Stats(), AverageBits: chunked.DefaultAverageBits,
+			Tables: fresh.tables(scan.Blocks)}
 	}
 	if err := bw.Flush(); err != nil {
 		return res, fmt.Errorf("write dump: %w", err)

@@ -57,6 +57,9 @@ func DefaultErrorDir(backupsDir string) string { return filepath.Join(backupsDir
 // ListIn returns the entry list this tool writes in the backup folder dir.
 func ListIn(dir string) string { return filepath.Join(dir, manifest.FilesListName) }
 
+// ChunksIn returns the dump's chunk list in the backup folder dir.
+func ChunksIn(dir string) string { return filepath.Join(dir, manifest.ChunksListName) }
+
 // ListName returns the file name of the entry list that m names:
 // manifest.FilesListName when it names none. A name that is not a bare file
 // name in the backup folder is refused with an error; the name returned

@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/pgzip"
 
+	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -182,6 +183,9 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 				res.add(KindDumpChecksum, rel, fmt.Sprintf("decompressed SHA-256 %s, manifest says %s", rawSum, d.RawSHA256))
 			}
 		}
+		if d.Chunks != nil {
+			checkChunkList(b, d, file.n, res)
+		}
 	}
 
 	if !readable {
@@ -208,6 +212,31 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		}
 	}
 	return df, nil
+}
+
+// checkChunkList holds the dump's chunk list against its manifest and the
+// file. The next backup copies members by it (each checked as it is
+// copied, so a wrong list costs only recompression), but a list that does
+// not describe the file is damage all the same.
+func checkChunkList(b repo.Backup, d manifest.Database, fileBytes int64, res *Result) {
+	rel := manifest.ChunksListName
+	f, err := regfile.Open(repo.ChunksIn(b.Path))
+	if err != nil {
+		res.add(KindManifest, rel, fmt.Sprintf("cannot read the dump's chunk list: %v", err))
+		return
+	}
+	defer f.Close()
+	h := sha256.New()
+	_, totals, err := chunked.ReadList(io.TeeReader(f, h))
+	switch {
+	case err != nil:
+		res.add(KindManifest, rel, err.Error())
+	case hex.EncodeToString(h.Sum(nil)) != d.Chunks.ListSHA256:
+		res.add(KindManifest, rel, fmt.Sprintf("SHA-256 %x, manifest says %s", h.Sum(nil), d.Chunks.ListSHA256))
+	case totals.Count != d.Chunks.Count || totals.Bytes != fileBytes || totals.RawBytes != d.RawBytes:
+		res.add(KindManifest, rel, fmt.Sprintf("lists %d members of %d bytes (%d decompressed); the manifest says %d members, the dump is %d bytes (%d decompressed)",
+			totals.Count, totals.Bytes, totals.RawBytes, d.Chunks.Count, fileBytes, d.RawBytes))
+	}
 }
 
 // compareRows reports every table whose row count in the dump differs

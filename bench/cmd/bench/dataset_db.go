@@ -191,6 +191,8 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // changeStats describes one applied change set.
 type changeStats struct {
 	K                         int
+	Kind                      string // changeDay, changeDayDB, changeAppend or changeAppendDB
+	InsertedRows, EditedRows  int64  // append-mostly day: rows added (activity, revisions) and articles edited
 	Modified, Added, Deleted  int
 	ModifiedBytes, AddedBytes int64
 	Seconds                   float64
@@ -217,7 +219,9 @@ func listFiles(root string) ([]string, error) {
 // uploads files rewritten (new content, size and mtime), 0.5% added, 0.5%
 // deleted, directus_files kept in step, and about 1% of the rows of every
 // table updated. The same k on the same state gives the same changes.
-func applyChanges(d *db, root string, spec sizeSpec, k int) (changeStats, error) {
+// Without withFiles, only the database part is applied (the tables' changes;
+// directus_files follows the uploads folder, so it is left alone too).
+func applyChanges(d *db, root string, spec sizeSpec, k int, withFiles bool) (changeStats, error) {
 	start := time.Now()
 	cs := changeStats{K: k}
 	files, err := listFiles(root)
@@ -227,6 +231,9 @@ func applyChanges(d *db, root string, spec sizeSpec, k int) (changeStats, error)
 	n := len(files)
 	r := rand.New(rand.NewPCG(dataSeed^0xc4a55e7, uint64(k)))
 	nMod, nDel, nAdd := max(1, n/100), max(1, n/200), max(1, n/200)
+	if !withFiles {
+		nMod, nDel, nAdd = 0, 0, 0
+	}
 	perm := r.Perm(n)
 	day := bench.Epoch.Unix() + int64(k)*86400
 	var sql strings.Builder
@@ -264,7 +271,9 @@ func applyChanges(d *db, root string, spec sizeSpec, k int) (changeStats, error)
 	if len(deleted) > 0 {
 		fmt.Fprintf(&sql, "DELETE FROM directus_files WHERE filename_disk IN (%s);\n", strings.Join(deleted, ","))
 	}
-	fmt.Fprintf(&sql, "COPY directus_files (%s) FROM STDIN;\n", bench.FilesColumns)
+	if nAdd > 0 {
+		fmt.Fprintf(&sql, "COPY directus_files (%s) FROM STDIN;\n", bench.FilesColumns)
+	}
 	t := bench.NewText(dataSeed^uint64(k), 8)
 	for j := 0; j < nAdd; j++ {
 		f := planFile(1<<40 + uint64(k)<<20 + uint64(j))
@@ -276,7 +285,9 @@ func applyChanges(d *db, root string, spec sizeSpec, k int) (changeStats, error)
 		cs.AddedBytes += f.Size
 		sql.Write(bench.AppendFileRow(nil, t, f.ID, f.Rel, mimes[f.Ext], f.Size, f.MTime, spec.Users))
 	}
-	sql.WriteString("\\.\n")
+	if nAdd > 0 {
+		sql.WriteString("\\.\n")
+	}
 	for _, tb := range bench.Tables(spec.Users) {
 		for _, s := range tb.Changes(k) {
 			sql.WriteString(s + ";\n")

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,12 +34,14 @@ type harness struct {
 	rawDump  []float64 // raw dump bytes seen by the baseline
 	changes  []changeStats
 	chains   map[string]string // contender key -> BACKUPS_DIR whose latest backup is of the current data
+	dbChains map[string]string // the same for the database-only scenarios (empty uploads folder)
 	results  []*scenarioResult
 	failures []string
 	started  time.Time
 
-	floorRSS, floorWall float64 // what measuring "true" gives
-	memGrowth           float64 // memory scenario: peak RSS at 1M files minus at 10k (NaN: not run)
+	floorRSS, floorWall  float64   // what measuring "true" gives
+	runRunnable, runAvg1 []float64 // load sampled during each timed and warm-up run
+	memGrowth            float64   // memory scenario: peak RSS at 1M files minus at 10k (NaN: not run)
 }
 
 // contender keys and labels.
@@ -204,69 +205,6 @@ func latest(backupsDir string) (string, error) {
 	return target, nil
 }
 
-// backupCheck is what checkBackup found.
-type backupCheck struct {
-	Dir      string
-	Dump     string
-	DumpSize int64
-	Total    int64 // apparent bytes of every file in the backup folder
-	Files    int64 // files in uploads/
-}
-
-// checkBackup checks that the latest backup in backupsDir is complete: a
-// dump that decompresses (gzip -t / zstd -t), manifest.json when the tool
-// made it, and as many uploads files as the source has.
-func (h *harness) checkBackup(backupsDir string, tool bool) (backupCheck, error) {
-	var bc backupCheck
-	dir, err := latest(backupsDir)
-	if err != nil {
-		return bc, err
-	}
-	bc.Dir = dir
-	dumps, _ := filepath.Glob(filepath.Join(dir, "db_backup.sql*"))
-	if len(dumps) != 1 {
-		return bc, fmt.Errorf("%s: expected one db_backup.sql* file, found %d", dir, len(dumps))
-	}
-	bc.Dump = dumps[0]
-	fi, err := os.Stat(bc.Dump)
-	if err != nil {
-		return bc, err
-	}
-	bc.DumpSize = fi.Size()
-	if bc.DumpSize == 0 {
-		return bc, fmt.Errorf("%s is empty", bc.Dump)
-	}
-	switch filepath.Ext(bc.Dump) {
-	case ".gz":
-		if _, err := run(h.baseEnv(), "", "gzip", "-t", bc.Dump); err != nil {
-			return bc, fmt.Errorf("gunzip cannot read %s: %w", bc.Dump, err)
-		}
-	case ".zst":
-		if _, err := exec.LookPath("zstd"); err == nil {
-			if _, err := run(h.baseEnv(), "", "zstd", "-q", "-t", bc.Dump); err != nil {
-				return bc, fmt.Errorf("zstd cannot read %s: %w", bc.Dump, err)
-			}
-		}
-	}
-	if tool {
-		if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
-			return bc, fmt.Errorf("tool backup %s has no manifest.json: %w", dir, err)
-		}
-	}
-	files, _, err := treeStats(filepath.Join(dir, "uploads"))
-	if err != nil {
-		return bc, err
-	}
-	bc.Files = files
-	if files != h.srcFiles {
-		return bc, fmt.Errorf("%s/uploads has %d files, the source %d", dir, files, h.srcFiles)
-	}
-	_, bc.Total, err = treeStats(dir)
-	return bc, err
-}
-
-var rawBytesRE = regexp.MustCompile(`(?m)^raw_bytes=(\d+)$`)
-
 // main runs everything and writes the report. Exit code 1 if any run failed.
 func (h *harness) main() int {
 	handleSignals()
@@ -284,6 +222,17 @@ func (h *harness) main() int {
 		h.floorRSS, h.floorWall = s.MaxRSS, s.Wall
 	} else {
 		h.fail("measuring `true`: %v", err)
+	}
+	var load *loadGen
+	if h.cfg.Load > 0 {
+		var err error
+		if load, err = startLoad(h.cfg.Load); err != nil {
+			h.fail("%v", err)
+			h.writeReport()
+			return 1
+		}
+		logf("load: %d busy process(es) running beside every run", h.cfg.Load)
+		defer load.stop() // stop is idempotent; this one is for a panic
 	}
 	for _, s := range h.cfg.Scenarios {
 		groupsMu.Lock()
@@ -306,6 +255,14 @@ func (h *harness) main() int {
 			err = h.scenarioFull()
 		case "incremental":
 			err = h.scenarioIncremental()
+		case "incremental-append":
+			err = h.scenarioIncrementalAppend()
+		case "db-full":
+			err = h.scenarioDBFull()
+		case "db-incremental":
+			err = h.scenarioDBIncremental()
+		case "db-incremental-append":
+			err = h.scenarioDBIncrementalAppend()
 		case "uploads":
 			err = h.scenarioUploads()
 		case "restore-db":
@@ -326,6 +283,7 @@ func (h *harness) main() int {
 		}
 		logf("scenario %s done in %.1fs", s, time.Since(start).Seconds())
 	}
+	load.stop()
 	if err := h.writeReport(); err != nil {
 		h.fail("report: %v", err)
 	}
@@ -386,18 +344,8 @@ func (h *harness) settle() {
 	}
 }
 
-// change applies the next change set.
-func (h *harness) change() error {
-	k := h.nextK
-	h.nextK++
-	cs, err := applyChanges(h.db, h.src, h.spec, k)
-	if err != nil {
-		return err
-	}
-	h.changes = append(h.changes, cs)
-	h.settle()
-	return h.refreshSource()
-}
+// change applies the next change set (one ordinary day of changes).
+func (h *harness) change() error { return h.changeOf(changeDay) }
 
 // uploadsStepResult is the JSON printed by the uploads-step subcommand.
 type uploadsStepResult struct {

@@ -11,6 +11,8 @@
 // tool's uploads step alone through the hidden subcommand
 //
 //	bench uploads-step -src DIR -dest DIR [-prev DIR -prev-list FILE] [-list-out FILE]
+//
+// and "bench burn", one CPU-bound busy process of the -load option.
 package main
 
 import (
@@ -30,6 +32,8 @@ func main() {
 			os.Exit(uploadsStep(os.Args[2:]))
 		case "rusage-exec":
 			os.Exit(rusageExec(os.Args[2:]))
+		case "burn":
+			os.Exit(burn())
 		}
 	}
 	args := os.Args[1:]
@@ -54,9 +58,12 @@ type config struct {
 	// Recheck, when >= 0, adds a contender: the tool with
 	// BACKUP_RECHECK_PERCENT set to it, beside the default.
 	Recheck int
+	// Load is how many CPU-bound busy processes run beside every timed
+	// and warm-up run (--load).
+	Load int
 }
 
-var allScenarios = []string{"full", "incremental", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
+var allScenarios = []string{"full", "incremental", "incremental-append", "db-full", "db-incremental", "db-incremental-append", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
 
 func runMain(args []string) int {
 	var cfg config
@@ -70,6 +77,7 @@ func runMain(args []string) int {
 	fl.StringVar(&cfg.Baseline, "baseline", "bench/baseline.sh", "shell baseline script")
 	fl.StringVar(&cfg.PgBin, "pg-bin", os.Getenv("PG_BIN"), "PostgreSQL server binaries (for pgbench)")
 	fl.IntVar(&cfg.Recheck, "recheck-percent", -1, "also run the backup scenarios with BACKUP_RECHECK_PERCENT set to this (0 to 100), beside the default")
+	fl.IntVar(&cfg.Load, "load", 0, "run this many CPU-bound busy processes during every timed and warm-up run")
 	fl.BoolVar(&cfg.Memory, "memory", false, "also run the memory scenario (10,000 and 1,000,000 files; slow)")
 	fl.StringVar(&scen, "scenarios", "", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fl.StringVar(&cfg.Commit, "commit", "", "source revision, for the report")
@@ -83,6 +91,10 @@ func runMain(args []string) int {
 	}
 	if cfg.Recheck > 100 {
 		fmt.Fprintf(os.Stderr, "bench: -recheck-percent %d: accepted: 0 to 100 (or -1 for none)\n", cfg.Recheck)
+		return 2
+	}
+	if cfg.Load < 0 || cfg.Load > 256 {
+		fmt.Fprintf(os.Stderr, "bench: -load %d: accepted: 0 to 256\n", cfg.Load)
 		return 2
 	}
 	if cfg.Reps <= 0 {

@@ -44,21 +44,28 @@ func (h *harness) datasetText() string {
 	fmt.Fprintf(&b, "\nUploads: **%d files, %.1f MiB** in year/month folders (some with a `thumbs/` subfolder); sizes 1–64 KiB (92%%), "+
 		"64 KiB–1 MiB (7.6%%), 1–8 MiB (0.4%%); %d files (%.1f MiB) incompressible random bytes (media), the rest text, "+
 		"JSON, CSV and markup.\n", d.Files, mib(d.FileBytes), d.RandomFiles, mib(d.RandomBytes))
-	if len(h.changes) > 0 {
+	var day []changeStats
+	for _, c := range h.changes {
+		if c.Kind == changeDay {
+			day = append(day, c)
+		}
+	}
+	if len(day) > 0 {
 		var m, a, del int
 		var mb, ab int64
-		for _, c := range h.changes {
+		for _, c := range day {
 			m += c.Modified
 			a += c.Added
 			del += c.Deleted
 			mb += c.ModifiedBytes
 			ab += c.AddedBytes
 		}
-		n := len(h.changes)
+		n := len(day)
 		fmt.Fprintf(&b, "\nOne day of changes (%d change sets applied, average per set): %d files rewritten (%.1f MiB), %d added (%.1f MiB), "+
 			"%d deleted; about 1%% of the rows of every table updated (activity: 1%% inserted); directus_files kept in step.\n",
 			n, m/n, mib(mb/int64(n)), a/n, mib(ab/int64(n)), del/n)
 	}
+	b.WriteString(h.otherChangesText())
 	return b.String()
 }
 

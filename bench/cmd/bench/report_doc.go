@@ -62,6 +62,7 @@ func (h *harness) targets() []string {
 	check("restore-uploads-live (unchanged folder) wall time, tool / rsync -a --delete + sync", r("restore-uploads-live", cTool, cBase, mWall), 1.5, "×", true)
 	check("verify wall time, tool / sha256sum", r("verify", cTool, cBase, mWall), 1.2, "×", true)
 	check("uploads step peak RSS, 1,000,000 files − 10,000 files", h.memGrowth, 50, " MiB", true)
+	out = append(out, h.dumpCPURows()...)
 	if h.hasZstd {
 		if x := r("full", cZstd, cBase, mWall); !math.IsNaN(x) {
 			out = append(out, fmt.Sprintf("| full backup wall time, zstd / baseline | %.2f× | (no target) | — |", x))
@@ -100,6 +101,10 @@ func (h *harness) report() string {
 		"pays for an earlier one's writeback. directus-backup makes its output durable (fsync of what it wrote, or syncfs when that is cheaper) before it exits; the shell " +
 		"commands do not, and their writeback happens after they exit. The row \"wall time + sync(2) right after exit\" " +
 		"adds the time of a sync right after each run: durable-to-durable.\n")
+	if h.cfg.Load > 0 {
+		fmt.Fprintf(&b, "- **Loaded machine**: %d CPU-bound busy process(es) (`bench burn`, each in its own process group) ran during every "+
+			"timed and warm-up run, as on a busy server; the machine table gives the load sampled during the runs.\n", h.cfg.Load)
+	}
 	b.WriteString("- Cells are `median (min–max)` over the timed runs; ratios are medians divided by the baseline's median " +
 		"(below 1 means less time, CPU, memory or disk than the baseline).\n")
 

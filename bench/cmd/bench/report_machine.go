@@ -72,6 +72,7 @@ func (h *harness) machine() [][2]string {
 		{"bench filesystem", fsType(h.work) + " (" + h.work + free + ")"},
 		{"measurement floor", fmt.Sprintf("a trivial command (`true`) measures %.1f MiB peak RSS and %.3f s wall through the harness", h.floorRSS, h.floorWall)},
 		{"page cache", pageCacheNote()},
+		{"load", h.loadRow()},
 		{"Go", runtime.Version()},
 		{"PostgreSQL", "server " + server + "; " + firstLine("pg_dump", "--version") + "; " + firstLine("psql", "--version")},
 		{"gzip", firstLine("gzip", "--version")},

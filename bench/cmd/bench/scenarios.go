@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 )
 
 // Metric keys.
@@ -97,7 +96,11 @@ func (h *harness) loop(sr *scenarioResult, runners []runner, before, after func(
 				errs = append(errs, fmt.Errorf("%s %s: setup: %w", rn.label, what, err))
 				continue
 			}
+			ls := startLoadSampler()
 			s, err := measure(spec)
+			if r, a, ok := ls.stop(); ok {
+				h.runRunnable, h.runAvg1 = append(h.runRunnable, r), append(h.runAvg1, a)
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s %s: %w", rn.label, what, err))
 				continue
@@ -153,104 +156,25 @@ func (h *harness) backupContenders() [][2]string {
 
 // scenarioFull: first backup into an empty BACKUPS_DIR.
 func (h *harness) scenarioFull() error {
-	sr := &scenarioResult{
-		Name:  "full",
-		Title: "full: first backup into an empty BACKUPS_DIR",
-		Description: "Each run starts from a fresh, empty BACKUPS_DIR and backs up the same database and uploads " +
+	return h.backupScenario(backupScenario{
+		name:  "full",
+		title: "full: first backup into an empty BACKUPS_DIR",
+		desc: "Each run starts from a fresh, empty BACKUPS_DIR and backs up the same database and uploads " +
 			"folder: pg_dump, uploads copy, compression, finalize, retention.",
-		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mDiskAdded, mDump, mTotal},
-	}
-	var runners []runner
-	for _, c := range h.backupContenders() {
-		key := c[0]
-		dirOf := func(rep int) string { return filepath.Join(h.work, fmt.Sprintf("full-%s-%d", key, rep+1)) }
-		runners = append(runners, runner{
-			key: key, label: c[1],
-			prep: func(rep int) (runSpec, error) {
-				// Only the last run's backups are kept (they start the
-				// incremental chain): drop the previous run's first.
-				if old := h.chains[key]; old != "" {
-					if err := removeAll(old); err != nil {
-						return runSpec{}, err
-					}
-					delete(h.chains, key)
-				}
-				d := dirOf(rep)
-				if err := removeAll(d); err != nil {
-					return runSpec{}, err
-				}
-				return runSpec{
-					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key), h.toolEnv(key)...), Dir: h.work,
-					Log: h.logPath("full", key, rep), DiskPath: h.work,
-				}, nil
-			},
-			check: func(rep int, s sample) (map[string]float64, error) {
-				d := dirOf(rep)
-				bc, err := h.checkBackup(d, key != cBase)
-				if err != nil {
-					return nil, err
-				}
-				if key == cBase {
-					if m := rawBytesRE.FindStringSubmatch(s.Stdout); m != nil {
-						v, _ := strconv.ParseFloat(m[1], 64)
-						h.rawDump = append(h.rawDump, v)
-					}
-				}
-				h.chains[key] = d
-				return map[string]float64{mDump: mib(bc.DumpSize), mTotal: mib(bc.Total)}, nil
-			},
-		})
-	}
-	return h.loop(sr, runners, nil, nil)
+		full: true,
+	})
 }
 
 // scenarioIncremental: each contender's next backup after one day of changes.
 func (h *harness) scenarioIncremental() error {
-	sr := &scenarioResult{
-		Name:  "incremental",
-		Title: "incremental: next backup after one day of changes",
-		Description: "Each contender has its own previous backup of the current data. Before each run, one day of " +
+	return h.backupScenario(backupScenario{
+		name:  "incremental",
+		title: "incremental: next backup after one day of changes",
+		desc: "Each contender has its own previous backup of the current data. Before each run, one day of " +
 			"changes is applied (the same for all contenders): about 1% of the uploads files rewritten, 0.5% added, " +
 			"0.5% deleted, 1% of the rows updated. Then each contender makes its next backup (hard links to its previous one).",
-		Metrics: []string{mWall, mDurable, mCPU, mSys, mRSS, mPeakDisk, mDiskAdded, mDump, mTotal},
-	}
-	var runners []runner
-	for _, c := range h.backupContenders() {
-		key := c[0]
-		runners = append(runners, runner{
-			key: key, label: c[1],
-			prep: func(rep int) (runSpec, error) {
-				d := h.chains[key]
-				return runSpec{
-					Argv: h.backupArgv(key), Env: h.backupEnv(d, compressionOf(key), h.toolEnv(key)...), Dir: h.work,
-					Log: h.logPath("incremental", key, rep), DiskPath: h.work,
-				}, nil
-			},
-			check: func(rep int, s sample) (map[string]float64, error) {
-				bc, err := h.checkBackup(h.chains[key], key != cBase)
-				if err != nil {
-					return nil, err
-				}
-				return map[string]float64{mDump: mib(bc.DumpSize), mTotal: mib(bc.Total)}, nil
-			},
-		})
-	}
-	before := func(rep int) error {
-		// Make sure every chain exists before the changes, so that the
-		// first incremental run really follows a backup of the old data.
-		for _, c := range h.backupContenders() {
-			if h.chains[c[0]] == "" {
-				d := filepath.Join(h.work, "chain-"+c[0])
-				if _, err := measure(runSpec{Argv: h.backupArgv(c[0]), Env: h.backupEnv(d, compressionOf(c[0]), h.toolEnv(c[0])...), Dir: h.work,
-					Log: h.logPath("chain", c[0], 0), DiskPath: h.work}); err != nil {
-					return err
-				}
-				h.chains[c[0]] = d
-			}
-		}
-		return h.change()
-	}
-	return h.loop(sr, runners, before, nil)
+		change: changeDay,
+	})
 }
 
 // scenarioUploads: the uploads step alone, incremental after a day of changes.
