@@ -115,21 +115,10 @@ func applyAppendChanges(d *db, root string, spec sizeSpec, k int, files bool) (c
 		}
 		nAdd := max(1, len(existing)/200)
 		day := bench.Epoch.Unix() + int64(k)*86400
-		fmt.Fprintf(&sql, "COPY directus_files (%s) FROM STDIN;\n", bench.FilesColumns)
-		t := bench.NewText(dataSeed^appendSeed^uint64(k), 8)
-		var buf []byte
-		for j := 0; j < nAdd; j++ {
-			// 1<<41: ids apart from the initial files and the ordinary day's.
-			f := planFile(1<<41 + uint64(k)<<20 + uint64(j))
-			f.MTime = day + int64(j)
-			if buf, err = writeUpload(root, f, 0, buf); err != nil {
-				return cs, err
-			}
-			cs.Added++
-			cs.AddedBytes += f.Size
-			sql.Write(bench.AppendFileRow(nil, t, f.ID, f.Rel, mimes[f.Ext], f.Size, f.MTime, spec.Users))
+		// 1<<41: ids apart from the initial files and the ordinary day's.
+		if err := addUploads(&sql, root, spec, &cs, bench.NewText(dataSeed^appendSeed^uint64(k), 8), 1<<41+uint64(k)<<20, day, nAdd); err != nil {
+			return cs, err
 		}
-		sql.WriteString("\\.\n")
 	}
 	sql.WriteString("COMMIT;\nCHECKPOINT;\n")
 	if _, err := d.psql("", &sql); err != nil {

@@ -272,21 +272,9 @@ func applyChanges(d *db, root string, spec sizeSpec, k int, withFiles bool) (cha
 		fmt.Fprintf(&sql, "DELETE FROM directus_files WHERE filename_disk IN (%s);\n", strings.Join(deleted, ","))
 	}
 	if nAdd > 0 {
-		fmt.Fprintf(&sql, "COPY directus_files (%s) FROM STDIN;\n", bench.FilesColumns)
-	}
-	t := bench.NewText(dataSeed^uint64(k), 8)
-	for j := 0; j < nAdd; j++ {
-		f := planFile(1<<40 + uint64(k)<<20 + uint64(j))
-		f.MTime = day + int64(j)
-		if buf, err = writeUpload(root, f, 0, buf); err != nil {
+		if err := addUploads(&sql, root, spec, &cs, bench.NewText(dataSeed^uint64(k), 8), 1<<40+uint64(k)<<20, day, nAdd); err != nil {
 			return cs, err
 		}
-		cs.Added++
-		cs.AddedBytes += f.Size
-		sql.Write(bench.AppendFileRow(nil, t, f.ID, f.Rel, mimes[f.Ext], f.Size, f.MTime, spec.Users))
-	}
-	if nAdd > 0 {
-		sql.WriteString("\\.\n")
 	}
 	for _, tb := range bench.Tables(spec.Users) {
 		for _, s := range tb.Changes(k) {
@@ -302,4 +290,26 @@ func applyChanges(d *db, root string, spec sizeSpec, k int, withFiles bool) (cha
 	}
 	cs.Seconds = time.Since(start).Seconds()
 	return cs, nil
+}
+
+// addUploads writes n new uploads files (ids from base on, mtimes from day
+// on) and their directus_files rows, as one COPY block, into sql.
+func addUploads(sql io.Writer, root string, spec sizeSpec, cs *changeStats, t *bench.Text, base uint64, day int64, n int) error {
+	fmt.Fprintf(sql, "COPY directus_files (%s) FROM STDIN;\n", bench.FilesColumns)
+	var buf []byte
+	var err error
+	for j := 0; j < n; j++ {
+		f := planFile(base + uint64(j))
+		f.MTime = day + int64(j)
+		if buf, err = writeUpload(root, f, 0, buf); err != nil {
+			return err
+		}
+		cs.Added++
+		cs.AddedBytes += f.Size
+		if _, err := sql.Write(bench.AppendFileRow(nil, t, f.ID, f.Rel, mimes[f.Ext], f.Size, f.MTime, spec.Users)); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(sql, "\\.\n")
+	return err
 }
