@@ -19,6 +19,9 @@ type Previous struct {
 	Index Index       // its chunk list
 }
 
+// maxWorkers caps the default number of workers.
+const maxWorkers = 8
+
 // Options for NewWriter.
 type Options struct {
 	Codec string // compress.Gzip or compress.Zstd
@@ -28,7 +31,7 @@ type Options struct {
 	AverageBits int
 	// Previous, when set, is the file whose matching members are copied.
 	Previous *Previous
-	// Workers compress and check chunks; 0 means GOMAXPROCS.
+	// Workers compress and check chunks; 0 means GOMAXPROCS, at most 8.
 	Workers int
 	// OnChunk is called for every chunk, in file order, once its member
 	// has been written to the output; reused says it was copied. An error
@@ -86,7 +89,9 @@ func NewWriter(w io.Writer, o Options) (*Writer, error) {
 		o.AverageBits = DefaultAverageBits
 	}
 	if o.Workers < 1 {
-		o.Workers = runtime.GOMAXPROCS(0)
+		// Memory grows with the workers (a few MiB each); past 8, pg_dump
+		// is the bottleneck, not compression.
+		o.Workers = min(runtime.GOMAXPROCS(0), maxWorkers)
 	}
 	minSize, maxSize := Bounds(o.AverageBits)
 	coders := make([]*coder, o.Workers)

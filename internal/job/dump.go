@@ -125,7 +125,9 @@ func (r *run) previousDump() *chunked.Previous {
 		return nil
 	}
 	db := r.prev.Manifest.Database
-	if db.Compression != r.cfg.Compression || (db.Compression == compress.Gzip && db.Level != r.cfg.GzipLevel) {
+	// Levels are compared as the encoder sees them (8 and 9 are one).
+	sameLevel := compress.GzipEncoderLevel(db.Level) == compress.GzipEncoderLevel(r.cfg.GzipLevel)
+	if db.Compression != r.cfg.Compression || (db.Compression == compress.Gzip && !sameLevel) {
 		r.log.Info("previous dump was compressed otherwise; every chunk is compressed afresh", "previous", r.prev.Name,
 			"compression", db.Compression, "level", db.Level)
 		return nil

@@ -21,9 +21,9 @@ func (e *partFailed) Unwrap() error { return e.err }
 // dumpAndCopy runs the database and uploads steps side by side: one is
 // mostly compression (CPU), the other mostly file copying (I/O). The
 // uploads copy starts when pg_dump's first bytes arrive. pg_dump takes its
-// snapshot when it connects, before it writes anything, so every file a
-// dumped row names was already in the uploads folder when the copy
-// started: it is in the copy, as with the steps one after the other. A
+// snapshot at its first query after connecting, long before it writes
+// anything, so every file a dumped row names was already in the uploads
+// folder when the copy started: it is in the copy, as with the steps one after the other. A
 // file uploaded later is at worst a file no row names. A dump that fails
 // before its first byte never starts the copy.
 //
