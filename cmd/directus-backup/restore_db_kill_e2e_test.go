@@ -4,10 +4,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // lockTable holds an ACCESS EXCLUSIVE lock on table in db from a separate
@@ -58,6 +60,12 @@ func (f *fixture) sessionsIn(db string) string {
 func TestKilledRestoreCommitsNothing(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
+			if sig == syscall.SIGHUP && signal.Ignored(syscall.SIGHUP) {
+				// Under nohup the tool would inherit the ignored SIGHUP and,
+				// rightly, run on. A handler here means the child starts
+				// with the default disposition instead.
+				signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+			}
 			f := newFixture(t)
 			name := makeLegacyBackup(t, f, f.ts-100000, false)
 			os.Remove(filepath.Join(f.backups, name, "db_backup.sql.gz"))
@@ -81,7 +89,20 @@ func TestKilledRestoreCommitsNothing(t *testing.T) {
 				return f.pg.MustExec(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '"+f.db+"' AND wait_event_type = 'Lock'") != "0"
 			})
 			cmd.Process.Signal(sig)
+			// Never hang the suite on a tool that does not stop: its psql
+			// waits for the lock that is released only after this.
+			stopped := make(chan struct{})
+			go func() {
+				select {
+				case <-stopped:
+				case <-time.After(60 * time.Second):
+					t.Errorf("the restore did not stop within 60 s of %s", sig)
+					cmd.Process.Kill()
+					release()
+				}
+			}()
 			err := cmd.Wait()
+			close(stopped)
 			code := -1
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
