@@ -17,12 +17,16 @@ package chunked
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/restic/chunker"
+
+	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
 // Pol is the chunker's polynomial. It is fixed, not random per repository
@@ -60,19 +64,13 @@ type ListTotals struct {
 	Count    int64
 	Bytes    int64 // the file's size the members add up to
 	RawBytes int64
+	SHA256   string // of the list itself, hex (ReadListFile only)
 }
 
-// ReadIndex reads a chunk list (JSON Lines, one Chunk each, in file order)
-// and checks that its members tile the file from offset 0 without gaps or
-// overlaps, so that a list that does not describe the file is refused
-// rather than trusted.
-func ReadIndex(r io.Reader) (Index, error) {
-	idx, _, err := ReadList(r)
-	return idx, err
-}
-
-// ReadList is ReadIndex that also sums the list, for verify to hold
-// against the file and its manifest.
+// ReadList reads a chunk list (JSON Lines, one Chunk each, in file order)
+// and sums it. It checks that the members tile the file from offset 0
+// without gaps or overlaps, so that a list that does not describe the file
+// is refused rather than trusted.
 func ReadList(r io.Reader) (Index, ListTotals, error) {
 	var t ListTotals
 	idx := Index{}
@@ -100,13 +98,41 @@ func ReadList(r io.Reader) (Index, ListTotals, error) {
 	return idx, t, nil
 }
 
-// ListWriter writes a chunk list.
+// ReadListFile is ReadList of the file at path (never through a symlink
+// or from a FIFO); the totals carry the list's SHA-256, for the caller to
+// hold against its manifest.
+func ReadListFile(path string) (Index, ListTotals, error) {
+	f, err := regfile.Open(path)
+	if err != nil {
+		return nil, ListTotals{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	idx, t, err := ReadList(io.TeeReader(f, h))
+	t.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return idx, t, err
+}
+
+// ListWriter writes a chunk list and hashes what it writes, so the
+// manifest can record its SHA-256 without reading it back.
 type ListWriter struct {
+	bw  *bufio.Writer
+	h   hash.Hash
 	enc *json.Encoder
 }
 
 // NewListWriter writes chunks to w, one JSON object a line.
-func NewListWriter(w io.Writer) *ListWriter { return &ListWriter{enc: json.NewEncoder(w)} }
+func NewListWriter(w io.Writer) *ListWriter {
+	h := sha256.New()
+	bw := bufio.NewWriter(io.MultiWriter(w, h))
+	return &ListWriter{bw: bw, h: h, enc: json.NewEncoder(bw)}
+}
 
 // Add writes c.
 func (l *ListWriter) Add(c Chunk) error { return l.enc.Encode(c) }
+
+// Close flushes what is buffered. It does not close the underlying writer.
+func (l *ListWriter) Close() error { return l.bw.Flush() }
+
+// SHA256 is the hex SHA-256 of everything written; call it after Close.
+func (l *ListWriter) SHA256() string { return hex.EncodeToString(l.h.Sum(nil)) }

@@ -80,7 +80,10 @@ func (w *written) previous(t *testing.T) *Previous {
 			t.Fatal(err)
 		}
 	}
-	idx, err := ReadIndex(&list)
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx, _, err := ReadList(&list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +251,7 @@ func TestWriteErrorStops(t *testing.T) {
 	}
 }
 
-func TestReadIndexRefusesGaps(t *testing.T) {
+func TestReadListRefusesGaps(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
 	for name, list := range map[string]string{
 		"gap":     `{"raw_sha256":"` + sum + `","raw_size":5,"offset":0,"size":3}` + "\n" + `{"raw_sha256":"` + sum + `","raw_size":5,"offset":4,"size":3}`,
@@ -256,7 +259,7 @@ func TestReadIndexRefusesGaps(t *testing.T) {
 		"no hash": `{"raw_sha256":"xyz","raw_size":5,"offset":0,"size":3}`,
 		"junk":    `{"raw_sha256":`,
 	} {
-		if _, err := ReadIndex(strings.NewReader(list)); err == nil {
+		if _, _, err := ReadList(strings.NewReader(list)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

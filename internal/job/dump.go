@@ -1,12 +1,8 @@
 package job
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
@@ -85,14 +81,10 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	return nil
 }
 
-// chunkList is the chunk list being written, and its hash.
+// chunkList is the chunk list being written and its file.
 type chunkList struct {
 	f *os.File
-	w *bufio.Writer
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
+	w *chunked.ListWriter
 }
 
 func (r *run) createChunkList() (*chunkList, error) {
@@ -100,19 +92,18 @@ func (r *run) createChunkList() (*chunkList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create chunk list: %w", r.named(err))
 	}
-	h := sha256.New()
-	return &chunkList{f: f, w: bufio.NewWriter(io.MultiWriter(f, h)), h: h}, nil
+	return &chunkList{f: f, w: chunked.NewListWriter(f)}, nil
 }
 
 // finish flushes and syncs the list and returns its SHA-256.
 func (l *chunkList) finish() (string, error) {
-	if err := l.w.Flush(); err != nil {
+	if err := l.w.Close(); err != nil {
 		return "", err
 	}
 	if err := l.f.Sync(); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(l.h.Sum(nil)), l.f.Close()
+	return l.w.SHA256(), l.f.Close()
 }
 
 // previousDump opens the previous backup's dump and reads its chunk list,
@@ -132,7 +123,10 @@ func (r *run) previousDump() *chunked.Previous {
 			"compression", db.Compression, "level", db.Level)
 		return nil
 	}
-	idx, err := readChunkIndex(repo.ChunksIn(r.prev.Path), db.Chunks.ListSHA256)
+	idx, t, err := chunked.ReadListFile(repo.ChunksIn(r.prev.Path))
+	if err == nil && t.SHA256 != db.Chunks.ListSHA256 {
+		err = fmt.Errorf("chunk list %s does not match the checksum in its manifest", repo.ChunksIn(r.prev.Path))
+	}
 	if err == nil {
 		var f *os.File
 		// regfile: a symlink or FIFO planted in the backup is not read.
@@ -142,22 +136,4 @@ func (r *run) previousDump() *chunked.Previous {
 	}
 	r.log.Warn("cannot reuse the previous dump's chunks; every chunk is compressed afresh", "previous", r.prev.Name, "err", err)
 	return nil
-}
-
-// readChunkIndex reads a chunk list whose SHA-256 must be want.
-func readChunkIndex(path, want string) (chunked.Index, error) {
-	f, err := regfile.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	idx, err := chunked.ReadIndex(io.TeeReader(f, h))
-	if err != nil {
-		return nil, err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return nil, fmt.Errorf("chunk list %s does not match the checksum in its manifest", path)
-	}
-	return idx, nil
 }

@@ -15,9 +15,7 @@ type freshRanges struct {
 
 // options are the chunked writer's options for opts, reporting to r.
 func (r *freshRanges) options(opts Options) chunked.Options {
-	if opts.ChunkList != nil {
-		r.list = chunked.NewListWriter(opts.ChunkList)
-	}
+	r.list = opts.ChunkList
 	return chunked.Options{
 		Codec:     opts.Compression,
 		Level:     opts.Level,

@@ -53,9 +53,8 @@ type Options struct {
 	// Previous is the previous backup's dump, whose members are copied for
 	// the chunks it shares with this one; nil compresses everything.
 	Previous *chunked.Previous
-	// ChunkList receives the chunk list (chunked.ListWriter's format) of a
-	// compressed dump; may be nil.
-	ChunkList io.Writer
+	// ChunkList receives the chunk list of a compressed dump; may be nil.
+	ChunkList *chunked.ListWriter
 	// OnDamaged is called for a member of Previous that failed its check
 	// (its chunk is compressed afresh); may be nil.
 	OnDamaged func(prev chunked.Chunk, err error)

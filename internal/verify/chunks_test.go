@@ -30,6 +30,9 @@ func writeChunkedDump(t *testing.T, bdir, sql string) {
 	if err := cw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if count < 3 {
 		t.Fatalf("only %d chunks", count)
 	}

@@ -220,19 +220,12 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 // not describe the file is damage all the same.
 func checkChunkList(b repo.Backup, d manifest.Database, fileBytes int64, res *Result) {
 	rel := manifest.ChunksListName
-	f, err := regfile.Open(repo.ChunksIn(b.Path))
-	if err != nil {
-		res.add(KindManifest, rel, fmt.Sprintf("cannot read the dump's chunk list: %v", err))
-		return
-	}
-	defer f.Close()
-	h := sha256.New()
-	_, totals, err := chunked.ReadList(io.TeeReader(f, h))
+	_, totals, err := chunked.ReadListFile(repo.ChunksIn(b.Path))
 	switch {
 	case err != nil:
-		res.add(KindManifest, rel, err.Error())
-	case hex.EncodeToString(h.Sum(nil)) != d.Chunks.ListSHA256:
-		res.add(KindManifest, rel, fmt.Sprintf("SHA-256 %x, manifest says %s", h.Sum(nil), d.Chunks.ListSHA256))
+		res.add(KindManifest, rel, fmt.Sprintf("cannot read the dump's chunk list: %v", err))
+	case totals.SHA256 != d.Chunks.ListSHA256:
+		res.add(KindManifest, rel, fmt.Sprintf("SHA-256 %s, manifest says %s", totals.SHA256, d.Chunks.ListSHA256))
 	case totals.Count != d.Chunks.Count || totals.Bytes != fileBytes || totals.RawBytes != d.RawBytes:
 		res.add(KindManifest, rel, fmt.Sprintf("lists %d members of %d bytes (%d decompressed); the manifest says %d members, the dump is %d bytes (%d decompressed)",
 			totals.Count, totals.Bytes, totals.RawBytes, d.Chunks.Count, fileBytes, d.RawBytes))
