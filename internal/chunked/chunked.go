@@ -72,30 +72,46 @@ type ListTotals struct {
 // without gaps or overlaps, so that a list that does not describe the file
 // is refused rather than trusted.
 func ReadList(r io.Reader) (Index, ListTotals, error) {
-	var t ListTotals
 	idx := Index{}
+	t, err := EachInList(r, func(c Chunk) error {
+		sum, _ := hex.DecodeString(c.RawSHA256)
+		idx[[32]byte(sum)] = c
+		return nil
+	})
+	if err != nil {
+		return nil, t, err
+	}
+	return idx, t, nil
+}
+
+// EachInList calls fn for each chunk of a chunk list, in file order, after
+// checking that it follows the one before (the list tiles the file).
+func EachInList(r io.Reader, fn func(Chunk) error) (ListTotals, error) {
+	var t ListTotals
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	var next int64
 	for line := 1; sc.Scan(); line++ {
 		var c Chunk
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			return nil, t, fmt.Errorf("chunk list line %d: %w", line, err)
+			return t, fmt.Errorf("chunk list line %d: %w", line, err)
 		}
 		sum, err := hex.DecodeString(c.RawSHA256)
 		if err != nil || len(sum) != 32 || c.RawSize <= 0 || c.Size <= 0 || c.Offset != next {
-			return nil, t, fmt.Errorf("chunk list line %d: not a chunk that follows the one before", line)
+			return t, fmt.Errorf("chunk list line %d: not a chunk that follows the one before", line)
 		}
 		next = c.Offset + c.Size
-		idx[[32]byte(sum)] = c
+		if err := fn(c); err != nil {
+			return t, err
+		}
 		t.Count++
 		t.RawBytes += c.RawSize
 	}
 	if err := sc.Err(); err != nil {
-		return nil, t, fmt.Errorf("read chunk list: %w", err)
+		return t, fmt.Errorf("read chunk list: %w", err)
 	}
 	t.Bytes = next
-	return idx, t, nil
+	return t, nil
 }
 
 // ReadListFile is ReadList of the file at path (never through a symlink

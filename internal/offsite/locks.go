@@ -1,0 +1,154 @@
+package offsite
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
+)
+
+// Pushes and prunes announce themselves with lock objects, so that a prune
+// never deletes an object that a running push has found in the bucket and
+// decided not to send again. Each writes its lock, then reads the others':
+// with S3's read-after-write consistency at least one of two that start
+// together sees the other. A push waits for a running prune; a prune
+// finding a running push deletes no data objects. Pushing needs no delete
+// right: a push overwrites its lock with done=true, and prune removes
+// finished and stale locks.
+const (
+	lockRefresh = 5 * time.Minute
+	lockStale   = 15 * time.Minute
+	pruneWait   = 10 * time.Minute
+)
+
+type lockBody struct {
+	Kind      string    `json:"kind"` // push or prune
+	ID        string    `json:"id"`
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Started   time.Time `json:"started"`
+	Refreshed time.Time `json:"refreshed"`
+	Done      bool      `json:"done"`
+}
+
+// heldLock is a lock object this process keeps fresh.
+type heldLock struct {
+	r      *Remote
+	body   lockBody
+	key    string
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	failed bool // a refresh failed: others may have thought us gone
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// takeLock writes a lock object and keeps refreshing it until release.
+func (r *Remote) takeLock(ctx context.Context, kind string) (*heldLock, error) {
+	host, _ := os.Hostname()
+	now := r.now().UTC()
+	l := &heldLock{r: r, body: lockBody{Kind: kind, ID: newID(), Host: host, PID: os.Getpid(), Started: now, Refreshed: now},
+		stop: make(chan struct{})}
+	l.key = lockKey(kind, l.body.ID)
+	if err := l.write(ctx); err != nil {
+		return nil, fmt.Errorf("write the %s lock: %w", kind, err)
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(lockRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				l.body.Refreshed = r.now().UTC()
+				if err := l.write(ctx); err != nil {
+					l.mu.Lock()
+					l.failed = true
+					l.mu.Unlock()
+					r.log().Warn("could not refresh the offsite lock", "err", err)
+				}
+			}
+		}
+	}()
+	return l, nil
+}
+
+func (l *heldLock) write(ctx context.Context) error {
+	data, _ := json.Marshal(l.body)
+	return l.r.Store.Put(ctx, l.key, strings.NewReader(string(data)), int64(len(data)), s3store.PutOptions{})
+}
+
+// refreshFailed reports whether a refresh failed since the lock was taken.
+func (l *heldLock) refreshFailed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// release marks a push lock done (no delete right needed) or deletes a
+// prune lock (prune has the right).
+func (l *heldLock) release(ctx context.Context) error {
+	close(l.stop)
+	l.wg.Wait()
+	// The run's context may be cancelled; the lock should still be let go.
+	ctx = context.WithoutCancel(ctx)
+	if l.body.Kind == "prune" {
+		return l.r.Store.Remove(ctx, l.key)
+	}
+	l.body.Done = true
+	l.body.Refreshed = l.r.now().UTC()
+	return l.write(ctx)
+}
+
+// liveLock is another run's lock that is not done and not stale.
+type liveLock struct {
+	Key  string
+	Body lockBody
+}
+
+// liveLocks returns the live locks of kind other than own.
+func (r *Remote) liveLocks(ctx context.Context, kind, own string) ([]liveLock, error) {
+	var out []liveLock
+	for o, err := range r.Store.List(ctx, locksDir+kind+"-") {
+		if err != nil {
+			return nil, err
+		}
+		if o.Key == own {
+			continue
+		}
+		if r.now().Sub(o.LastModified) > lockStale {
+			continue
+		}
+		data, err := r.Store.ReadAll(ctx, o.Key)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		var b lockBody
+		if json.Unmarshal(data, &b) != nil || b.Done {
+			continue
+		}
+		out = append(out, liveLock{Key: o.Key, Body: b})
+	}
+	return out, nil
+}
+
+func (b lockBody) String() string {
+	return fmt.Sprintf("%s on %s (pid %d) since %s", b.Kind, b.Host, b.PID, b.Started.Format(time.RFC3339))
+}

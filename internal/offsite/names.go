@@ -1,0 +1,16 @@
+package offsite
+
+import (
+	"github.com/directus-backup/directus-backup/internal/offsite/seal"
+	"time"
+
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// backupTime is the time in a backup's name (zero when it has none).
+func backupTime(name string) time.Time {
+	t, _ := repo.ParseName(name)
+	return t
+}
+
+var noOpener seal.Opener

@@ -1,0 +1,702 @@
+package offsite
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/restic/chunker"
+
+	"github.com/directus-backup/directus-backup/internal/chunked"
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
+	"github.com/directus-backup/directus-backup/internal/regfile"
+	"github.com/directus-backup/directus-backup/internal/repo"
+)
+
+// PushRequest says which local backups to push.
+type PushRequest struct {
+	BackupsDir string
+	// Backup is a backup folder name or path; "" or "latest" is the
+	// newest complete backup. Ignored with All.
+	Backup string
+	// All pushes every complete local backup that the bucket lacks, oldest
+	// first.
+	All bool
+	// Progress, when set, is called about four times a second.
+	Progress func(Progress)
+}
+
+// Progress is how far a push has come.
+type Progress struct {
+	Backup    string
+	ReadBytes int64 // local bytes read (sent or found already stored)
+	Total     int64 // local bytes of the backup
+	SentBytes int64
+}
+
+// PushReport says what a push did.
+type PushReport struct {
+	Where          string       `json:"where"`
+	Encrypted      bool         `json:"encrypted"`
+	Backups        []BackupPush `json:"backups"`
+	ObjectsSent    int64        `json:"objects_sent"`
+	BytesSent      int64        `json:"bytes_sent"`
+	ObjectsSkipped int64        `json:"objects_skipped"`
+	BytesSkipped   int64        `json:"bytes_skipped"`
+	Extended       int64        `json:"retention_extended"` // objects whose object lock retention was extended
+	Seconds        float64      `json:"seconds"`
+}
+
+// BackupPush is one backup's share of a push.
+type BackupPush struct {
+	Backup  string `json:"backup"`
+	Already bool   `json:"already"`           // the bucket had it: nothing sent
+	Skipped string `json:"skipped,omitempty"` // why it was not pushed
+	// Data objects this backup references, and those sent now.
+	Objects        int64 `json:"objects"`
+	ObjectsSent    int64 `json:"objects_sent"`
+	BytesSent      int64 `json:"bytes_sent"` // stored bytes of the objects sent, meta objects included
+	ObjectsSkipped int64 `json:"objects_skipped"`
+	BytesSkipped   int64 `json:"bytes_skipped"`
+	// The dump: its size, how many pieces, and how much of it was sent.
+	DumpBytes      int64   `json:"dump_bytes"`
+	DumpPieces     int64   `json:"dump_pieces"`
+	DumpPiecesSent int64   `json:"dump_pieces_sent"`
+	DumpBytesSent  int64   `json:"dump_bytes_sent"` // plaintext bytes of the pieces sent
+	Files          int64   `json:"files"`
+	FilesSent      int64   `json:"files_sent"`
+	FileBytesSent  int64   `json:"file_bytes_sent"`
+	MetaBytes      int64   `json:"meta_bytes"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// ErrLegacy is why a backup made by the original backup.sh is not pushed.
+var ErrLegacy = errors.New("made by the original backup.sh: it has no manifest with checksums; it is not pushed")
+
+// Push copies local backups to the bucket. Objects already there are not
+// sent again. A backup becomes visible in the bucket (its index) only after
+// everything it references is stored.
+func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) {
+	start := r.now()
+	rep := PushReport{Where: r.Store.Where(), Encrypted: r.Sealer.Encrypted()}
+	done := func(err error) (PushReport, error) {
+		rep.Seconds = r.now().Sub(start).Seconds()
+		return rep, err
+	}
+	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil && !req.All {
+		return done(err)
+	}
+	if r.LockDays > 0 {
+		on, err := r.Store.ObjectLock(ctx)
+		if err != nil {
+			return done(err)
+		}
+		if !on {
+			return done(fmt.Errorf("BACKUP_S3_OBJECT_LOCK_DAYS=%d, but the bucket %s has no object lock: create a bucket with object lock enabled, or set BACKUP_S3_OBJECT_LOCK_DAYS=0", r.LockDays, r.Store.Where()))
+		}
+	}
+	// The local backups must not be pruned while they are read.
+	rl, err := repo.ReadBackups(ctx, req.BackupsDir, r.log())
+	if err != nil {
+		return done(err)
+	}
+	defer rl.Release()
+
+	lock, err := r.takeLock(ctx, "push")
+	if err != nil {
+		return done(err)
+	}
+	defer func() {
+		if err := lock.release(ctx); err != nil {
+			r.log().Warn("could not mark the offsite push lock done; prune will treat it as stale in 15 minutes", "err", err)
+		}
+	}()
+	if err := r.waitForPrune(ctx, lock.key); err != nil {
+		return done(err)
+	}
+
+	var todo []repo.Backup
+	if req.All {
+		all, err := repo.List(req.BackupsDir)
+		if err != nil {
+			return done(err)
+		}
+		for _, b := range all {
+			if b.Usable() {
+				todo = append(todo, b)
+			}
+		}
+	} else {
+		b, err := repo.Pick(req.BackupsDir, req.Backup)
+		if err != nil {
+			return done(err)
+		}
+		todo = []repo.Backup{b}
+	}
+
+	l, err := r.list(ctx, true)
+	if err != nil {
+		return done(err)
+	}
+	inBucket := map[string]bool{}
+	for _, b := range l.Backups {
+		inBucket[b] = true
+	}
+	var prev *Index // the newest index, for retention bookkeeping
+	if n := len(l.Backups); n > 0 {
+		if prev, err = r.readIndex(ctx, l.Backups[n-1]); err != nil {
+			r.log().Warn("could not read the newest offsite index", "backup", l.Backups[n-1], "err", err)
+			prev = nil
+		}
+	}
+	var newest *Index
+	for _, b := range todo {
+		bp := BackupPush{Backup: b.Name}
+		switch {
+		case inBucket[b.Name]:
+			bp.Already = true
+		case b.State == repo.Legacy:
+			bp.Skipped = ErrLegacy.Error()
+			r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLegacy)
+		default:
+			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
+			rep.add(bp)
+			if err != nil {
+				return done(fmt.Errorf("push %s: %w", b.Name, err))
+			}
+			inBucket[b.Name] = true
+			prev, newest = ix, ix
+			continue
+		}
+		rep.add(bp)
+	}
+	// The newest backup in the bucket stays locked for LockDays from now,
+	// however old its objects are.
+	if r.LockDays > 0 {
+		if newest == nil {
+			names := append([]string{}, l.Backups...)
+			sortBackups(names)
+			if len(names) > 0 {
+				if newest, err = r.readIndex(ctx, names[len(names)-1]); err != nil {
+					return done(err)
+				}
+			}
+		}
+		if newest != nil && newest.RetainUntil.Before(r.lockNeeded()) {
+			n, err := r.extend(ctx, newest, nil, nil)
+			rep.Extended += n
+			if err != nil {
+				return done(err)
+			}
+			// Record the new retention, so that the next push need not ask.
+			if _, err := r.writeIndex(ctx, newest); err != nil {
+				return done(err)
+			}
+		}
+	}
+	return done(nil)
+}
+
+func (rep *PushReport) add(bp BackupPush) {
+	rep.Backups = append(rep.Backups, bp)
+	rep.ObjectsSent += bp.ObjectsSent
+	rep.BytesSent += bp.BytesSent
+	rep.ObjectsSkipped += bp.ObjectsSkipped
+	rep.BytesSkipped += bp.BytesSkipped
+}
+
+// waitForPrune waits while another host prunes the bucket.
+func (r *Remote) waitForPrune(ctx context.Context, own string) error {
+	deadline := r.now().Add(pruneWait)
+	logged := false
+	for {
+		live, err := r.liveLocks(ctx, "prune", own)
+		if err != nil {
+			return err
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		if r.now().After(deadline) {
+			return fmt.Errorf("an offsite prune is running (%s) and did not finish within %s; push again later", live[0].Body, pruneWait)
+		}
+		if !logged {
+			r.log().Info("waiting for an offsite prune to finish", "prune", live[0].Body.String())
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// lockNeeded is the retention every object of the newest backup needs now.
+func (r *Remote) lockNeeded() time.Time {
+	return r.now().Add(time.Duration(r.LockDays) * 24 * time.Hour)
+}
+
+// lockTarget is the retention set when setting one: a margin past what is
+// needed, so that daily pushes do not extend every object every day.
+func (r *Remote) lockTarget() time.Time {
+	step := max(1, r.LockDays/4)
+	return r.lockNeeded().Add(time.Duration(step) * 24 * time.Hour)
+}
+
+// upload is one object to send.
+type upload struct {
+	name string
+	sum  string
+	size int64  // plaintext
+	data []byte // the plaintext, or nil: read path
+	path string
+	what string // for messages
+	kind string
+	key  string // meta objects: the key; data objects: ""
+}
+
+// pushOne pushes one complete backup.
+func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *Index, lock *heldLock, bp *BackupPush, progress func(Progress)) (*Index, error) {
+	start := r.now()
+	defer func() { bp.Seconds = r.now().Sub(start).Seconds() }()
+	m := b.Manifest
+	log := r.log().With("backup", b.Name)
+	log.Info("pushing to the offsite bucket", "where", r.Store.Where())
+
+	ix := &Index{Format: IndexFormat, Tool: "directus-backup", Version: r.Version, Backup: b.Name, Timestamp: m.Timestamp,
+		Encrypted: r.Sealer.Encrypted(), Recipients: r.Sealer.Fingerprint(), Meta: map[string]Ref{},
+		DumpFile: m.Database.File, DumpBytes: m.Database.Bytes}
+	var retain time.Time
+	if r.LockDays > 0 {
+		retain = r.lockTarget()
+	}
+	ix.RetainUntil = retain
+
+	var (
+		mu       sync.Mutex
+		refs     = map[string]int64{} // name -> stored size
+		lines    []objectLine
+		prog     Progress
+		readB    atomic.Int64
+		sentB    atomic.Int64
+		firstErr error
+	)
+	prog.Backup = b.Name
+	prog.Total = m.Database.Bytes + m.Uploads.Bytes
+	stopProg := make(chan struct{})
+	var progWG sync.WaitGroup
+	if progress != nil {
+		progWG.Add(1)
+		go func() {
+			defer progWG.Done()
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopProg:
+					return
+				case <-t.C:
+					progress(Progress{Backup: b.Name, ReadBytes: readB.Load(), Total: prog.Total, SentBytes: sentB.Load()})
+				}
+			}
+		}()
+	}
+	defer func() { close(stopProg); progWG.Wait() }()
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	work := make(chan upload, 2*r.jobs())
+	var wg sync.WaitGroup
+	for range r.jobs() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range work {
+				if cctx.Err() != nil {
+					continue
+				}
+				n, err := r.send(cctx, u, retain)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				sentB.Add(n)
+				mu.Lock()
+				refs[u.name] = n
+				bp.ObjectsSent++
+				bp.BytesSent += n
+				switch u.kind {
+				case kindDump:
+					bp.DumpPiecesSent++
+					bp.DumpBytesSent += u.size
+				case kindFile:
+					bp.FilesSent++
+					bp.FileBytesSent += u.size
+				}
+				mu.Unlock()
+				readB.Add(u.size)
+			}
+		}()
+	}
+	// queued reports whether the object must be sent (and queues it), or
+	// records it as already stored.
+	queued := map[string]bool{}
+	offer := func(u upload) bool {
+		mu.Lock()
+		if queued[u.name] {
+			mu.Unlock()
+			readB.Add(u.size)
+			return true
+		}
+		queued[u.name] = true
+		if o, ok := l.Data[u.name]; ok {
+			refs[u.name] = o.Size
+			bp.ObjectsSkipped++
+			bp.BytesSkipped += o.Size
+			mu.Unlock()
+			readB.Add(u.size)
+			return true
+		}
+		mu.Unlock()
+		select {
+		case work <- u:
+			return true
+		case <-cctx.Done():
+			return false
+		}
+	}
+
+	produceErr := func() error {
+		// The dump, in pieces.
+		dumpSum, err := r.eachDumpPiece(b, func(off int64, piece []byte) bool {
+			sum := sha256.Sum256(piece)
+			hs := hex.EncodeToString(sum[:])
+			name := r.Sealer.Name(hs)
+			lines = append(lines, objectLine{Kind: kindDump, Name: name, SHA256: hs, Offset: off, Size: int64(len(piece))})
+			bp.DumpPieces++
+			// The piece buffer is reused by the reader: hand a copy.
+			return offer(upload{name: name, sum: hs, size: int64(len(piece)), data: bytes.Clone(piece), kind: kindDump,
+				what: fmt.Sprintf("%s at offset %d", m.Database.File, off)})
+		})
+		if err != nil {
+			return err
+		}
+		if dumpSum != m.Database.SHA256 {
+			return fmt.Errorf("%s: %w (its SHA-256 differs): run verify", m.Database.File, ErrChanged)
+		}
+		// The uploads files, each content once.
+		listPath, _, err := b.ListPath()
+		if err != nil {
+			return err
+		}
+		f, err := regfile.Open(listPath)
+		if err != nil {
+			return fmt.Errorf("read the entry list: %w", err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		rd := manifest.NewReader(io.TeeReader(f, h))
+		seen := map[string]bool{}
+		for {
+			e, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read the entry list: %w", err)
+			}
+			if e.Type != manifest.TypeFile {
+				continue
+			}
+			bp.Files++
+			if seen[e.SHA256] {
+				readB.Add(e.Size)
+				continue
+			}
+			seen[e.SHA256] = true
+			name := r.Sealer.Name(e.SHA256)
+			lines = append(lines, objectLine{Kind: kindFile, Name: name, SHA256: e.SHA256, Size: e.Size})
+			p := filepath.Join(b.UploadsPath(), filepath.FromSlash(e.Path))
+			if !offer(upload{name: name, sum: e.SHA256, size: e.Size, path: p, kind: kindFile, what: "uploads/" + e.Path}) {
+				return cctx.Err()
+			}
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != m.Uploads.ListSHA256 {
+			return fmt.Errorf("the entry list: %w (its SHA-256 differs from manifest.json): run verify", ErrChanged)
+		}
+		return nil
+	}()
+	close(work)
+	wg.Wait()
+	if produceErr != nil && firstErr == nil {
+		firstErr = produceErr
+	}
+	if firstErr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, firstErr
+	}
+	ix.DumpPieces = bp.DumpPieces
+	ix.Files = bp.Files
+	ix.FileBytes = m.Uploads.Bytes
+	bp.DumpBytes = m.Database.Bytes
+
+	// A refresh of our lock failed: a prune may have taken us for gone and
+	// deleted an object we found stored. Look again before committing.
+	if lock.refreshFailed() {
+		l2, err := r.list(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, ln := range lines {
+			if _, ok := l2.Data[ln.Name]; !ok {
+				return nil, fmt.Errorf("object %s disappeared from the bucket during the push (a prune ran while this push's lock could not be refreshed); push again", ln.Name)
+			}
+		}
+	}
+
+	// Object lock: the objects found stored must be retained as long as the new ones.
+	if r.LockDays > 0 {
+		ix.Objects = refsOf(refs)
+		sent := map[string]bool{}
+		for n := range refs {
+			if _, found := l.Data[n]; !found {
+				sent[n] = true
+			}
+		}
+		if _, err := r.extend(ctx, ix, prev, sent); err != nil {
+			return nil, err
+		}
+	}
+
+	// The meta objects, then the index.
+	metas := []struct{ meta, path string }{{metaManifest, filepath.Join(b.Path, manifest.FileName)}}
+	if lp, _, err := b.ListPath(); err == nil {
+		metas = append(metas, struct{ meta, path string }{metaFiles, lp})
+	}
+	if m.Database.Chunks != nil {
+		metas = append(metas, struct{ meta, path string }{metaChunks, repo.ChunksIn(b.Path)})
+	}
+	for _, mt := range metas {
+		data, err := regfile.ReadFile(mt.path)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.putMeta(ctx, ix, mt.meta, data, retain, bp); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.putMeta(ctx, ix, metaObjects, encodeObjects(lines), retain, bp); err != nil {
+		return nil, err
+	}
+	ix.Objects = refsOf(refs)
+	if r.LockDays > 0 {
+		// Meta objects and the index are stored with retain; the index
+		// records the earliest retention of all it names.
+		if ix.RetainUntil.IsZero() || retain.Before(ix.RetainUntil) {
+			ix.RetainUntil = retain
+		}
+	}
+	bp.Objects = int64(len(ix.Objects))
+	ix.PushedAt = r.now().UTC()
+	n, err := r.writeIndex(ctx, ix)
+	if err != nil {
+		return nil, err
+	}
+	bp.BytesSent += n
+	bp.MetaBytes += n
+	log.Info("pushed", "objects_sent", bp.ObjectsSent, "bytes_sent", bp.BytesSent, "objects_skipped", bp.ObjectsSkipped)
+	return ix, nil
+}
+
+func refsOf(refs map[string]int64) []Ref {
+	out := make([]Ref, 0, len(refs))
+	for n, s := range refs {
+		out = append(out, Ref{Name: n, Size: s})
+	}
+	slices.SortFunc(out, func(a, b Ref) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// putMeta seals and stores one meta object of ix's backup.
+func (r *Remote) putMeta(ctx context.Context, ix *Index, meta string, data []byte, retain time.Time, bp *BackupPush) error {
+	key := metaKey(ix.Backup, meta, r.Sealer.Encrypted())
+	sum := sha256.Sum256(data)
+	n, err := r.send(ctx, upload{key: key, sum: hex.EncodeToString(sum[:]), size: int64(len(data)), data: data, what: meta}, retain)
+	if err != nil {
+		return err
+	}
+	ix.Meta[meta] = Ref{Name: key, Size: n}
+	bp.BytesSent += n
+	bp.MetaBytes += n
+	return nil
+}
+
+// smallObject is the size up to which an object is sealed in memory.
+const smallObject = 8 << 20
+
+// send seals and stores one object, checking its bytes on the way, and
+// returns its stored size.
+func (r *Remote) send(ctx context.Context, u upload, retain time.Time) (int64, error) {
+	key := u.key
+	if key == "" {
+		key = dataKey(u.name)
+	}
+	stored, err := r.Sealer.SealedSize(u.size)
+	if err != nil {
+		return 0, err
+	}
+	var src io.Reader
+	if u.data != nil {
+		src = bytes.NewReader(u.data)
+	} else {
+		f, err := regfile.Open(u.path)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", u.what, err)
+		}
+		defer f.Close()
+		src = f
+	}
+	src = newCheckedReader(src, u.size, u.sum, u.what)
+	opts := s3store.PutOptions{RetainUntil: retain}
+	if !r.Sealer.Encrypted() {
+		return stored, r.Store.Put(ctx, key, src, stored, opts)
+	}
+	if u.size <= smallObject {
+		var buf bytes.Buffer
+		buf.Grow(int(stored))
+		w, err := r.Sealer.Seal(&buf)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := io.Copy(w, src); err != nil {
+			return 0, err
+		}
+		if err := w.Close(); err != nil {
+			return 0, err
+		}
+		if int64(buf.Len()) != stored {
+			return 0, fmt.Errorf("sealed %s is %d bytes, expected %d", u.what, buf.Len(), stored)
+		}
+		return stored, r.Store.Put(ctx, key, &buf, stored, opts)
+	}
+	// Large: seal on the fly. A bad source byte fails the copy before the
+	// sealer writes its last chunk, so the upload comes up short and fails.
+	pr, pw := io.Pipe()
+	go func() {
+		w, err := r.Sealer.Seal(pw)
+		if err == nil {
+			if _, err = io.Copy(w, src); err == nil {
+				err = w.Close()
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	err = r.Store.Put(ctx, key, pr, stored, opts)
+	pr.CloseWithError(errors.New("upload ended"))
+	return stored, err
+}
+
+// eachDumpPiece reads the backup's dump in pieces: the members its chunk
+// list names when it has a trustworthy one, else content-defined pieces of
+// the file. It returns the SHA-256 of the whole file. fn returning false
+// stops the reading.
+func (r *Remote) eachDumpPiece(b repo.Backup, fn func(off int64, piece []byte) bool) (string, error) {
+	m := b.Manifest
+	f, err := regfile.Open(filepath.Join(b.Path, m.Database.File))
+	if err != nil {
+		return "", fmt.Errorf("open the dump: %w", err)
+	}
+	defer f.Close()
+	whole := sha256.New()
+	src := io.TeeReader(f, whole)
+	stopped := errors.New("stopped")
+	var off int64
+	useList := false
+	if c := m.Database.Chunks; c != nil {
+		if _, t, err := chunked.ReadListFile(repo.ChunksIn(b.Path)); err == nil && t.SHA256 == c.ListSHA256 && t.Bytes == m.Database.Bytes {
+			useList = true
+		} else {
+			r.log().Warn("the dump's chunk list does not match its manifest; the dump is cut afresh (run verify)", "backup", b.Name)
+		}
+	}
+	if useList {
+		lf, err := regfile.Open(repo.ChunksIn(b.Path))
+		if err != nil {
+			return "", err
+		}
+		defer lf.Close()
+		buf := make([]byte, 0, 1<<20)
+		_, err = chunked.EachInList(lf, func(c chunked.Chunk) error {
+			if cap(buf) < int(c.Size) {
+				buf = make([]byte, c.Size)
+			}
+			buf = buf[:c.Size]
+			if _, err := io.ReadFull(src, buf); err != nil {
+				return fmt.Errorf("read the dump: %w", err)
+			}
+			if !fn(off, buf) {
+				return stopped
+			}
+			off += c.Size
+			return nil
+		})
+		if err == stopped {
+			return "", context.Canceled
+		}
+		if err != nil {
+			return "", err
+		}
+	} else {
+		ch := chunker.New(src, chunked.Pol)
+		buf := make([]byte, chunker.MaxSize)
+		for {
+			c, err := ch.Next(buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return "", fmt.Errorf("read the dump: %w", err)
+			}
+			if !fn(off, c.Data) {
+				return "", context.Canceled
+			}
+			off += int64(c.Length)
+		}
+	}
+	// Anything past the pieces still counts towards the file's hash.
+	if n, err := io.Copy(io.Discard, src); err != nil {
+		return "", err
+	} else if n > 0 {
+		return "", fmt.Errorf("%s: %w (it is longer than its chunk list): run verify", m.Database.File, ErrChanged)
+	}
+	return hex.EncodeToString(whole.Sum(nil)), nil
+}
