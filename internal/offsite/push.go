@@ -136,6 +136,8 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 				todo = append(todo, b)
 			}
 		}
+		// Oldest first: the newest is the last to become visible.
+		slices.SortStableFunc(todo, func(a, b repo.Backup) int { return a.Time.Compare(b.Time) })
 	} else {
 		b, err := repo.Pick(req.BackupsDir, req.Backup)
 		if err != nil {
