@@ -458,6 +458,12 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 		}
 		return nil, firstErr
 	}
+	// Later backups of this push find these objects stored.
+	for n, size := range refs {
+		if _, ok := l.Data[n]; !ok {
+			l.Data[n] = s3store.Object{Key: dataKey(n), Size: size, LastModified: r.now()}
+		}
+	}
 	ix.DumpPieces = bp.DumpPieces
 	ix.Files = bp.Files
 	ix.FileBytes = m.Uploads.Bytes
