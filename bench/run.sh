@@ -27,6 +27,7 @@ usage() {
 }
 
 SIZE=small
+SCENARIOS=
 REPS=
 OUT=
 EXTRA=()
@@ -39,8 +40,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2:?}; shift 2 ;;
     --out=*) OUT=${1#*=}; shift ;;
     --memory) EXTRA+=(-memory); shift ;;
-    --scenarios) EXTRA+=(-scenarios "${2:?}"); shift 2 ;;
-    --scenarios=*) EXTRA+=(-scenarios "${1#*=}"); shift ;;
+    --scenarios) SCENARIOS=${2:?}; EXTRA+=(-scenarios "$SCENARIOS"); shift 2 ;;
+    --scenarios=*) SCENARIOS=${1#*=}; EXTRA+=(-scenarios "$SCENARIOS"); shift ;;
     --recheck-percent) EXTRA+=(-recheck-percent "${2:?}"); shift 2 ;;
     --recheck-percent=*) EXTRA+=(-recheck-percent "${1#*=}"); shift ;;
     --load) EXTRA+=(-load "${2:?}"); shift 2 ;;
@@ -63,11 +64,18 @@ esac
 
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
+# shellcheck source=scripts/s3.sh
+. scripts/s3.sh
+
+# The offsite-* scenarios (run by default, or named) need an S3 server.
+NEED_S3=
+case ",$SCENARIOS," in ,,|*,offsite-*) NEED_S3=1 ;; esac
 
 HARNESS_PID=
 cleanup() {
   local rc=$?
   pg_stop_cluster
+  s3_stop
   rm -rf "$BENCH_DIR"
   exit "$rc"
 }
@@ -114,6 +122,10 @@ if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 fi
 
 pg_start_cluster
+if [ -n "$NEED_S3" ]; then
+  s3_install_if_missing
+  s3_start
+fi
 
 log "running the harness: size $SIZE, $REPS rep(s)"
 set +e

@@ -42,6 +42,7 @@ type harness struct {
 	floorRSS, floorWall  float64   // what measuring "true" gives
 	runRunnable, runAvg1 []float64 // load sampled during each timed and warm-up run
 	memGrowth            float64   // memory scenario: peak RSS at 1M files minus at 10k (NaN: not run)
+	off                  *offsite  // the offsite scenarios' S3 server, key and bucket (nil: none ran)
 }
 
 // contender keys and labels.
@@ -167,7 +168,7 @@ func (h *harness) fail(format string, args ...any) {
 }
 
 // toolCommand is the tool command a scenario needs beyond backup.
-var toolCommand = map[string]string{"restore-db": "restore", "restore-uploads": "restore", "restore-uploads-live": "restore", "verify": "verify", "prune": "prune"}
+var toolCommand = map[string]string{"offsite-push": "offsite", "offsite-push-incremental": "offsite", "offsite-push-append": "offsite", "offsite-restore": "offsite", "restore-db": "restore", "restore-uploads": "restore", "restore-uploads-live": "restore", "verify": "verify", "prune": "prune"}
 
 // hasCommand reports whether the tool knows the command (its --help works).
 func (h *harness) hasCommand(cmd string) bool {
@@ -250,6 +251,12 @@ func (h *harness) main() int {
 				Description: fmt.Sprintf("This directus-backup has no `%s` command.", cmd)})
 			continue
 		}
+		if s == "offsite-restore" && !h.hasOffsiteRestore() {
+			logf("scenario %s skipped: this directus-backup's restore has no --offsite", s)
+			h.results = append(h.results, &scenarioResult{Name: s, Title: s + ": skipped",
+				Description: "This directus-backup's `restore` has no `--offsite`."})
+			continue
+		}
 		switch s {
 		case "full":
 			err = h.scenarioFull()
@@ -277,6 +284,14 @@ func (h *harness) main() int {
 			err = h.scenarioPrune()
 		case "memory":
 			err = h.scenarioMemory()
+		case "offsite-push":
+			err = h.scenarioOffsitePush()
+		case "offsite-push-incremental":
+			err = h.scenarioOffsitePushIncremental(s, changeDay)
+		case "offsite-push-append":
+			err = h.scenarioOffsitePushIncremental(s, changeAppend)
+		case "offsite-restore":
+			err = h.scenarioOffsiteRestore()
 		}
 		if err != nil {
 			h.fail("scenario %s: %v", s, err)

@@ -34,6 +34,10 @@ func main() {
 			os.Exit(rusageExec(os.Args[2:]))
 		case "burn":
 			os.Exit(burn())
+		case "s3-put":
+			os.Exit(s3Put(os.Args[2:]))
+		case "s3-get":
+			os.Exit(s3Get(os.Args[2:]))
 		}
 	}
 	args := os.Args[1:]
@@ -63,7 +67,10 @@ type config struct {
 	Load int
 }
 
-var allScenarios = []string{"full", "incremental", "incremental-append", "db-full", "db-incremental", "db-incremental-append", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "memory"}
+var allScenarios = []string{"full", "incremental", "incremental-append", "db-full", "db-incremental", "db-incremental-append", "uploads", "restore-db", "restore-uploads", "restore-uploads-live", "verify", "prune", "offsite-push", "offsite-push-incremental", "offsite-push-append", "offsite-restore", "memory"}
+
+// smokeSkips are left out of -size smoke unless named in -scenarios.
+var smokeSkips = map[string]bool{"offsite-push-append": true, "offsite-restore": true}
 
 func runMain(args []string) int {
 	var cfg config
@@ -115,9 +122,11 @@ func runMain(args []string) int {
 		}
 	} else {
 		cfg.Scenarios = slices.Clone(allScenarios)
-		if !cfg.Memory {
-			cfg.Scenarios = slices.DeleteFunc(cfg.Scenarios, func(s string) bool { return s == "memory" })
-		}
+		cfg.Scenarios = slices.DeleteFunc(cfg.Scenarios, func(s string) bool {
+			// smoke (CI) keeps the two pushes, which add seconds, not the
+			// append day's push and the offsite restore.
+			return (s == "memory" && !cfg.Memory) || (cfg.Size == "smoke" && smokeSkips[s])
+		})
 	}
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join("bench", "results", fmt.Sprintf("%s-%s.md", cfg.Size, time.Now().Format("2006-01-02")))
