@@ -169,7 +169,11 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			bp.Already = true
 		case b.State == repo.Legacy:
 			bp.Skipped = ErrLegacy.Error()
-			r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLegacy)
+			if req.All {
+				r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
+			} else {
+				r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLegacy)
+			}
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
 			rep.add(bp)

@@ -52,7 +52,8 @@ func New(recipients []string) (*Sealer, error) {
 	for i, r := range clean {
 		parsed, err := age.ParseRecipients(strings.NewReader(r))
 		if err != nil || len(parsed) != 1 {
-			return nil, fmt.Errorf("age recipient %d of %d is not a public key age accepts: %v", i+1, len(clean), err)
+			// age's error quotes the value, which may be a private key pasted by mistake.
+			return nil, fmt.Errorf("age recipient %d of %d is not a public key age accepts (age1...)", i+1, len(clean))
 		}
 		s.recipients = append(s.recipients, parsed[0])
 	}
