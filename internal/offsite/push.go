@@ -17,6 +17,7 @@ import (
 	"github.com/restic/chunker"
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -167,13 +168,11 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 		switch {
 		case inBucket[b.Name]:
 			bp.Already = true
+		case b.State == repo.Legacy && !req.All:
+			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s was %w", b.Name, ErrLegacy)))
 		case b.State == repo.Legacy:
 			bp.Skipped = ErrLegacy.Error()
-			if req.All {
-				r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
-			} else {
-				r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLegacy)
-			}
+			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
 			rep.add(bp)
