@@ -42,8 +42,13 @@ func s3Client() (*minio.Client, error) {
 			return nil, fmt.Errorf("no S3 server: %s is not set (bench/run.sh starts one through scripts/s3.sh)", k)
 		}
 	}
-	return minio.New(v[0], &minio.Options{
-		Creds:        credentials.NewStaticV4(v[1], v[2], ""),
+	return s3ClientFrom(v[0], v[1], v[2])
+}
+
+// s3ClientFrom connects to a plain-http S3 server on loopback.
+func s3ClientFrom(endpoint, access, secret string) (*minio.Client, error) {
+	return minio.New(endpoint, &minio.Options{
+		Creds:        credentials.NewStaticV4(access, secret, ""),
 		Region:       "us-east-1",
 		BucketLookup: minio.BucketLookupPath,
 	})
@@ -71,20 +76,30 @@ func s3Put(args []string) int {
 		fmt.Fprintln(os.Stderr, "s3-put:", err)
 		return 1
 	}
+	res, err := putTree(context.Background(), c, *src, *bucket, *prefix, *jobs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "s3-put:", err)
+		return 1
+	}
+	return printJSON(res)
+}
+
+// putTree uploads every regular file under src as prefix + its path, jobs
+// at a time.
+func putTree(ctx context.Context, c *minio.Client, src, bucket, prefix string, jobs int) (copyResult, error) {
 	type item struct {
 		path, key string
 		size      int64
 	}
-	ctx := context.Background()
 	var res copyResult
 	var mu sync.Mutex
 	var firstErr error
-	work := make(chan item, 2**jobs)
+	work := make(chan item, 2*jobs)
 	var wg sync.WaitGroup
-	for range *jobs {
+	for range jobs {
 		wg.Go(func() {
 			for it := range work {
-				err := putFile(ctx, c, *bucket, it.key, it.path, it.size)
+				err := putFile(ctx, c, bucket, it.key, it.path, it.size)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -97,7 +112,7 @@ func s3Put(args []string) int {
 			}
 		})
 	}
-	walkErr := filepath.WalkDir(*src, func(p string, d fs.DirEntry, err error) error {
+	walkErr := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
@@ -105,20 +120,16 @@ func s3Put(args []string) int {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(*src, p)
+		rel, err := filepath.Rel(src, p)
 		if err != nil {
 			return err
 		}
-		work <- item{path: p, key: *prefix + filepath.ToSlash(rel), size: fi.Size()}
+		work <- item{path: p, key: prefix + filepath.ToSlash(rel), size: fi.Size()}
 		return nil
 	})
 	close(work)
 	wg.Wait()
-	if err := errors.Join(walkErr, firstErr); err != nil {
-		fmt.Fprintln(os.Stderr, "s3-put:", err)
-		return 1
-	}
-	return printJSON(res)
+	return res, errors.Join(walkErr, firstErr)
 }
 
 func putFile(ctx context.Context, c *minio.Client, bucket, key, path string, size int64) error {
@@ -151,20 +162,30 @@ func s3Get(args []string) int {
 		fmt.Fprintln(os.Stderr, "s3-get:", err)
 		return 1
 	}
-	ctx := context.Background()
+	res, err := getTree(context.Background(), c, *bucket, *prefix, *dest, *jobs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "s3-get:", err)
+		return 1
+	}
+	return printJSON(res)
+}
+
+// getTree downloads every object under prefix into dest (key minus prefix
+// as the path), jobs at a time.
+func getTree(ctx context.Context, c *minio.Client, bucket, prefix, dest string, jobs int) (copyResult, error) {
 	var objects, bytes atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
-	work := make(chan minio.ObjectInfo, 2**jobs)
+	work := make(chan minio.ObjectInfo, 2*jobs)
 	var wg sync.WaitGroup
-	for range *jobs {
+	for range jobs {
 		wg.Go(func() {
 			for o := range work {
-				rel := strings.TrimPrefix(o.Key, *prefix)
-				p := filepath.Join(*dest, filepath.FromSlash(rel))
+				rel := strings.TrimPrefix(o.Key, prefix)
+				p := filepath.Join(dest, filepath.FromSlash(rel))
 				err := os.MkdirAll(filepath.Dir(p), 0o755)
 				if err == nil {
-					err = c.FGetObject(ctx, *bucket, o.Key, p, minio.GetObjectOptions{})
+					err = c.FGetObject(ctx, bucket, o.Key, p, minio.GetObjectOptions{})
 				}
 				if err != nil {
 					mu.Lock()
@@ -180,7 +201,7 @@ func s3Get(args []string) int {
 		})
 	}
 	var listErr error
-	for o := range c.ListObjects(ctx, *bucket, minio.ListObjectsOptions{Prefix: *prefix, Recursive: true}) {
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if o.Err != nil {
 			listErr = o.Err
 			break
@@ -189,11 +210,7 @@ func s3Get(args []string) int {
 	}
 	close(work)
 	wg.Wait()
-	if err := errors.Join(listErr, firstErr); err != nil {
-		fmt.Fprintln(os.Stderr, "s3-get:", err)
-		return 1
-	}
-	return printJSON(copyResult{Objects: objects.Load(), Bytes: bytes.Load()})
+	return copyResult{Objects: objects.Load(), Bytes: bytes.Load()}, errors.Join(listErr, firstErr)
 }
 
 func printJSON(v any) int {
