@@ -5,10 +5,11 @@
 #                [--scenarios full,incremental,...] [--recheck-percent N] [--load N]
 #
 # Installs what is missing (PostgreSQL 15, rsync, gzip, ... with apt-get,
-# as root), starts a throwaway PostgreSQL cluster (scripts/pg.sh), builds
+# as root), starts a throwaway PostgreSQL cluster (scripts/pg.sh) and, for
+# the offsite-* scenarios, a throwaway S3 server (scripts/s3.sh), builds
 # directus-backup and the harness, generates the dataset, runs every
 # scenario for the shell baseline (bench/baseline.sh) and directus-backup,
-# writes bench/results/<size>-<date>.md (and .json), and stops the cluster.
+# writes bench/results/<size>-<date>.md (and .json), and stops the servers.
 # Scratch data goes to ${BENCH_DIR:-/tmp/directus-backup-bench}, emptied at
 # the start and removed at the end.
 #
