@@ -1,6 +1,7 @@
 package offsite
 
 import (
+	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 	"time"
 
@@ -14,3 +15,5 @@ func backupTime(name string) time.Time {
 }
 
 var noOpener seal.Opener
+
+var errNotFound = s3store.ErrNotFound

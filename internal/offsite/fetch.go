@@ -1,0 +1,249 @@
+package offsite
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/offsite/seal"
+)
+
+// Copy is one backup in the bucket, opened for reading: its manifest and
+// the map from content to object. Reading data needs the identity when the
+// copy is sealed.
+type Copy struct {
+	r        *Remote
+	Index    *Index
+	Manifest *manifest.Manifest
+	// FilesList and ChunksList are the backup's manifest.files.jsonl and
+	// manifest.chunks.jsonl, as the local backup had them (ChunksList nil
+	// when it had none).
+	FilesList  []byte
+	ChunksList []byte
+	dump       []objectLine
+	files      map[string]objectLine // by SHA-256
+}
+
+// Open reads a backup's index and meta objects. backup "" or "latest" is
+// the newest complete backup in the bucket.
+func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
+	if r.Sealer != nil && r.Sealer.Encrypted() && (r.Opener == nil || !r.Opener.CanOpen()) {
+		// Checked again per object; said here before any download.
+	}
+	if backup == "" || backup == "latest" {
+		l, err := r.list(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		if len(l.Backups) == 0 {
+			return nil, fmt.Errorf("%w: the bucket %s holds no complete backup", ErrNoBackup, r.Store.Where())
+		}
+		backup = l.Backups[len(l.Backups)-1]
+	}
+	if !validBackupName(backup) {
+		return nil, fmt.Errorf("%w: %q is not a backup name", ErrNoBackup, backup)
+	}
+	ix, err := r.readIndex(ctx, backup)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%w: %s (see offsite list)", ErrNoBackup, backup)
+		}
+		return nil, err
+	}
+	if ix.Encrypted && (r.Opener == nil || !r.Opener.CanOpen()) {
+		return nil, seal.ErrNoIdentity
+	}
+	c := &Copy{r: r, Index: ix, files: map[string]objectLine{}}
+	data, err := r.readMeta(ctx, ix, metaManifest)
+	if err != nil {
+		return nil, err
+	}
+	var m manifest.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("offsite backup %s: manifest.json: %w", backup, err)
+	}
+	c.Manifest = &m
+	if c.FilesList, err = r.readMeta(ctx, ix, metaFiles); err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(c.FilesList); hex.EncodeToString(sum[:]) != m.Uploads.ListSHA256 {
+		return nil, fmt.Errorf("offsite backup %s: files.jsonl does not match its manifest", backup)
+	}
+	if m.Database.Chunks != nil {
+		if c.ChunksList, err = r.readMeta(ctx, ix, metaChunks); err != nil {
+			return nil, err
+		}
+	}
+	data, err = r.readMeta(ctx, ix, metaObjects)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := decodeObjects(data)
+	if err != nil {
+		return nil, fmt.Errorf("offsite backup %s: %w", backup, err)
+	}
+	var off int64
+	for _, l := range lines {
+		switch l.Kind {
+		case kindDump:
+			if l.Offset != off {
+				return nil, fmt.Errorf("offsite backup %s: objects.jsonl: the dump's pieces do not follow each other", backup)
+			}
+			off += l.Size
+			c.dump = append(c.dump, l)
+		case kindFile:
+			c.files[l.SHA256] = l
+		}
+	}
+	if off != m.Database.Bytes {
+		return nil, fmt.Errorf("offsite backup %s: objects.jsonl: the dump's pieces add up to %d bytes, the manifest says %d", backup, off, m.Database.Bytes)
+	}
+	return c, nil
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, errNotFound)
+}
+
+// openObject downloads and opens one data object, checking on the way that
+// its plaintext has the recorded SHA-256 and size: the last read returns
+// an error instead of io.EOF when it does not.
+func (c *Copy) openObject(ctx context.Context, l objectLine) (io.ReadCloser, error) {
+	rc, err := c.r.Store.Get(ctx, dataKey(l.Name))
+	if err != nil {
+		return nil, err
+	}
+	opener := c.r.Opener
+	if opener == nil {
+		opener = &noOpener
+	}
+	pr, err := opener.Open(rc, c.Index.Encrypted)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("object %s: %w", l.Name, err)
+	}
+	return &verifyingReader{r: pr, c: rc, h: sha256.New(), want: l.SHA256, left: l.Size, name: l.Name}, nil
+}
+
+// OpenFile opens the content of an uploads file by its SHA-256.
+func (c *Copy) OpenFile(ctx context.Context, sum string) (io.ReadCloser, error) {
+	l, ok := c.files[sum]
+	if !ok {
+		return nil, fmt.Errorf("offsite backup %s holds no object for content %s", c.Index.Backup, sum)
+	}
+	return c.openObject(ctx, l)
+}
+
+// Dump returns the compressed dump file, byte for byte as the local backup
+// held it, from its pieces: downloaded up to jobs at a time ahead of the
+// reader, each checked against its SHA-256.
+func (c *Copy) Dump(ctx context.Context) io.ReadCloser {
+	ctx, cancel := context.WithCancel(ctx)
+	jobs := c.r.jobs()
+	type result struct {
+		data []byte
+		err  error
+	}
+	order := make(chan chan result, jobs)
+	go func() {
+		defer close(order)
+		for _, l := range c.dump {
+			ch := make(chan result, 1)
+			select {
+			case order <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				rc, err := c.openObject(ctx, l)
+				if err != nil {
+					ch <- result{err: err}
+					return
+				}
+				defer rc.Close()
+				data, err := io.ReadAll(rc)
+				ch <- result{data: data, err: err}
+			}()
+		}
+	}()
+	pr, pw := io.Pipe()
+	go func() {
+		var err error
+		for ch := range order {
+			res := <-ch
+			if err == nil && res.err != nil {
+				err = res.err
+				cancel()
+			}
+			if err == nil {
+				_, err = pw.Write(res.data)
+				if err != nil {
+					cancel()
+				}
+			}
+		}
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		pw.CloseWithError(err)
+	}()
+	return &dumpReader{PipeReader: pr, cancel: cancel}
+}
+
+type dumpReader struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (d *dumpReader) Close() error {
+	d.cancel()
+	return d.PipeReader.Close()
+}
+
+// DumpPieces returns how many objects the dump is stored in.
+func (c *Copy) DumpPieces() int { return len(c.dump) }
+
+// verifyingReader checks an object's plaintext as it is read.
+type verifyingReader struct {
+	r io.Reader
+	c io.Closer
+	h interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+	want string
+	left int64
+	name string
+}
+
+// ErrObjectDamaged matches an object whose content is not what its backup
+// recorded.
+var ErrObjectDamaged = errors.New("offsite object damaged")
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.left -= int64(n)
+	if v.left < 0 {
+		return n, fmt.Errorf("%w: object %s is longer than recorded", ErrObjectDamaged, v.name)
+	}
+	if err == io.EOF {
+		if v.left != 0 {
+			return n, fmt.Errorf("%w: object %s is shorter than recorded", ErrObjectDamaged, v.name)
+		}
+		if hex.EncodeToString(v.h.Sum(nil)) != v.want {
+			return n, fmt.Errorf("%w: object %s does not have the recorded SHA-256", ErrObjectDamaged, v.name)
+		}
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.c.Close() }
+
+var _ = bytes.MinRead
