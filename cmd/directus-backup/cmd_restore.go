@@ -56,10 +56,10 @@ a new size or time is restored from the backup). Stop Directus first.
 
 --force (deprecated) is --yes and --delete together.
 
---offsite restores from the oc in the S3 bucket (BACKUP_S3_*) instead of
+--offsite restores from the copy in the S3 bucket (BACKUP_S3_*) instead of
 BACKUPS_DIR, streamed with parallel downloads, with the same targets, flags
 and checks; BACKUP is a name as "offsite list" shows it (default: the newest
-complete backup in the bucket). An encrypted oc needs
+complete backup in the bucket). An encrypted copy needs
 BACKUP_AGE_IDENTITY_FILE. A missing BACKUP_S3_BUCKET or identity file, or a
 backup the bucket does not hold, is exit code 2 (nothing was done). No
 BACKUPS_DIR is needed; when it exists, its run lock is held.
@@ -201,7 +201,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
-	fl.BoolVar(&f.offsite, "offsite", false, "restore from the oc in the S3 bucket (BACKUP_S3_*) instead of BACKUPS_DIR")
+	fl.BoolVar(&f.offsite, "offsite", false, "restore from the copy in the S3 bucket (BACKUP_S3_*) instead of BACKUPS_DIR")
 	return c
 }
 
