@@ -7,7 +7,9 @@
 # (scripts/ensure-go.sh). Installs PostgreSQL 15 (and the other tools the tests use) when they are
 # missing, starts a private cluster on a free loopback port with password
 # authentication, runs `go vet` and `go test`, then stops and deletes the
-# cluster. Integration tests must not skip when run from here.
+# cluster. It also starts a throwaway S3 server (versitygw, built once into
+# ~/.cache/directus-backup-tools; scripts/s3.sh) for the offsite tests.
+# Integration tests must not skip when run from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +20,14 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 ensure_go . || exit 1
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
+# shellcheck source=scripts/s3.sh
+. scripts/s3.sh
 
 pg_install_if_missing
+s3_install_if_missing
+trap 's3_stop; pg_stop_cluster' EXIT
 pg_start_cluster
-trap pg_stop_cluster EXIT
+s3_start
 
 export DIRECTUS_BACKUP_TEST_REQUIRE_PG=1
 
