@@ -18,6 +18,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/offsite"
+	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
@@ -140,10 +141,10 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				}
 				oc, err := remote.Open(c.Context(), req.Backup)
 				if err != nil {
-					if errors.Is(err, offsite.ErrNoBackup) {
-						return fmt.Errorf("%w: %w", errUsage, err)
+					if errors.Is(err, offsite.ErrNoBackup) || errors.Is(err, seal.ErrNoIdentity) {
+						return fmt.Errorf("%w: %w; nothing was changed", errUsage, err)
 					}
-					return exitcode.With(exitcode.Restore, errNoIdentity(fmt.Errorf("read the backup from %s: %w; nothing was changed", remote.Store.Where(), err)))
+					return exitcode.With(exitcode.Restore, fmt.Errorf("read the backup from %s: %w; nothing was changed", remote.Store.Where(), err))
 				}
 				progress := &job.Progress{}
 				progress.Step.Store("restore from " + oc.Index.Backup + ", downloaded")

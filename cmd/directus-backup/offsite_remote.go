@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -119,13 +118,4 @@ func (c countingReader) Read(p []byte) (int, error) {
 	k, err := c.ReadCloser.Read(p)
 	c.n.Add(int64(k))
 	return k, err
-}
-
-// errNoIdentity says what is missing when an encrypted copy is restored
-// without the private key.
-func errNoIdentity(err error) error {
-	if errors.Is(err, seal.ErrNoIdentity) {
-		return fmt.Errorf("%w: %w; nothing was changed", errUsage, err)
-	}
-	return err
 }
