@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/offsite"
 )
 
 func newBackupCommand(a *app) *cobra.Command {
@@ -93,7 +94,7 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		}
 		return a.printResult(newBackupDoc(rep, retentionDry, err), err)
 	}
-	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && se.Step == job.StepCleanup) {
+	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && (se.Step == job.StepCleanup || se.Step == job.StepOffsite)) {
 		printSummary(a.stdout, rep, retentionDry)
 	}
 	return err
@@ -139,6 +140,10 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	if len(cl.Damaged) > 0 {
 		fmt.Fprintf(w, "  damaged    %s (unreadable manifest; left alone)\n", strings.Join(cl.Damaged, ", "))
 	}
+	if o := rep.Offsite; o != nil {
+		fmt.Fprintf(w, "  offsite    %s: %d objects sent (%s), %d already stored (%s)\n",
+			o.Where, o.ObjectsSent, humanize.Bytes(o.BytesSent), o.ObjectsSkipped, humanize.Bytes(o.BytesSkipped))
+	}
 }
 
 // showProgress: a progress display only for a person at a terminal; never
@@ -169,6 +174,8 @@ type backupDoc struct {
 	Database dumpDoc    `json:"database"`
 	Uploads  uploadsDoc `json:"uploads"`
 	Cleanup  cleanupDoc `json:"cleanup"`
+	// Offsite is the push to the bucket (absent when none is set).
+	Offsite *offsite.PushReport `json:"offsite,omitempty"`
 }
 
 type dumpDoc struct {
@@ -210,6 +217,7 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
 			Refreshed: u.Refreshed},
 		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
+		Offsite: rep.Offsite,
 	}
 	if c := d.Chunks; c != nil {
 		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}

@@ -36,7 +36,8 @@ func newDoctorCommand(a *app) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check settings, commands, database connection, folders and free space",
 		Long: `Check everything a backup needs and say how to fix what is wrong. Changes
-nothing. Exit code 0 when a backup can run. With --json, the findings are
+nothing (but for one small probe object in the offsite bucket, when one is set).
+Exit code 0 when a backup can run. With --json, the findings are
 one JSON document on stdout (see docs/usage.md).
 
 ` + exitcode.Help("doctor"),

@@ -20,7 +20,7 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 type progressDisplay struct {
 	mu    sync.Mutex
 	w     io.Writer
-	p     *job.Progress
+	line  func(elapsed time.Duration) string
 	shown bool
 	done  chan struct{}
 	once  sync.Once
@@ -28,7 +28,17 @@ type progressDisplay struct {
 }
 
 func newProgressDisplay(w io.Writer, p *job.Progress) *progressDisplay {
-	d := &progressDisplay{w: w, p: p, done: make(chan struct{}), start: time.Now()}
+	return newLineDisplay(w, func(elapsed time.Duration) string {
+		step, _ := p.Step.Load().(string)
+		return fmt.Sprintf("[%s] %s | dump %s | uploads %d files, %s",
+			elapsed.Round(time.Second), step,
+			humanize.Bytes(p.DumpBytes.Load()), p.Files.Load(), humanize.Bytes(p.FilesBytes.Load()))
+	})
+}
+
+// newLineDisplay shows the line that line returns, redrawn four times a second.
+func newLineDisplay(w io.Writer, line func(elapsed time.Duration) string) *progressDisplay {
+	d := &progressDisplay{w: w, line: line, done: make(chan struct{}), start: time.Now()}
 	go d.loop()
 	return d
 }
@@ -47,10 +57,7 @@ func (d *progressDisplay) loop() {
 }
 
 func (d *progressDisplay) draw() {
-	step, _ := d.p.Step.Load().(string)
-	line := fmt.Sprintf("[%s] %s | dump %s | uploads %d files, %s",
-		time.Since(d.start).Round(time.Second), step,
-		humanize.Bytes(d.p.DumpBytes.Load()), d.p.Files.Load(), humanize.Bytes(d.p.FilesBytes.Load()))
+	line := d.line(time.Since(d.start))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fmt.Fprintf(d.w, "\r\033[K%s", line)

@@ -45,6 +45,7 @@ type Config struct {
 	Verify                 string // VerifyOff, VerifyFiles or VerifyRestore
 	RecheckPercent         int    // share of linked upload files re-read per run, 0 to 100
 	EnvFile                string // absolute path of the .env file that was read, or ""
+	Offsite                Offsite
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -183,6 +184,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 			"a compose service name: a letter or digit, then letters, digits, '.', '_' or '-'", nil)
 	}
 
+	c.Offsite = r.offsite()
+
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
@@ -241,13 +244,16 @@ func (c *Config) Environ() []string {
 	return out
 }
 
-// Secrets returns the secret values in use (the database password), for
-// redact.String on log text and pg_dump output.
+// Secrets returns the secret values in use (the database password, the S3
+// keys), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
-	if c.DB.Password == "" {
-		return nil
+	var out []string
+	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey} {
+		if s != "" {
+			out = append(out, s)
+		}
 	}
-	return []string{c.DB.Password}
+	return out
 }
 
 // origin is where a value came from; higher wins.

@@ -17,17 +17,22 @@ type SettingError struct {
 	Accepted string // what would be accepted
 	From     string // where the value came from: "in the environment", "in the .env file /srv/.env", "by a command-line flag", "by default"; may be ""
 	Err      error  // optional detail: unreadable file, unknown directive, ...
+
+	// HideValue keeps Value out of Error(): the value of a setting that is
+	// not secret may still hold one by mistake (a private key among public
+	// keys, credentials in a URL).
+	HideValue bool
 }
 
 // Error reads like
 //
 //	BACKUP_GZIP_LEVEL="10" is invalid: set in the .env file /srv/directus/.env; accepted: an integer from 1 to 9
 //
-// with the detail, when there is one, before "accepted". A secret setting is
-// named without its value.
+// with the detail, when there is one, before "accepted". A secret setting
+// (or one with HideValue) is named without its value.
 func (e *SettingError) Error() string {
 	s := e.Setting
-	if !isSecret(e.Setting) {
+	if !isSecret(e.Setting) && !e.HideValue {
 		s += fmt.Sprintf("=%q", e.Value)
 	}
 	s += " is invalid: "

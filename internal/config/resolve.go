@@ -26,6 +26,12 @@ func (r *resolver) fail(setting, value, accepted string, err error) {
 	r.errs = append(r.errs, &SettingError{Setting: setting, Value: value, Accepted: accepted, From: r.from(setting), Err: err})
 }
 
+// failHidden records a problem without the value, which may hold a secret
+// given in the wrong place.
+func (r *resolver) failHidden(setting, accepted string, err error) {
+	r.errs = append(r.errs, &SettingError{Setting: setting, HideValue: true, Accepted: accepted, From: r.from(setting), Err: err})
+}
+
 // from says where the value of setting came from, naming the .env file;
 // a bad value is easy to miss when it sits in a file nobody looks at.
 func (r *resolver) from(setting string) string {
@@ -103,23 +109,31 @@ func (r *resolver) dbClient() string {
 	return ""
 }
 
-// password resolves DB_PASSWORD and DB_PASSWORD_FILE. The one from the
-// higher-precedence source wins, so a DB_PASSWORD_FILE in the environment
-// (a Docker secret) overrides a DB_PASSWORD in the .env file; both in the
-// same source is ambiguous and refused, as the official postgres image does.
-// The password itself is not trimmed: Directus uses it as given.
+// password resolves DB_PASSWORD and DB_PASSWORD_FILE. The password itself
+// is not trimmed: Directus uses it as given. A relative DB_PASSWORD_FILE
+// from the .env file is relative to the file's folder, as for Directus.
 func (r *resolver) password() string {
-	pw, pwFrom, pwOK := r.vars.lookup(envDBPassword)
-	file, fileFrom, fileOK := r.get(envDBPasswordFile)
-	pwOK = pwOK && !blank(pw)
+	return r.secret(envDBPassword, envDBPasswordFile, "the database password", false, r.directusPath)
+}
+
+// secret resolves a secret setting and its NAME_FILE form. The one from the
+// higher-precedence source wins, so a NAME_FILE in the environment (a
+// Docker secret) overrides a NAME in the .env file; both in the same source
+// is ambiguous and refused, as the official postgres image does. One
+// trailing newline of the file is dropped. trim trims the direct value, as
+// for every other setting; resolve makes the file's path absolute.
+func (r *resolver) secret(name, fileName, what string, trim bool, resolve func(string, origin) string) string {
+	v, vFrom, vOK := r.vars.lookup(name)
+	file, fileFrom, fileOK := r.get(fileName)
+	vOK = vOK && !blank(v)
 	switch {
-	case fileOK && pwOK && fileFrom == pwFrom:
-		r.fail(envDBPasswordFile, file, "either DB_PASSWORD or DB_PASSWORD_FILE, not both in the same place", nil)
+	case fileOK && vOK && fileFrom == vFrom:
+		r.fail(fileName, file, "either "+name+" or "+fileName+", not both in the same place", nil)
 		return ""
-	case fileOK && (!pwOK || fileFrom > pwFrom):
-		data, err := os.ReadFile(r.directusPath(file, fileFrom))
+	case fileOK && (!vOK || fileFrom > vFrom):
+		data, err := os.ReadFile(resolve(file, fileFrom))
 		if err != nil {
-			r.fail(envDBPasswordFile, file, "a readable file holding the database password", err)
+			r.fail(fileName, file, "a readable file holding "+what, err)
 			return ""
 		}
 		s := string(data)
@@ -127,8 +141,10 @@ func (r *resolver) password() string {
 			s = strings.TrimSuffix(t, "\r")
 		}
 		return s
-	case pwOK:
-		return pw
+	case vOK && trim:
+		return strings.TrimSpace(v)
+	case vOK:
+		return v
 	}
 	return ""
 }

@@ -40,6 +40,24 @@ const (
 	envVerify            = "BACKUP_VERIFY"
 	envRecheckPercent    = "BACKUP_RECHECK_PERCENT"
 
+	envS3Endpoint            = "BACKUP_S3_ENDPOINT"
+	envS3Bucket              = "BACKUP_S3_BUCKET"
+	envS3Prefix              = "BACKUP_S3_PREFIX"
+	envS3Region              = "BACKUP_S3_REGION"
+	envS3AccessKeyID         = "BACKUP_S3_ACCESS_KEY_ID"
+	envS3AccessKeyIDFile     = "BACKUP_S3_ACCESS_KEY_ID_FILE"
+	envS3SecretAccessKey     = "BACKUP_S3_SECRET_ACCESS_KEY"
+	envS3SecretAccessKeyFile = "BACKUP_S3_SECRET_ACCESS_KEY_FILE"
+	envS3PathStyle           = "BACKUP_S3_PATH_STYLE"
+	envS3Insecure            = "BACKUP_S3_INSECURE"
+	envS3CAFile              = "BACKUP_S3_CA_FILE"
+	envAgeRecipients         = "BACKUP_AGE_RECIPIENTS"
+	envAgeRecipientsFile     = "BACKUP_AGE_RECIPIENTS_FILE"
+	envAgeIdentityFile       = "BACKUP_AGE_IDENTITY_FILE"
+	envOffsiteRetentionDays  = "BACKUP_OFFSITE_RETENTION_DAYS"
+	envOffsiteRetentionCount = "BACKUP_OFFSITE_RETENTION_COUNT"
+	envS3ObjectLockDays      = "BACKUP_S3_OBJECT_LOCK_DAYS"
+
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
@@ -95,6 +113,42 @@ var Settings = []Setting{
 		Usage: "compose service running PostgreSQL, for --db-method=docker"},
 	{Env: envEnvFile, Flag: "env-file", Default: "./.env when present",
 		Usage: "Directus .env file to read settings from (an explicitly named file must exist)"},
+
+	// Offsite copies; all of them are ignored while BACKUP_S3_BUCKET is empty.
+	{Env: envS3Bucket, Flag: "s3-bucket", Default: "",
+		Usage: "S3 bucket for offsite copies of each new backup (empty = no offsite copies, and the other offsite settings are ignored)"},
+	{Env: envS3Endpoint, Flag: "s3-endpoint", Default: "s3.amazonaws.com",
+		Usage: "S3 server: host[:port] (https) or an http:// or https:// URL without a path"},
+	{Env: envS3Prefix, Flag: "s3-prefix", Default: "",
+		Usage: "folder inside the bucket for this deployment's objects (empty = the bucket's top level)"},
+	{Env: envS3Region, Flag: "s3-region", Default: "",
+		Usage: "S3 region (empty = ask the server, else us-east-1)"},
+	{Env: envS3AccessKeyID, Flag: "", Default: "", Secret: true,
+		Usage: "S3 access key id; environment or .env only, since a flag would show in ps"},
+	{Env: envS3AccessKeyIDFile, Flag: "s3-access-key-id-file", Default: "",
+		Usage: "file holding the S3 access key id, by the same rules as DB_PASSWORD_FILE"},
+	{Env: envS3SecretAccessKey, Flag: "", Default: "", Secret: true,
+		Usage: "S3 secret access key; environment or .env only, since a flag would show in ps"},
+	{Env: envS3SecretAccessKeyFile, Flag: "s3-secret-access-key-file", Default: "",
+		Usage: "file holding the S3 secret access key, by the same rules as DB_PASSWORD_FILE"},
+	{Env: envS3PathStyle, Flag: "s3-path-style", Default: "auto",
+		Usage: "bucket addressing: true (path style, host/bucket), false (virtual-host style, bucket.host) or auto (chosen by the S3 client)"},
+	{Env: envS3Insecure, Flag: "s3-insecure", Default: "false",
+		Usage: "true to talk plain http to the S3 server, for a server on the same host or network"},
+	{Env: envS3CAFile, Flag: "s3-ca-file", Default: "",
+		Usage: "PEM file of the certificate authorities to trust for the S3 server, besides the system's"},
+	{Env: envAgeRecipients, Flag: "age-recipients", Default: "",
+		Usage: "age public keys (age1...), comma separated, that every offsite object is encrypted to (empty = objects are stored unencrypted)"},
+	{Env: envAgeRecipientsFile, Flag: "age-recipients-file", Default: "",
+		Usage: "file of age public keys, one per line, # comments allowed; used instead of BACKUP_AGE_RECIPIENTS by the same precedence rule as DB_PASSWORD_FILE"},
+	{Env: envAgeIdentityFile, Flag: "age-identity-file", Default: "",
+		Usage: "age private key file, needed only to restore or read back offsite copies; keep it off the backup host"},
+	{Env: envOffsiteRetentionDays, Flag: "offsite-retention-days", Default: "30",
+		Usage: "remove offsite backups older than this many days, as BACKUP_RETENTION_DAYS does locally"},
+	{Env: envOffsiteRetentionCount, Flag: "offsite-retention-count", Default: "7",
+		Usage: "always keep at least this many newest offsite backups, as BACKUP_RETENTION_COUNT does locally"},
+	{Env: envS3ObjectLockDays, Flag: "s3-object-lock-days", Default: "0",
+		Usage: "write offsite objects under S3 Object Lock for this many days, renewed while backups use them (0 = off, at most 36500)"},
 }
 
 // settingDefault returns the Default of the named setting.

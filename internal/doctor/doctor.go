@@ -16,6 +16,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
+	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -72,6 +73,14 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	fs = append(fs, checkBackups(cfg)...)
 	if f, ok := preflight.Owners(cfg.BackupsDir, os.Geteuid()); ok {
 		fs = append(fs, f)
+	}
+	if cfg.Offsite.Enabled() {
+		r, err := offsite.New(cfg.Offsite, "", nil, false)
+		if err != nil {
+			add("offsite bucket", Fail, err.Error(), "")
+		} else {
+			fs = append(fs, r.Check(ctx, cfg.Offsite.IdentityFile)...)
+		}
 	}
 	return fs
 }

@@ -29,6 +29,7 @@ const (
 	Locked      = 11
 	Refused     = 12
 	Restore     = 13
+	Offsite     = 14
 	Interrupted = 130
 )
 
@@ -41,9 +42,10 @@ const (
 	cmdRestore = "restore"
 	cmdDoctor  = "doctor"
 	cmdVersion = "version"
+	cmdOffsite = "offsite"
 )
 
-var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion}
+var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion, cmdOffsite}
 
 // Info describes one exit code.
 type Info struct {
@@ -64,12 +66,13 @@ var Table = []Info{
 	{Finalize, "finalize failed (manifest, rename, backup_latest)", []string{cmdBackup}},
 	{Cleanup, "cleanup failed (the new backup itself is complete)", []string{cmdBackup, cmdPrune}},
 	{Doctor, "doctor found problems", []string{cmdDoctor}},
-	{Problems, "verify found problems (also a backup that failed BACKUP_VERIFY: it is kept, backup_latest stays on the previous backup)", []string{cmdBackup, cmdVerify}},
+	{Problems, "verify found problems (also a backup that failed BACKUP_VERIFY: it is kept, backup_latest stays on the previous backup)", []string{cmdBackup, cmdVerify, cmdOffsite}},
 	{NoCheck, "verify could not check (e.g. no scratch database could be created)", []string{cmdBackup, cmdVerify}},
 	{Locked, "another run holds the lock on BACKUPS_DIR", []string{cmdBackup, cmdPrune, cmdRestore}},
 	{Refused, "restore refused: the target database has tables (use --yes) or does not exist (use --create)", []string{cmdRestore}},
 	{Restore, "restore failed; the target it failed on was left as it was (except an uploads swap stopped half-way, whose message gives the mv that undoes it)", []string{cmdRestore}},
-	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore}},
+	{Offsite, "offsite copy failed: the bucket could not be reached, read or written (after backup: the local backup itself is complete, and the next run pushes what is missing)", []string{cmdBackup, cmdOffsite, cmdRestore}},
+	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdOffsite}},
 }
 
 // Coder is an error that knows its exit code.

@@ -11,6 +11,7 @@ var stepCodes = map[string]int{
 	StepLatest:   exitcode.Finalize,
 	StepCleanup:  exitcode.Cleanup,
 	StepVerify:   exitcode.Problems,
+	StepOffsite:  exitcode.Offsite,
 }
 
 // ExitCode is the step's code, unless the cause carries its own (a lock
@@ -19,7 +20,9 @@ var stepCodes = map[string]int{
 // the new backup is complete.
 func (e *StepError) ExitCode() int {
 	if e.Step != StepCleanup {
-		if code, ok := exitcode.Find(e.Err); ok {
+		// An offsite error with no code of its own is an offsite failure
+		// (Usage would say nothing was done, and the backup was).
+		if code, ok := exitcode.Find(e.Err); ok && (e.Step != StepOffsite || code == exitcode.Interrupted) {
 			return code
 		}
 	}

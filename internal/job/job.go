@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
@@ -29,6 +30,7 @@ const (
 	StepVerify   = "verify"
 	StepLatest   = "latest" // switching backup_latest
 	StepCleanup  = "cleanup"
+	StepOffsite  = "offsite" // pushing the new backup to the bucket
 )
 
 // StepError is the error of a failed run: which step, and why. It has
@@ -82,6 +84,9 @@ type Report struct {
 	Uploads  snapshot.Result
 	Steps    []manifest.Step
 	Cleanup  CleanupResult
+	// Offsite is the push to the bucket; nil when no bucket is set or the
+	// push did not start.
+	Offsite *offsite.PushReport
 }
 
 // run is the state of one backup job.
@@ -192,12 +197,46 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 	res, err := cleanup(ctx, cfg, r.log, deps.Now(), r.rep.Name, deps.RetentionDryRun)
 	r.rep.Cleanup = res
 	r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepCleanup, Seconds: time.Since(start).Seconds()})
-	r.rep.Finished = deps.Now()
+	var cleanupErr error
 	if err != nil {
 		r.log.Error("cleanup failed; the new backup is complete", "backup", r.rep.Path, "err", err)
-		return r.rep, &StepError{Step: StepCleanup, Err: err, ErrorDir: r.writeErrorDir(StepCleanup, err)}
+		cleanupErr = &StepError{Step: StepCleanup, Err: err, ErrorDir: r.writeErrorDir(StepCleanup, err)}
 	}
-	return r.rep, nil
+	offsiteErr := r.pushOffsite(ctx)
+	r.rep.Finished = deps.Now()
+	if cleanupErr != nil {
+		return r.rep, cleanupErr
+	}
+	return r.rep, offsiteErr
+}
+
+// pushOffsite copies the new backup, and any the bucket lacks, to the
+// bucket. A failure leaves the local backup as it is: the next run pushes
+// what is missing.
+func (r *run) pushOffsite(ctx context.Context) error {
+	if !r.cfg.Offsite.Enabled() || ctx.Err() != nil {
+		return nil
+	}
+	r.deps.Progress.Step.Store(StepOffsite)
+	start := time.Now()
+	defer func() {
+		r.rep.Steps = append(r.rep.Steps, manifest.Step{Name: StepOffsite, Seconds: time.Since(start).Seconds()})
+	}()
+	remote, err := offsite.New(r.cfg.Offsite, r.deps.Version, r.log, false)
+	if err == nil {
+		var rep offsite.PushReport
+		rep, err = remote.Push(ctx, offsite.PushRequest{BackupsDir: r.cfg.BackupsDir, All: true})
+		r.rep.Offsite = &rep
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		r.log.Error("offsite push interrupted; the local backup is complete", "backup", r.rep.Path)
+		return &StepError{Step: StepOffsite, Err: err}
+	}
+	r.log.Error(fmt.Sprintf("offsite push failed; the local backup is complete and the next run pushes what is missing: %v", err), "step", StepOffsite)
+	return &StepError{Step: StepOffsite, Err: err, ErrorDir: r.writeErrorDir(StepOffsite, err)}
 }
 
 // Prune runs only the cleanup step: leftovers, retention and old error

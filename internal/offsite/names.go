@@ -17,3 +17,5 @@ func backupTime(name string) time.Time {
 var noOpener seal.Opener
 
 var errNotFound = s3store.ErrNotFound
+
+var errLocked = s3store.ErrLocked

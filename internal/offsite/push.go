@@ -136,6 +136,8 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 				todo = append(todo, b)
 			}
 		}
+		// Oldest first: the newest is the last to become visible.
+		slices.SortStableFunc(todo, func(a, b repo.Backup) int { return a.Time.Compare(b.Time) })
 	} else {
 		b, err := repo.Pick(req.BackupsDir, req.Backup)
 		if err != nil {
@@ -455,6 +457,12 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 			return nil, ctx.Err()
 		}
 		return nil, firstErr
+	}
+	// Later backups of this push find these objects stored.
+	for n, size := range refs {
+		if _, ok := l.Data[n]; !ok {
+			l.Data[n] = s3store.Object{Key: dataKey(n), Size: size, LastModified: r.now()}
+		}
 	}
 	ix.DumpPieces = bp.DumpPieces
 	ix.Files = bp.Files

@@ -194,19 +194,23 @@ func (s *Store) Remove(ctx context.Context, key string) error {
 	return nil
 }
 
-// Retention returns the object's retain-until date (zero when none).
+// Retention returns the object's retain-until date (zero when none). It
+// reads the header of a HEAD request rather than GetObjectRetention, whose
+// reply some servers (versitygw) word differently.
 func (s *Store) Retention(ctx context.Context, key string) (time.Time, error) {
-	_, until, err := s.c.GetObjectRetention(ctx, s.bucket, s.prefix+key, "")
+	info, err := s.c.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
 	if err != nil {
-		if code := minio.ToErrorResponse(err).Code; code == "NoSuchObjectLockConfiguration" || code == "ObjectLockConfigurationNotFoundError" {
-			return time.Time{}, nil
-		}
 		return time.Time{}, s.explain("read the retention of "+key, err)
 	}
-	if until == nil {
+	v := info.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date")
+	if v == "" {
 		return time.Time{}, nil
 	}
-	return *until, nil
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the retention of %s: %q is not a date", key, v)
+	}
+	return t, nil
 }
 
 // Extend sets the object's governance retention to until (never shortens:

@@ -182,3 +182,25 @@ func (o *Opener) Open(r io.Reader, sealed bool) (io.Reader, error) {
 
 // CanOpen reports whether identities were loaded.
 func (o *Opener) CanOpen() bool { return len(o.identities) > 0 }
+
+// Matches reports whether the opener can open what s seals: it seals a
+// probe and opens it.
+func (s *Sealer) Matches(o *Opener) bool {
+	var buf bytes.Buffer
+	w, err := s.Seal(&buf)
+	if err != nil {
+		return false
+	}
+	io.WriteString(w, "probe")
+	if w.Close() != nil {
+		return false
+	}
+	// Each recipient gets its own stanza; one identity opening the probe
+	// shows it matches one of them.
+	r, err := o.Open(&buf, true)
+	if err != nil {
+		return false
+	}
+	_, err = io.ReadAll(r)
+	return err == nil
+}
