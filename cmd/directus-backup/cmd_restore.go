@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,9 +14,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
-	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/offsite"
-	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
@@ -62,8 +58,10 @@ BACKUPS_DIR, streamed with parallel downloads, with the same targets, flags
 and checks; BACKUP is a name as "offsite list" shows it (default: the newest
 complete backup in the bucket). An encrypted copy needs
 BACKUP_AGE_IDENTITY_FILE. A missing BACKUP_S3_BUCKET or identity file, or a
-backup the bucket does not hold, is exit code 2 (nothing was done). No
-BACKUPS_DIR is needed; when it exists, its run lock is held.
+backup the bucket does not hold, is exit code 2, a bucket that cannot be
+read exit code 14 (nothing was done); a damaged object fails the restore
+(exit code 13) and leaves the target as it was. No BACKUPS_DIR is needed;
+when it exists, its run lock is held.
 
 With --json, the result is one JSON document on stdout (see docs/restore.md).
 
@@ -96,14 +94,8 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 			if err != nil {
 				return err
 			}
-			var ofs offsiteSettings
-			if f.offsite {
-				if ofs, err = offsiteSettingsFromEnv(); err != nil {
-					return err
-				}
-				if ofs.Bucket == "" {
-					return fmt.Errorf("%w: --offsite needs BACKUP_S3_BUCKET (and the other BACKUP_S3_* settings)", errUsage)
-				}
+			if f.offsite && !cfg.Offsite.Enabled() {
+				return offsite.ErrNotConfigured
 			}
 			req := restore.Request{
 				BackupsDir: cfg.BackupsDir,
@@ -133,38 +125,8 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 			}
 			var display *progressDisplay
 			if f.offsite {
-				// Opened before anything is changed: a missing key, an
-				// unreachable bucket or an unknown backup stops here.
-				remote, err := openRemote(ofs)
-				if err != nil {
+				if display, err = a.openOffsite(c.Context(), cfg, &req, f.json); err != nil {
 					return err
-				}
-				oc, err := remote.Open(c.Context(), req.Backup)
-				if err != nil {
-					if errors.Is(err, offsite.ErrNoBackup) || errors.Is(err, seal.ErrNoIdentity) {
-						return fmt.Errorf("%w: %w; nothing was changed", errUsage, err)
-					}
-					return exitcode.With(exitcode.Restore, fmt.Errorf("read the backup from %s: %w; nothing was changed", remote.Store.Where(), err))
-				}
-				progress := &job.Progress{}
-				progress.Step.Store("restore from " + oc.Index.Backup + ", downloaded")
-				req.Offsite = &restore.Offsite{
-					Backup: oc.Index.Backup, Manifest: oc.Manifest, FilesList: oc.FilesList, Jobs: remote.Jobs, Where: remote.Store.Where(),
-					Dump: func(ctx context.Context) io.ReadCloser {
-						return countingReader{ReadCloser: oc.Dump(ctx), n: &progress.DumpBytes}
-					},
-					OpenFile: func(ctx context.Context, sum string) (io.ReadCloser, error) {
-						rc, err := oc.OpenFile(ctx, sum)
-						if err != nil {
-							return nil, err
-						}
-						progress.Files.Add(1)
-						return countingReader{ReadCloser: rc, n: &progress.FilesBytes}, nil
-					},
-				}
-				if a.showProgress() && !f.json {
-					display = newProgressDisplay(a.stderr, progress)
-					req.Log = a.logger(cfg, display, nil)
 				}
 			}
 			rep, err := restore.Run(c.Context(), req)

@@ -3,18 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
-	"github.com/directus-backup/directus-backup/internal/offsite"
-	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 	"github.com/directus-backup/directus-backup/internal/testpg"
 	"github.com/directus-backup/directus-backup/internal/tests3"
@@ -62,17 +58,8 @@ func newOffsiteFixture(t *testing.T, encrypted bool) *offsiteFixture {
 	awkwardUploads(t, f.fixture)
 	f.backup = filepath.Base(f.mustBackup())
 
-	// offsite push is not wired in the CLI yet: the engine pushes.
-	store, err := s3store.Open(s3store.Config{Endpoint: s.Endpoint, Bucket: f.bucket, Region: "us-east-1", PathStyle: "true",
-		AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &offsite.Remote{Store: store, Sealer: f.sealer, Version: "test"}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := r.Push(ctx, offsite.PushRequest{BackupsDir: f.backups, Backup: f.backup}); err != nil {
-		t.Fatalf("push: %v", err)
+	if r := f.run("offsite", "push", f.backup); r.code != 0 {
+		t.Fatalf("offsite push: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	return f
 }
