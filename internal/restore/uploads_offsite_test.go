@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -184,4 +185,36 @@ func TestUploadsOffsiteBad(t *testing.T) {
 		uploadsSameTree(t, "after the failed restore", uploadsTree(t, target, true), before)
 		uploadsOnlyEntries(t, parent, "uploads")
 	})
+}
+
+// TestUploadsOffsiteParallel: files are fetched side by side, up to Jobs
+// at once, even in a small folder (downloads wait on the network, not on
+// the cores). Each fetch waits, a little, until three are in flight:
+// the three files of the backup's root folder.
+func TestUploadsOffsiteParallel(t *testing.T) {
+	src := uploadsMakeSource(t)
+	b, o, _ := uploadsOffsiteOf(t, uploadsMakeBackup(t, src, uploadsRoot, false))
+	var inflight, most atomic.Int64
+	open := o.Open
+	par := *o
+	par.Jobs = 3
+	par.Open = func(ctx context.Context, sum string) (io.ReadCloser, error) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for most.Load() < n && !most.CompareAndSwap(most.Load(), n) {
+		}
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for inflight.Load() < 3 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		return open(ctx, sum)
+	}
+	target := filepath.Join(t.TempDir(), "uploads")
+	if _, err := Uploads(t.Context(), UploadsOptions{Backup: b, Target: target, PreserveOwner: uploadsRoot, Offsite: &par}); err != nil {
+		t.Fatal(err)
+	}
+	uploadsSameTree(t, "restored", uploadsTree(t, target, false), uploadsTree(t, src, false))
+	if most.Load() != 3 {
+		t.Errorf("at most %d files fetched at once, want 3 (Jobs)", most.Load())
+	}
 }

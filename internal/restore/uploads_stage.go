@@ -212,8 +212,8 @@ func (w *uploadsWalk) batch(rel string, bfd uploadsDir, lfd, sfd int, names []st
 		results[i] = w.child(crel, names[i], bfd, lfd, sfd)
 	}
 	workers := w.workers
-	if len(names) < uploadsParallelMin {
-		workers = 1
+	if len(names) < uploadsParallelMin && u.opts.Offsite == nil {
+		workers = 1 // downloads gain from running side by side however few
 	}
 	parallel.For(len(names), workers, do)
 
