@@ -29,17 +29,18 @@ s3_free_port() {
 
 s3_start() {
   S3_DIR=$(mktemp -d /tmp/directus-backup-s3.XXXXXX)
-  mkdir "$S3_DIR/root" "$S3_DIR/versions"
+  mkdir "$S3_DIR/root" "$S3_DIR/versions" "$S3_DIR/iam"
   local port
   port=$(s3_free_port) || { log "no free port for the S3 server"; return 1; }
   DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY="ak$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
   DIRECTUS_BACKUP_TEST_S3_SECRET_KEY="sk$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   # The keys go through the environment, not argv, so ps does not show
   # them. --versioning-dir: the posix backend supports object lock only
-  # with versioning enabled.
+  # with versioning enabled. --iam-dir: accounts other than root, so tests
+  # can give a key only some rights (a bucket policy).
   ROOT_ACCESS_KEY_ID=$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY \
     ROOT_SECRET_ACCESS_KEY=$DIRECTUS_BACKUP_TEST_S3_SECRET_KEY \
-    "$S3_BIN" --port "127.0.0.1:$port" --quiet \
+    "$S3_BIN" --port "127.0.0.1:$port" --quiet --iam-dir "$S3_DIR/iam" \
     posix --versioning-dir "$S3_DIR/versions" "$S3_DIR/root" \
     >"$S3_DIR/versitygw.log" 2>&1 &
   S3_PID=$!
@@ -66,6 +67,7 @@ s3_start() {
   export DIRECTUS_BACKUP_TEST_S3_ENDPOINT="127.0.0.1:$port"
   export DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY DIRECTUS_BACKUP_TEST_S3_SECRET_KEY
   export DIRECTUS_BACKUP_TEST_S3_DIR="$S3_DIR/root"
+  export DIRECTUS_BACKUP_TEST_S3_BIN="$S3_BIN"
   log "versitygw running on 127.0.0.1:$port (objects in $S3_DIR/root)"
 }
 

@@ -139,19 +139,7 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		rep:    &Report{JobID: jobID, Started: deps.Now()},
 		stderr: &capbuf.Head{Max: 1 << 20},
 	}
-	defer func() {
-		// r.lock is set by init. The deleting is done after the lock is
-		// released, so a large removal never holds up the next run.
-		if r.tempDir != nil {
-			r.tempDir.Close()
-		}
-		if r.lock != nil {
-			r.lock.Release()
-			if !deps.RetentionDryRun {
-				purge(cfg.BackupsDir, r.log)
-			}
-		}
-	}()
+	defer r.release()
 
 	steps := []struct {
 		name string
@@ -202,12 +190,32 @@ func Run(ctx context.Context, cfg *config.Config, deps Deps) (*Report, error) {
 		r.log.Error("cleanup failed; the new backup is complete", "backup", r.rep.Path, "err", err)
 		cleanupErr = &StepError{Step: StepCleanup, Err: err, ErrorDir: r.writeErrorDir(StepCleanup, err)}
 	}
+	// The push may take long: the next backup must not wait for it. The
+	// backups it reads are held by the readers lock (push takes it).
+	r.release()
 	offsiteErr := r.pushOffsite(ctx)
 	r.rep.Finished = deps.Now()
 	if cleanupErr != nil {
 		return r.rep, cleanupErr
 	}
 	return r.rep, offsiteErr
+}
+
+// release closes the temporary folder and lets go of the run lock. The
+// deleting of retired folders is done after the lock is released, so a
+// large removal never holds up the next run.
+func (r *run) release() {
+	if r.tempDir != nil {
+		r.tempDir.Close()
+		r.tempDir = nil
+	}
+	if r.lock != nil {
+		r.lock.Release()
+		r.lock = nil
+		if !r.deps.RetentionDryRun {
+			purge(r.cfg.BackupsDir, r.log)
+		}
+	}
 }
 
 // pushOffsite copies the new backup, and any the bucket lacks, to the

@@ -1,7 +1,6 @@
 package offsite
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -33,9 +32,6 @@ type Copy struct {
 // Open reads a backup's index and meta objects. backup "" or "latest" is
 // the newest complete backup in the bucket.
 func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
-	if r.Sealer != nil && r.Sealer.Encrypted() && (r.Opener == nil || !r.Opener.CanOpen()) {
-		// Checked again per object; said here before any download.
-	}
 	if backup == "" || backup == "latest" {
 		l, err := r.list(ctx, false)
 		if err != nil {
@@ -245,5 +241,3 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingReader) Close() error { return v.c.Close() }
-
-var _ = bytes.MinRead

@@ -9,6 +9,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
+	"github.com/directus-backup/directus-backup/internal/retention"
 )
 
 // ErrNotConfigured is returned when an offsite command runs without a bucket.
@@ -30,7 +31,8 @@ func New(o config.Offsite, version string, log *slog.Logger, withIdentity bool) 
 	if err != nil {
 		return nil, exitcode.With(exitcode.Usage, fmt.Errorf("BACKUP_AGE_RECIPIENTS: %w", err))
 	}
-	r := &Remote{Store: st, Sealer: sl, LockDays: o.ObjectLockDays, Version: version, Log: log}
+	r := &Remote{Store: st, Sealer: sl, LockDays: o.ObjectLockDays, Version: version, Log: log,
+		Retention: retention.Policy{Days: o.RetentionDays, Count: o.RetentionCount}}
 	if withIdentity && o.IdentityFile != "" {
 		if r.Opener, err = seal.LoadIdentities(o.IdentityFile); err != nil {
 			return nil, exitcode.With(exitcode.Usage, err)

@@ -17,10 +17,12 @@ import (
 	"github.com/restic/chunker"
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/retention"
 )
 
 // PushRequest says which local backups to push.
@@ -161,15 +163,20 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			prev = nil
 		}
 	}
+	if req.All {
+		todo = r.worthPushing(todo, l.Backups)
+	}
 	var newest *Index
 	for _, b := range todo {
 		bp := BackupPush{Backup: b.Name}
 		switch {
 		case inBucket[b.Name]:
 			bp.Already = true
+		case b.State == repo.Legacy && !req.All:
+			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s was %w", b.Name, ErrLegacy)))
 		case b.State == repo.Legacy:
 			bp.Skipped = ErrLegacy.Error()
-			r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLegacy)
+			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
 			rep.add(bp)
@@ -215,6 +222,39 @@ func (rep *PushReport) add(bp BackupPush) {
 	rep.BytesSent += bp.BytesSent
 	rep.ObjectsSkipped += bp.ObjectsSkipped
 	rep.BytesSkipped += bp.BytesSkipped
+}
+
+// worthPushing drops the local backups the offsite retention would remove
+// right away, counted together with those in the bucket: pushing them
+// would only make work for the next prune.
+func (r *Remote) worthPushing(local []repo.Backup, inBucket []string) []repo.Backup {
+	if r.Retention.Days == 0 && r.Retention.Count == 0 {
+		return local
+	}
+	seen := map[string]bool{}
+	var items []retention.Item
+	for _, n := range inBucket {
+		seen[n] = true
+		items = append(items, retention.Item{Name: n, Time: backupTime(n)})
+	}
+	for _, b := range local {
+		if !seen[b.Name] {
+			items = append(items, retention.Item{Name: b.Name, Time: b.Time})
+		}
+	}
+	keep := map[string]bool{}
+	for _, d := range retention.Apply(items, r.Retention, r.now()) {
+		keep[d.Name] = d.Keep
+	}
+	var out []repo.Backup
+	for _, b := range local {
+		if keep[b.Name] {
+			out = append(out, b)
+		} else {
+			r.log().Debug("not pushed: the offsite retention would remove it", "backup", b.Name)
+		}
+	}
+	return out
 }
 
 // waitForPrune waits while another host prunes the bucket.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
+	"github.com/directus-backup/directus-backup/internal/retention"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 )
 
@@ -20,6 +21,10 @@ type Remote struct {
 	Sealer   *seal.Sealer // recipients; plain when it has none
 	Opener   *seal.Opener // identities, for reading data back; may be nil
 	LockDays int          // BACKUP_S3_OBJECT_LOCK_DAYS; 0 = off
+	// Retention is the offsite retention policy: push --all skips local
+	// backups it would remove at once (else each push would bring back what
+	// prune removed).
+	Retention retention.Policy
 	Jobs     int          // parallel transfers; 0 = 8
 	Version  string       // of the tool, recorded in indexes
 	Log      *slog.Logger // may be nil

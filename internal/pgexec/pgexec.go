@@ -12,6 +12,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -51,7 +52,7 @@ func (t Target) Program(program string) string {
 // process group (so a terminal's Ctrl-C reaches only us, and we decide),
 // the group gets SIGTERM, and whatever lingers after WaitDelay is killed.
 func (t Target) Command(ctx context.Context, program string, args ...string) *exec.Cmd {
-	env := os.Environ()
+	env := childEnv(os.Environ())
 	var cmd *exec.Cmd
 	if t.Method == MethodDocker {
 		// Inside the database container the client reaches the server
@@ -87,4 +88,25 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
+}
+
+// ownSecrets are settings that no database client needs: they are not
+// handed down to one (whose environment another bug could expose).
+var ownSecrets = []string{"BACKUP_S3_ACCESS_KEY_ID=", "BACKUP_S3_SECRET_ACCESS_KEY="}
+
+// childEnv is environ without ownSecrets.
+func childEnv(environ []string) []string {
+	out := environ[:0:0]
+	for _, kv := range environ {
+		drop := false
+		for _, p := range ownSecrets {
+			if strings.HasPrefix(kv, p) {
+				drop = true
+			}
+		}
+		if !drop {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

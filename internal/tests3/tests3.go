@@ -13,7 +13,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -128,4 +131,34 @@ func removeBucket(ctx context.Context, c *minio.Client, name string) error {
 // BucketDir is the folder that holds the bucket's objects on disk.
 func (s Server) BucketDir(bucket string) string {
 	return filepath.Join(s.Dir, bucket)
+}
+
+// NewUser makes an account that may do only actions (e.g. "s3:PutObject")
+// on bucket and its objects, and returns its keys. It needs the gateway's
+// admin CLI (DIRECTUS_BACKUP_TEST_S3_BIN, exported by scripts/s3.sh).
+func (s Server) NewUser(t testing.TB, bucket string, actions ...string) (access, secret string) {
+	t.Helper()
+	bin := os.Getenv("DIRECTUS_BACKUP_TEST_S3_BIN")
+	if bin == "" {
+		t.Fatal("DIRECTUS_BACKUP_TEST_S3_BIN is not set; run scripts/test.sh")
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	access, secret = "user"+hex.EncodeToString(b), "secret"+hex.EncodeToString(b)+hex.EncodeToString(b)
+	cmd := exec.Command(bin, "admin", "--endpoint-url", "http://"+s.Endpoint, "create-user",
+		"--access", access, "--secret", secret, "--role", "user")
+	// The admin keys through the environment, as scripts/s3.sh does.
+	cmd.Env = append(os.Environ(), "ADMIN_ACCESS_KEY_ID="+s.AccessKey, "ADMIN_SECRET_ACCESS_KEY="+s.SecretKey)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("create user: %v\n%s", err, out)
+	}
+	acts, _ := json.Marshal(actions)
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":[%q]},"Action":%s,"Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"]}]}`,
+		access, acts, bucket, bucket)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Client(t).SetBucketPolicy(ctx, bucket, policy); err != nil {
+		t.Fatalf("set the bucket policy: %v", err)
+	}
+	return access, secret
 }

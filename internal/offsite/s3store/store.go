@@ -114,6 +114,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, o 
 	if opts.PartSize == 0 {
 		opts.PartSize = 16 << 20
 	}
+	// S3 allows 10,000 parts: grow them for very large objects.
+	if size > 0 && uint64(size) > opts.PartSize*9000 {
+		opts.PartSize = (uint64(size)/9000 + 1<<20) &^ (1<<20 - 1)
+	}
 	if !o.RetainUntil.IsZero() {
 		opts.Mode = minio.Governance
 		opts.RetainUntilDate = o.RetainUntil.UTC()

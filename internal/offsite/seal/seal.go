@@ -25,6 +25,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"filippo.io/age"
 )
@@ -35,6 +36,10 @@ type Sealer struct {
 	recipients []age.Recipient
 	nameKey    []byte // nil when plain
 	print      string // fingerprint of the recipients; "" when plain
+
+	hdrOnce sync.Once
+	hdr     int64
+	hdrErr  error
 }
 
 // New parses the recipients (age1... public keys). None: a plain Sealer.
@@ -52,7 +57,8 @@ func New(recipients []string) (*Sealer, error) {
 	for i, r := range clean {
 		parsed, err := age.ParseRecipients(strings.NewReader(r))
 		if err != nil || len(parsed) != 1 {
-			return nil, fmt.Errorf("age recipient %d of %d is not a public key age accepts: %v", i+1, len(clean), err)
+			// age's error quotes the value, which may be a private key pasted by mistake.
+			return nil, fmt.Errorf("age recipient %d of %d is not a public key age accepts (age1...)", i+1, len(clean))
 		}
 		s.recipients = append(s.recipients, parsed[0])
 	}
@@ -102,7 +108,8 @@ func (s *Sealer) SealedSize(n int64) (int64, error) {
 	if !s.Encrypted() {
 		return n, nil
 	}
-	hdr, err := s.headerSize()
+	s.hdrOnce.Do(func() { s.hdr, s.hdrErr = s.headerSize() })
+	hdr, err := s.hdr, s.hdrErr
 	if err != nil {
 		return 0, err
 	}
