@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
-	"github.com/directus-backup/directus-backup/internal/retention"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
+	"github.com/directus-backup/directus-backup/internal/retention"
 )
 
 // Remote is the bucket and what to do with it.
@@ -25,10 +25,10 @@ type Remote struct {
 	// backups it would remove at once (else each push would bring back what
 	// prune removed).
 	Retention retention.Policy
-	Jobs     int          // parallel transfers; 0 = 8
-	Version  string       // of the tool, recorded in indexes
-	Log      *slog.Logger // may be nil
-	Now      func() time.Time
+	Jobs      int          // parallel transfers; 0 = 8
+	Version   string       // of the tool, recorded in indexes
+	Log       *slog.Logger // may be nil
+	Now       func() time.Time
 }
 
 func (r *Remote) now() time.Time {
