@@ -14,18 +14,20 @@ import (
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
+	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
 type restoreFlags struct {
 	db, uploads, yes, del, force, create, checksum, json bool
+	offsite                                              bool
 	targetDB, targetDir                                  string
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
 	var f restoreFlags
 	c := &cobra.Command{
-		Use:   "restore [BACKUP]",
+		Use:   "restore [--offsite] [BACKUP]",
 		Short: "Restore the database and/or the uploads folder from a backup",
 		Long: `Restore from BACKUP (a backup folder name; default: the one backup_latest
 points at, or the newest complete backup). Without --db or --uploads, both.
@@ -50,6 +52,16 @@ keeps it only if its SHA-256 matches the backup's (a file changed without
 a new size or time is restored from the backup). Stop Directus first.
 
 --force (deprecated) is --yes and --delete together.
+
+--offsite restores from the copy in the S3 bucket (BACKUP_S3_*) instead of
+BACKUPS_DIR, streamed with parallel downloads, with the same targets, flags
+and checks; BACKUP is a name as "offsite list" shows it (default: the newest
+complete backup in the bucket). An encrypted copy needs
+BACKUP_AGE_IDENTITY_FILE. A missing BACKUP_S3_BUCKET or identity file, or a
+backup the bucket does not hold, is exit code 2, a bucket that cannot be
+read exit code 14 (nothing was done); a damaged object fails the restore
+(exit code 13) and leaves the target as it was. No BACKUPS_DIR is needed;
+when it exists, its run lock is held.
 
 With --json, the result is one JSON document on stdout (see docs/restore.md).
 
@@ -82,6 +94,9 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 			if err != nil {
 				return err
 			}
+			if f.offsite && !cfg.Offsite.Enabled() {
+				return offsite.ErrNotConfigured
+			}
 			req := restore.Request{
 				BackupsDir: cfg.BackupsDir,
 				DB:         f.db, Owner: cfg.DB.User, Create: f.create, Yes: f.yes,
@@ -108,7 +123,16 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 					return err
 				}
 			}
+			var display *progressDisplay
+			if f.offsite {
+				if display, err = a.openOffsite(c.Context(), cfg, &req, f.json); err != nil {
+					return err
+				}
+			}
 			rep, err := restore.Run(c.Context(), req)
+			if display != nil {
+				display.Stop()
+			}
 			if f.json {
 				if rep.Backup == "" {
 					return err // no backup chosen: nothing to report
@@ -140,6 +164,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fl.BoolVar(&f.offsite, "offsite", false, "restore from the copy in the S3 bucket (BACKUP_S3_*) instead of BACKUPS_DIR")
 	return c
 }
 
@@ -200,7 +225,11 @@ func printRestore(w io.Writer, rep restore.Report) {
 		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", u.Target, u.Files,
 			humanize.Bytes(u.Bytes), check, extra, seconds(u.Seconds)))
 	}
-	fmt.Fprintf(w, "Restored from %s (%s, %s):\n%s\n  total      %s\n", rep.Backup, rep.State,
+	from := rep.Backup
+	if rep.Offsite {
+		from += " in " + rep.Where
+	}
+	fmt.Fprintf(w, "Restored from %s (%s, %s):\n%s\n  total      %s\n", from, rep.State,
 		rep.Time.Format("2006-01-02 15:04:05"), strings.Join(lines, "\n"), seconds(rep.Seconds))
 }
 

@@ -37,10 +37,13 @@ var (
 type DBOptions struct {
 	Target pgexec.Target // Target.Database is the database restored into
 	Dump   string        // db_backup.sql.gz, .sql.zst or .sql
-	SHA256 string        // expected SHA-256 of the Dump file; "" skips the check (old-script backups)
-	Force  bool          // restore over a database that has tables
-	Create bool          // create the database when it does not exist
-	Owner  string        // owner of a created database (DB_USER)
+	// Open, when set, reads the dump instead of the file Dump (an offsite
+	// copy); Dump then only names it, for its codec and for messages.
+	Open   func() (io.ReadCloser, error)
+	SHA256 string // expected SHA-256 of the Dump file; "" skips the check (old-script backups)
+	Force  bool   // restore over a database that has tables
+	Create bool   // create the database when it does not exist
+	Owner  string // owner of a created database (DB_USER)
 	// Confirm, when not nil, is asked before restoring over a database that
 	// has tables and Force is not set (an interactive "yes").
 	Confirm func(question string) bool
@@ -129,7 +132,13 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 // the scan of what the dump carried.
 func runRestore(ctx context.Context, opts DBOptions) (int64, *dumpscan.Scanner, error) {
 	scan := dumpscan.New()
-	f, err := regfile.Open(opts.Dump) // a FIFO or symlink in the backup is refused, not waited on
+	var f io.ReadCloser
+	var err error
+	if opts.Open != nil {
+		f, err = opts.Open()
+	} else {
+		f, err = regfile.Open(opts.Dump) // a FIFO or symlink in the backup is refused, not waited on
+	}
 	if err != nil {
 		return 0, scan, err
 	}

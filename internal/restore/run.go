@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -33,6 +35,26 @@ type Request struct {
 	Checksum   bool   // Uploads: keep a live file only if its SHA-256 matches
 
 	Log *slog.Logger // progress and warnings; may be nil
+
+	// Offsite, when set, is the backup to restore, read from the bucket
+	// instead of BackupsDir (Backup is then not used).
+	Offsite *Offsite
+}
+
+// Offsite is a backup in the bucket, opened (offsite.Copy), as a restore
+// reads it: streamed, never copied whole to this machine first.
+type Offsite struct {
+	Backup    string
+	Manifest  *manifest.Manifest
+	FilesList []byte // manifest.files.jsonl
+	// Dump returns the dump file's bytes; the reader fails when a piece is
+	// damaged.
+	Dump func(ctx context.Context) io.ReadCloser
+	// OpenFile returns an uploads file's content by SHA-256; its last Read
+	// fails when the content is not what was recorded.
+	OpenFile func(ctx context.Context, sha256 string) (io.ReadCloser, error)
+	Jobs     int    // parallel downloads; 0: 8
+	Where    string // the bucket, for messages and the report
 }
 
 // Report is what a restore did; its JSON form is documented in
@@ -41,6 +63,8 @@ type Report struct {
 	Backup   string         `json:"backup"`
 	State    string         `json:"state"`
 	Time     time.Time      `json:"time"`
+	Offsite  bool           `json:"offsite,omitempty"` // restored from the bucket
+	Where    string         `json:"where,omitempty"`   // the bucket (offsite)
 	Database *DBReport      `json:"database,omitempty"`
 	Uploads  *UploadsReport `json:"uploads,omitempty"`
 	Seconds  float64        `json:"seconds"`
@@ -92,6 +116,9 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var rep Report
+	if req.Offsite != nil {
+		return runOffsite(ctx, req, start, log)
+	}
 	// Chosen first for a clear error when there is none; chosen again
 	// under the lock below, as it may have been retired meanwhile.
 	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil {
@@ -121,17 +148,55 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		return rep, fmt.Errorf("%w: %s is %s", repo.ErrNoBackup, b.Name, b.State)
 	}
 	rep.Backup, rep.State, rep.Time = b.Name, string(b.State), b.Time
+	log.Info("restoring", "backup", b.Name, "state", b.State)
+	return restoreFrom(ctx, req, b, rep, start, log)
+}
+
+// runOffsite restores from an offsite copy. The run lock is taken when
+// BackupsDir exists (no backup of a half-restored database meanwhile); a
+// fresh machine restoring from the bucket has none, and needs none.
+func runOffsite(ctx context.Context, req Request, start time.Time, log *slog.Logger) (Report, error) {
+	o := req.Offsite
+	rep := Report{Backup: o.Backup, State: string(repo.Complete), Offsite: true, Where: o.Where}
+	if o.Manifest == nil {
+		return rep, fmt.Errorf("offsite backup %s: no manifest", o.Backup)
+	}
+	rep.Time, _ = repo.ParseName(o.Backup)
+	if rep.Time.IsZero() && o.Manifest.Timestamp > 0 {
+		rep.Time = time.Unix(o.Manifest.Timestamp, 0)
+	}
+	if fi, err := os.Stat(req.BackupsDir); req.BackupsDir != "" && err == nil && fi.IsDir() {
+		lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()))
+		if err != nil {
+			return rep, err
+		}
+		defer lock.Release()
+		if err := lock.HolderErr(); err != nil {
+			log.Warn("locked, but could not write who holds the lock", "err", err)
+		}
+	}
+	b := repo.Backup{Name: o.Backup, Time: rep.Time, State: repo.Complete, Manifest: o.Manifest}
+	log.Info("restoring from the bucket", "backup", b.Name, "where", o.Where)
+	return restoreFrom(ctx, req, b, rep, start, log)
+}
+
+// restoreFrom restores the database and/or the uploads from the backup b,
+// chosen (and locked) by the caller.
+func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, start time.Time, log *slog.Logger) (Report, error) {
 	done := func(err error) (Report, error) {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, err
 	}
-	log.Info("restoring", "backup", b.Name, "state", b.State)
-
+	off := req.Offsite
 	if req.DB {
 		t := req.Target
 		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm}
 		if b.Manifest != nil {
 			opts.SHA256 = b.Manifest.Database.SHA256
+		}
+		if off != nil {
+			opts.Dump = b.Manifest.Database.File
+			opts.Open = func() (io.ReadCloser, error) { return off.Dump(ctx), nil }
 		}
 		log.Info("restoring the database", "database", t.Database, "method", t.Method, "dump", opts.Dump)
 		res, err := DB(ctx, opts)
@@ -148,9 +213,13 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	if req.Uploads {
 		dir := req.UploadsDir
 		log.Info("restoring the uploads", "target", dir)
-		res, err := Uploads(ctx, UploadsOptions{
+		uo := UploadsOptions{
 			Backup: b, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
-		})
+		}
+		if off != nil {
+			uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
+		}
+		res, err := Uploads(ctx, uo)
 		if err != nil {
 			if rep.Database != nil {
 				log.Warn("the database WAS restored; only the uploads restore failed")

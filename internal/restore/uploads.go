@@ -31,6 +31,10 @@ type UploadsOptions struct {
 	PreserveOwner bool                          // restore uid/gid (true when root, like rsync -a)
 	Warn          func(msg string, args ...any) // slog-style; may be nil
 	OnFile        func(bytes int64)             // progress, called after each file restored (copied or linked); may be nil
+	// Offsite, when set, is where the uploads come from instead of the
+	// backup's folder (an offsite copy); Backup then only names the
+	// backup and carries its manifest (State Complete, Path unused).
+	Offsite *UploadsOffsite
 }
 
 // UploadsResult describes a finished uploads restore.

@@ -34,6 +34,15 @@ func (u *uploadsRun) check() error {
 	case b.State != repo.Complete && b.State != repo.Legacy:
 		return fmt.Errorf("backup %s is %s; only complete or legacy backups can be restored", b.Name, b.State)
 	}
+	if o.Offsite != nil {
+		if b.State != repo.Complete {
+			return fmt.Errorf("backup %s: an offsite copy is restored only with its manifest", b.Name)
+		}
+		// No folder of the backup on this machine: nothing to overlap, and
+		// no backup owner to accept in place of the recorded one.
+		u.backupUID, u.backupGID = -1, -1
+		return u.checkTarget()
+	}
 	bfi, err := os.Stat(b.Path)
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", b.Name, err)
@@ -51,7 +60,31 @@ func (u *uploadsRun) check() error {
 	if !sfi.IsDir() { // a symlink could lead anywhere
 		return fmt.Errorf("backup %s: %s is not a folder", b.Name, u.src)
 	}
+	if err := u.checkTarget(); err != nil {
+		return err
+	}
 
+	// Compare real paths, so that symlinked parents cannot hide an overlap.
+	backupReal, err := filepath.EvalSymlinks(b.Path)
+	if err != nil {
+		return fmt.Errorf("backup %s: %w", b.Name, err)
+	}
+	parentReal, err := filepath.EvalSymlinks(u.parent)
+	if err != nil {
+		return fmt.Errorf("parent folder of the uploads target: %w", err)
+	}
+	targetReal := filepath.Join(parentReal, u.base)
+	if fsmeta.Within(targetReal, backupReal) {
+		return fmt.Errorf("uploads target %s is inside the backup %s; refusing to restore", u.target, b.Path)
+	}
+	if fsmeta.Within(repo.UploadsIn(backupReal), targetReal) {
+		return fmt.Errorf("the backup's uploads %s are inside the uploads target %s; refusing to restore", u.src, u.target)
+	}
+	return nil
+}
+
+// checkTarget checks Target's parent and records whether Target exists.
+func (u *uploadsRun) checkTarget() error {
 	pfi, err := os.Stat(u.parent)
 	if err != nil {
 		return fmt.Errorf("parent folder of the uploads target: %w", err)
@@ -71,23 +104,6 @@ func (u *uploadsRun) check() error {
 		return fmt.Errorf("uploads target %s exists and is not a folder", u.target)
 	default:
 		u.exists = true
-	}
-
-	// Compare real paths, so that symlinked parents cannot hide an overlap.
-	backupReal, err := filepath.EvalSymlinks(b.Path)
-	if err != nil {
-		return fmt.Errorf("backup %s: %w", b.Name, err)
-	}
-	parentReal, err := filepath.EvalSymlinks(u.parent)
-	if err != nil {
-		return fmt.Errorf("parent folder of the uploads target: %w", err)
-	}
-	targetReal := filepath.Join(parentReal, u.base)
-	if fsmeta.Within(targetReal, backupReal) {
-		return fmt.Errorf("uploads target %s is inside the backup %s; refusing to restore", u.target, b.Path)
-	}
-	if fsmeta.Within(repo.UploadsIn(backupReal), targetReal) {
-		return fmt.Errorf("the backup's uploads %s are inside the uploads target %s; refusing to restore", u.src, u.target)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (u *uploadsRun) compare() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer unix.Close(bfd)
+	defer bfd.close()
 	var lst unix.Stat_t
 	if err := unix.Fstat(u.tfd, &lst); err != nil {
 		return false, fmt.Errorf("stat the uploads target %s: %w", u.target, err)
@@ -60,9 +60,9 @@ func (u *uploadsRun) sameItem(b, l *unix.Stat_t) bool {
 	return true
 }
 
-func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) error {
+func (w *uploadsWalk) compareDir(rel string, bfd uploadsDir, lfd int, bst *unix.Stat_t) error {
 	w.counts.Dirs++
-	it, err := uploadsNames(bfd, w.u.parent)
+	it, err := bfd.names(w.u.parent)
 	if err != nil {
 		return fmt.Errorf("read folder %q of backup %s: %w", rel, w.u.opts.Backup.Name, err)
 	}
@@ -78,7 +78,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				return err
 			}
 			var b, l unix.Stat_t
-			if err := unix.Fstatat(bfd, name, &b, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := bfd.stat(name, &b); err != nil {
 				return fmt.Errorf("stat %q in backup %s: %w", crel, w.u.opts.Backup.Name, err)
 			}
 			typ := uploadsType(&b)
@@ -93,7 +93,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				w.counts.Files++
 				w.counts.Bytes += b.Size
 			case manifest.TypeSymlink:
-				bt, err := fsmeta.Readlinkat(bfd, name)
+				bt, err := bfd.readlink(name)
 				if err != nil {
 					return fmt.Errorf("read symlink %q in backup %s: %w", crel, w.u.opts.Backup.Name, err)
 				}
@@ -102,17 +102,17 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 				}
 				w.counts.Symlinks++
 			case manifest.TypeDir:
-				cb, err := uploadsOpenDir(bfd, name)
+				cb, err := bfd.sub(name)
 				if err != nil {
 					return fmt.Errorf("open folder %q in backup %s: %w", crel, w.u.opts.Backup.Name, err)
 				}
 				cl, err := uploadsOpenDir(lfd, name)
 				if err != nil {
-					unix.Close(cb)
+					cb.close()
 					return errUploadsDiffers // swapped for something else meanwhile
 				}
 				err = w.compareDir(crel, cb, cl, &b)
-				unix.Close(cb)
+				cb.close()
 				unix.Close(cl)
 				if err != nil {
 					return err
@@ -139,7 +139,7 @@ func (w *uploadsWalk) compareDir(rel string, bfd, lfd int, bst *unix.Stat_t) err
 		}
 		for _, name := range batch {
 			var b unix.Stat_t
-			if err := unix.Fstatat(bfd, name, &b, unix.AT_SYMLINK_NOFOLLOW); err != nil || uploadsType(&b) == "" {
+			if err := bfd.stat(name, &b); err != nil || uploadsType(&b) == "" {
 				return errUploadsDiffers
 			}
 		}

@@ -3,6 +3,7 @@ package restore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -35,32 +36,42 @@ func (w *uploadsWalk) copyFile(rel string, ffd int, name string, sfd int, from s
 	if ist.Ino != st.Ino || ist.Dev != st.Dev {
 		return nil, 0, "", fmt.Errorf("%q in %s was replaced while restoring", rel, from)
 	}
+	n, sum, err := w.writeStaged(rel, in, sfd, name, from, &ist)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return &ist, n, sum, nil
+}
+
+// writeStaged writes what in holds into the new file name of the stage
+// folder sfd, hashing it on the way, and gives it st's attributes.
+func (w *uploadsWalk) writeStaged(rel string, in io.Reader, sfd int, name, from string, st *unix.Stat_t) (int64, string, error) {
 	ofd, err := unix.Openat(sfd, name, fsmeta.CreateFlags, 0o600)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("create %q in the stage: %w", rel, err)
+		return 0, "", fmt.Errorf("create %q in the stage: %w", rel, err)
 	}
 	out := os.NewFile(uintptr(ofd), name)
 	defer out.Close()
 
 	n, sum, err := w.copier.Copy(w.u.ctx, in, out)
 	if err != nil {
-		return nil, 0, "", w.copyErr(rel, from, err)
+		return 0, "", w.copyErr(rel, from, err)
 	}
-	if err := w.setFdAttrs(rel, ofd, sfd, name, &ist); err != nil {
-		return nil, 0, "", err
+	if err := w.setFdAttrs(rel, ofd, sfd, name, st); err != nil {
+		return 0, "", err
 	}
 	if err := w.sync.fd(ofd); err != nil {
-		return nil, 0, "", fmt.Errorf("sync %q in the stage: %w", rel, err)
+		return 0, "", fmt.Errorf("sync %q in the stage: %w", rel, err)
 	}
 	if err := out.Close(); err != nil {
-		return nil, 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
+		return 0, "", fmt.Errorf("write %q in the stage: %w", rel, err)
 	}
-	return &ist, n, sum, nil
+	return n, sum, nil
 }
 
-// copySymlink recreates the symlink name of folder ffd in the stage.
-func (w *uploadsWalk) copySymlink(rel string, ffd int, name string, sfd int, st *unix.Stat_t) (string, error) {
-	t, err := fsmeta.Readlinkat(ffd, name)
+// copySymlink recreates the symlink name of the backup folder src in the stage.
+func (w *uploadsWalk) copySymlink(rel string, src uploadsDir, name string, sfd int, st *unix.Stat_t) (string, error) {
+	t, err := src.readlink(name)
 	if err != nil {
 		return "", fmt.Errorf("read symlink %q: %w", rel, err)
 	}
@@ -156,7 +167,7 @@ func (w *uploadsWalk) hashStaged(rel string, sfd int, name string) (string, erro
 // the list's next entry is the file's. A file the list does not have as
 // the next file is copied too, but not counted as a mismatch: the list
 // disagrees with the backup, which the verifier reports.
-func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsChild) error {
+func (w *uploadsWalk) recopyMismatch(rel, name string, src uploadsDir, sfd int, r *uploadsChild) error {
 	u := w.u
 	want, ok := w.ver.expect(rel)
 	if ok && want == r.sum {
@@ -165,7 +176,7 @@ func (w *uploadsWalk) recopyMismatch(rel, name string, bfd, sfd int, r *uploadsC
 	if err := unix.Unlinkat(sfd, name, 0); err != nil {
 		return fmt.Errorf("remove %q from the stage: %w", rel, err)
 	}
-	st, n, sum, err := w.copyFile(rel, bfd, name, sfd, "backup "+u.opts.Backup.Name, &r.st)
+	st, n, sum, err := src.copyFile(w, rel, name, sfd, &r.st)
 	if err != nil {
 		return err
 	}

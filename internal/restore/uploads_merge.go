@@ -160,7 +160,7 @@ func (w *uploadsWalk) keep(rel string, lfd int, name string, sfd int) error {
 		u.res.Kept++
 		return nil
 	case unix.S_IFLNK:
-		if _, err := w.copySymlink(rel, lfd, name, sfd, &st); err != nil {
+		if _, err := w.copySymlink(rel, fdDir{fd: lfd}, name, sfd, &st); err != nil {
 			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
 				return nil // gone, or no longer a symlink
 			}

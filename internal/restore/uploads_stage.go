@@ -70,6 +70,10 @@ var errUploadsDiffers = errors.New("differs")
 
 func (u *uploadsRun) newWalk(verify bool) (*uploadsWalk, error) {
 	w := &uploadsWalk{u: u, workers: runtime.GOMAXPROCS(0)}
+	if u.opts.Offsite != nil {
+		// Downloads wait on the network, not on these cores.
+		w.workers = u.opts.Offsite.jobs()
+	}
 	w.recent = unix.NsecToTimespec(time.Now().Add(-uploadsRecent).UnixNano())
 	w.copier = fsmeta.NewCopier(1 << 20)
 	w.attrs = fsmeta.Attrs{Owner: u.opts.PreserveOwner, Atime: true}
@@ -88,18 +92,26 @@ func (w *uploadsWalk) close() {
 	}
 }
 
-// openBackup opens the backup's uploads folder.
-func (u *uploadsRun) openBackup() (int, *unix.Stat_t, error) {
+// openBackup opens the backup's uploads folder (or, offsite, its entry
+// list's root).
+func (u *uploadsRun) openBackup() (uploadsDir, *unix.Stat_t, error) {
+	if o := u.opts.Offsite; o != nil {
+		d, st, err := openList(u.ctx, o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: backup %s: %v", ErrChecksum, u.opts.Backup.Name, err)
+		}
+		return d, st, nil
+	}
 	fd, err := uploadsOpenDir(unix.AT_FDCWD, u.src)
 	if err != nil {
-		return -1, nil, fmt.Errorf("open the uploads of backup %s: %w", u.opts.Backup.Name, err)
+		return nil, nil, fmt.Errorf("open the uploads of backup %s: %w", u.opts.Backup.Name, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, nil, fmt.Errorf("stat the uploads of backup %s: %w", u.opts.Backup.Name, err)
+		return nil, nil, fmt.Errorf("stat the uploads of backup %s: %w", u.opts.Backup.Name, err)
 	}
-	return fd, &st, nil
+	return fdDir{fd: fd, backup: u.opts.Backup.Name}, &st, nil
 }
 
 // build makes the new tree in the stage: linked from Target where the
@@ -116,7 +128,7 @@ func (u *uploadsRun) build() (*uploadsSync, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(bfd)
+	defer bfd.close()
 	if err := w.dir(".", bfd, u.tfd, u.sfd, u.pfd, u.stageName, bst); err != nil {
 		return nil, err
 	}
@@ -140,7 +152,7 @@ func (w *uploadsWalk) add(e manifest.Entry, hashed bool) error {
 
 // dir fills the stage folder sfd (named sname in sparent) from the backup
 // folder bfd and the target folder lfd (-1 when Target has none there).
-func (w *uploadsWalk) dir(rel string, bfd, lfd, sfd, sparent int, sname string, bst *unix.Stat_t) error {
+func (w *uploadsWalk) dir(rel string, bfd uploadsDir, lfd, sfd, sparent int, sname string, bst *unix.Stat_t) error {
 	u := w.u
 	if lfd >= 0 {
 		if err := u.sameMount(rel, lfd); err != nil {
@@ -152,7 +164,7 @@ func (w *uploadsWalk) dir(rel string, bfd, lfd, sfd, sparent int, sname string, 
 	}
 	u.res.Dirs++
 
-	it, err := uploadsNames(bfd, u.parent)
+	it, err := bfd.names(u.parent)
 	if err != nil {
 		return fmt.Errorf("read folder %q of backup %s: %w", rel, u.opts.Backup.Name, err)
 	}
@@ -188,7 +200,7 @@ func (w *uploadsWalk) dir(rel string, bfd, lfd, sfd, sparent int, sname string, 
 // batch handles some children of a backup folder, in name order: phase 1
 // links or copies files and makes symlinks (on several workers for a big
 // batch), phase 2 records them in order and enters subfolders.
-func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error {
+func (w *uploadsWalk) batch(rel string, bfd uploadsDir, lfd, sfd int, names []string) error {
 	u := w.u
 	results := make([]uploadsChild, len(names))
 	do := func(i int) {
@@ -200,8 +212,8 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 		results[i] = w.child(crel, names[i], bfd, lfd, sfd)
 	}
 	workers := w.workers
-	if len(names) < uploadsParallelMin {
-		workers = 1
+	if len(names) < uploadsParallelMin && u.opts.Offsite == nil {
+		workers = 1 // downloads gain from running side by side however few
 	}
 	parallel.For(len(names), workers, do)
 
@@ -258,13 +270,13 @@ func (w *uploadsWalk) batch(rel string, bfd, lfd, sfd int, names []string) error
 }
 
 // subdir creates a folder in the stage and fills it.
-func (w *uploadsWalk) subdir(rel, name string, bfd, lfd, sfd int, bst *unix.Stat_t) error {
+func (w *uploadsWalk) subdir(rel, name string, bfd uploadsDir, lfd, sfd int, bst *unix.Stat_t) error {
 	u := w.u
-	cb, err := uploadsOpenDir(bfd, name)
+	cb, err := bfd.sub(name)
 	if err != nil {
 		return fmt.Errorf("open folder %q in backup %s: %w", rel, u.opts.Backup.Name, err)
 	}
-	defer unix.Close(cb)
+	defer cb.close()
 	cl := -1
 	if lfd >= 0 {
 		// A symlink (or file) in Target's place is not followed: the
@@ -288,10 +300,10 @@ func (w *uploadsWalk) subdir(rel, name string, bfd, lfd, sfd int, bst *unix.Stat
 }
 
 // child is phase 1 for one item of a backup folder.
-func (w *uploadsWalk) child(rel, name string, bfd, lfd, sfd int) uploadsChild {
+func (w *uploadsWalk) child(rel, name string, bfd uploadsDir, lfd, sfd int) uploadsChild {
 	u := w.u
 	var r uploadsChild
-	if err := unix.Fstatat(bfd, name, &r.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := bfd.stat(name, &r.st); err != nil {
 		r.err = fmt.Errorf("stat %q in backup %s: %w", rel, u.opts.Backup.Name, err)
 		return r
 	}
@@ -315,7 +327,7 @@ func (w *uploadsWalk) child(rel, name string, bfd, lfd, sfd int) uploadsChild {
 				return r
 			}
 		}
-		st, n, sum, err := w.copyFile(rel, bfd, name, sfd, "backup "+u.opts.Backup.Name, &r.st)
+		st, n, sum, err := bfd.copyFile(w, rel, name, sfd, &r.st)
 		if err != nil {
 			r.err = err
 			return r

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -36,6 +37,12 @@ type uploadsVerifier struct {
 
 func (u *uploadsRun) newVerifier() (*uploadsVerifier, error) {
 	b := u.opts.Backup
+	u.ownerUnchecked = 0 // counted again by each pass
+	if o := u.opts.Offsite; o != nil {
+		v := &uploadsVerifier{u: u, name: "files.jsonl", listHash: sha256.New()}
+		v.r = manifest.NewReader(io.TeeReader(bytes.NewReader(o.List), v.listHash))
+		return v, nil
+	}
 	p, name, err := b.ListPath()
 	if err != nil {
 		return nil, fmt.Errorf("%w: manifest of backup %s %v", ErrChecksum, b.Name, err)
@@ -44,13 +51,16 @@ func (u *uploadsRun) newVerifier() (*uploadsVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the entry list of backup %s (needed to verify the uploads): %w", b.Name, err)
 	}
-	u.ownerUnchecked = 0 // counted again by each pass
 	v := &uploadsVerifier{u: u, name: name, f: f, listHash: sha256.New()}
 	v.r = manifest.NewReader(io.TeeReader(f, v.listHash))
 	return v, nil
 }
 
-func (v *uploadsVerifier) close() { v.f.Close() }
+func (v *uploadsVerifier) close() {
+	if v.f != nil {
+		v.f.Close()
+	}
+}
 
 func (v *uploadsVerifier) problem(p, what string) {
 	v.n++
