@@ -113,9 +113,12 @@ command -v go >/dev/null || { log "go not found: install Go 1.26 or newer (see R
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR/bin"
 
-log "building directus-backup and the harness"
+log "building directus-backup, the harness and bench-s3"
 CGO_ENABLED=0 go build -o "$BENCH_DIR/bin/directus-backup" ./cmd/directus-backup
 go build -o "$BENCH_DIR/bin/bench" ./bench/cmd/bench
+# The offsite scenarios' S3 client (and age), apart from the harness so
+# that the harness's own binary, the wrapper of every measured child, stays small.
+go build -o "$BENCH_DIR/bin/bench-s3" ./bench/cmd/bench-s3
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then

@@ -34,10 +34,6 @@ func main() {
 			os.Exit(rusageExec(os.Args[2:]))
 		case "burn":
 			os.Exit(burn())
-		case "s3-put":
-			os.Exit(s3Put(os.Args[2:]))
-		case "s3-get":
-			os.Exit(s3Get(os.Args[2:]))
 		}
 	}
 	args := os.Args[1:]
@@ -54,6 +50,7 @@ type config struct {
 	Out       string
 	Work      string
 	Tool      string
+	S3Tool    string // bench-s3 (default: beside this binary)
 	Baseline  string
 	PgBin     string
 	Memory    bool
@@ -81,6 +78,7 @@ func runMain(args []string) int {
 	fl.StringVar(&cfg.Out, "out", "", "Markdown report to write (default bench/results/<size>-<date>.md)")
 	fl.StringVar(&cfg.Work, "work", "/tmp/directus-backup-bench/work", "scratch folder (emptied first)")
 	fl.StringVar(&cfg.Tool, "tool", "", "directus-backup binary")
+	fl.StringVar(&cfg.S3Tool, "s3-tool", "", "bench-s3 binary, for the offsite scenarios (default: bench-s3 beside this binary)")
 	fl.StringVar(&cfg.Baseline, "baseline", "bench/baseline.sh", "shell baseline script")
 	fl.StringVar(&cfg.PgBin, "pg-bin", os.Getenv("PG_BIN"), "PostgreSQL server binaries (for pgbench)")
 	fl.IntVar(&cfg.Recheck, "recheck-percent", -1, "also run the backup scenarios with BACKUP_RECHECK_PERCENT set to this (0 to 100), beside the default")
@@ -131,7 +129,10 @@ func runMain(args []string) int {
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join("bench", "results", fmt.Sprintf("%s-%s.md", cfg.Size, time.Now().Format("2006-01-02")))
 	}
-	for _, p := range []*string{&cfg.Tool, &cfg.Baseline, &cfg.Work, &cfg.Out} {
+	for _, p := range []*string{&cfg.Tool, &cfg.Baseline, &cfg.Work, &cfg.Out, &cfg.S3Tool} {
+		if *p == "" {
+			continue // only -s3-tool may be empty: bench-s3 beside this binary
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,14 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"filippo.io/age"
-	"github.com/minio/minio-go/v7"
 )
 
 // The offsite scenarios push the tool's backups to an S3 server started by
 // bench/run.sh (versitygw, through scripts/s3.sh), encrypted with an age
-// key made here, against the aws-s3-cp-style copy of s3copy.go. The S3
+// key made here, against the aws-s3-cp-style copy of bench-s3 put. Every
+// S3 and age operation runs in the bench-s3 binary, so that this one stays
+// small (it is also the rusage-exec wrapper of every measured child). The S3
 // server is not a child of the harness: its CPU (the same work for both
 // contenders: receiving and storing the bytes) is not counted, as the
 // PostgreSQL server's is not.
@@ -48,12 +45,13 @@ func init() {
 	}
 }
 
-// offsite is the state of the offsite scenarios: the S3 client, the age
+// offsite is the state of the offsite scenarios: the S3 server, the age
 // key, and the tool's bucket, which holds the pushes of the tool's chain
 // (its newest is pushed = the chain's latest backup) across scenarios.
 type offsite struct {
-	c            *minio.Client
-	env          []string // the S3 settings for the s3-put/s3-get children
+	tool         string   // the bench-s3 binary
+	vars         []string // the S3 server's settings (s3Env=...)
+	env          []string // baseEnv plus vars, for bench-s3
 	endpoint     string
 	access       string
 	secret       string
@@ -64,47 +62,71 @@ type offsite struct {
 	pushed       string // newest backup in toolBucket
 }
 
-// offsiteSetup connects to the S3 server and makes the age key, once.
+// s3Env names the variables the S3 test server's settings come in
+// (scripts/s3.sh exports them).
+var s3Env = []string{"DIRECTUS_BACKUP_TEST_S3_ENDPOINT", "DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY", "DIRECTUS_BACKUP_TEST_S3_SECRET_KEY"}
+
+// offsiteSetup finds the S3 server and bench-s3 and makes the age key, once.
 func (h *harness) offsiteSetup() (*offsite, error) {
 	if h.off != nil {
 		return h.off, nil
 	}
-	c, err := s3Client()
-	if err != nil {
-		return nil, err
+	o := &offsite{tool: h.cfg.S3Tool, env: h.baseEnv()}
+	if o.tool == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.tool = filepath.Join(filepath.Dir(self), "bench-s3")
 	}
-	o := &offsite{c: c}
-	for _, k := range s3Env {
-		o.env = append(o.env, k+"="+os.Getenv(k))
+	if _, err := os.Stat(o.tool); err != nil {
+		return nil, fmt.Errorf("no bench-s3 (bench/run.sh builds it beside bench; or give -s3-tool): %w", err)
 	}
-	o.endpoint, o.access, o.secret = os.Getenv(s3Env[0]), os.Getenv(s3Env[1]), os.Getenv(s3Env[2])
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return nil, err
+	var v [3]string
+	for i, k := range s3Env {
+		if v[i] = os.Getenv(k); v[i] == "" {
+			return nil, fmt.Errorf("no S3 server: %s is not set (bench/run.sh starts one through scripts/s3.sh)", k)
+		}
+		o.vars = append(o.vars, k+"="+v[i])
 	}
-	o.recipient = id.Recipient().String()
+	o.env = append(o.env, o.vars...)
+	o.endpoint, o.access, o.secret = v[0], v[1], v[2]
 	// The private key is only for offsite-restore and for reading the
 	// pushed objects list: the pushes themselves get the public key only,
 	// as on a backup host.
 	o.identityFile = filepath.Join(h.work, "age-identity.txt")
-	if err := os.WriteFile(o.identityFile, []byte(id.String()+"\n"), 0o600); err != nil {
+	out, err := o.run("keygen", "-out", o.identityFile)
+	if err != nil {
 		return nil, err
 	}
+	o.recipient = strings.TrimSpace(out)
 	h.off = o
 	return o, nil
+}
+
+// run runs bench-s3 (untimed) and returns its output.
+func (o *offsite) run(args ...string) (string, error) {
+	return run(o.env, "", append([]string{o.tool}, args...)...)
 }
 
 func (o *offsite) newBucket(kind string) (string, error) {
 	o.n++
 	name := fmt.Sprintf("bench-%s-%d", kind, o.n)
-	return name, o.c.MakeBucket(context.Background(), name, minio.MakeBucketOptions{})
+	_, err := o.run("mb", "-bucket", name)
+	return name, err
 }
 
 func (o *offsite) drop(bucket string) error {
 	if bucket == "" {
 		return nil
 	}
-	return removeBucket(context.Background(), o.c, bucket)
+	_, err := o.run("rb", "-bucket", bucket)
+	return err
+}
+
+// putArgv is the aws-s3-cp-style copy of dir under prefix/ (the baseline).
+func (o *offsite) putArgv(dir, bucket, prefix string) []string {
+	return []string{o.tool, "put", "-src", dir, "-bucket", bucket, "-prefix", prefix + "/", "-jobs", "8"}
 }
 
 // toolEnv is the tool's environment for an offsite command on the tool's
@@ -156,6 +178,12 @@ func parsePush(out, want string) (pushReport, error) {
 		return r, errors.New("offsite push says the copy is not encrypted")
 	}
 	return r, nil
+}
+
+// copyResult is what bench-s3 put and get print.
+type copyResult struct {
+	Objects int64 `json:"objects"`
+	Bytes   int64 `json:"bytes"`
 }
 
 func parseCopy(out string) (copyResult, error) {
@@ -215,15 +243,11 @@ func (h *harness) scenarioOffsitePush() error {
 		Title: "offsite-push: first push of a full backup to an empty bucket",
 		Description: fmt.Sprintf("The same backup (%s, made by the tool: %d files, %.1f MiB), into a new empty bucket on a local "+
 			"S3 server (versitygw, posix backend, on the bench filesystem) for every run. Baseline: every file of the backup folder "+
-			"PUT as one object under `<backup>/`, 8 at a time, no encryption, as `aws s3 cp --recursive` does (`bench s3-put`, "+
+			"PUT as one object under `<backup>/`, 8 at a time, no encryption, as `aws s3 cp --recursive` does (`bench-s3 put`, "+
 			"minio-go). Tool: `directus-backup offsite push %s`, encrypted with age to a recipient made by the harness (uploads files "+
 			"by content, the dump in pieces, 8 at a time). CPU counts the client only: the S3 server's work shows in the wall time.",
 			name, files, mib(bytes), name),
 		Metrics: []string{mWall, mCPU, mSys, mRSS, mObjects, mSent},
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
 	}
 	bucket := map[string]string{}
 	var lastTool pushReport
@@ -233,8 +257,7 @@ func (h *harness) scenarioOffsitePush() error {
 			prep: func(rep int) (runSpec, error) {
 				b, err := o.newBucket("base")
 				bucket[cBase] = b
-				return runSpec{Argv: []string{self, "s3-put", "-src", dir, "-bucket", b, "-prefix", name + "/", "-jobs", "8"},
-					Env: append(h.baseEnv(), o.env...), Log: h.logPath("offsite-push", cBase, rep), DiskPath: h.work}, err
+				return runSpec{Argv: o.putArgv(dir, b, name), Env: o.env, Log: h.logPath("offsite-push", cBase, rep), DiskPath: h.work}, err
 			},
 			check: func(rep int, s sample) (map[string]float64, error) {
 				r, err := parseCopy(s.Stdout)
@@ -306,10 +329,6 @@ func (h *harness) scenarioOffsitePushIncremental(name, kind string) error {
 			"stored sizes of the dump pieces the push created (read back from the bucket and the backup's objects list).",
 		Metrics: []string{mWall, mCPU, mSys, mRSS, mObjects, mSent, mFilesSent, mPieces, mDump, mDumpSent, mDumpStored, mDumpShare},
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	var cur, curDir string
 	var curFiles, curDump int64
 	var baseBucket string
@@ -339,15 +358,14 @@ func (h *harness) scenarioOffsitePushIncremental(name, kind string) error {
 		cur, curDir, curFiles, curDump = filepath.Base(bc.Dir), bc.Dir, bc.Files, bc.DumpSize
 		return nil
 	}
-	var dataBefore map[string]int64
+	listBefore := filepath.Join(h.work, "offsite-data-before.json")
 	runners := []runner{
 		{
 			key: cBase, label: "aws s3 cp --recursive style",
 			prep: func(rep int) (runSpec, error) {
 				b, err := o.newBucket("base")
 				baseBucket = b
-				return runSpec{Argv: []string{self, "s3-put", "-src", curDir, "-bucket", b, "-prefix", cur + "/", "-jobs", "8"},
-					Env: append(h.baseEnv(), o.env...), Log: h.logPath(name, cBase, rep), DiskPath: h.work}, err
+				return runSpec{Argv: o.putArgv(curDir, b, cur), Env: o.env, Log: h.logPath(name, cBase, rep), DiskPath: h.work}, err
 			},
 			check: func(rep int, s sample) (map[string]float64, error) {
 				r, err := parseCopy(s.Stdout)
@@ -364,8 +382,7 @@ func (h *harness) scenarioOffsitePushIncremental(name, kind string) error {
 		{
 			key: cTool, label: "directus-backup offsite push",
 			prep: func(rep int) (runSpec, error) {
-				var err error
-				dataBefore, err = dataObjects(o.c, o.toolBucket)
+				_, err := o.run("list", "-bucket", o.toolBucket, "-prefix", "data/", "-out", listBefore)
 				return runSpec{Argv: h.pushArgv(cur), Env: h.offsiteToolEnv(o.toolBucket, false), Dir: h.work,
 					Log: h.logPath(name, cTool, rep), DiskPath: h.work}, err
 			},
@@ -376,10 +393,15 @@ func (h *harness) scenarioOffsitePushIncremental(name, kind string) error {
 				}
 				o.pushed = cur
 				b := r.Backups[0]
-				stored, err := h.dumpStoredSent(o.toolBucket, cur, dataBefore)
+				out, err := o.run("dump-stored", "-bucket", o.toolBucket, "-backup", cur, "-identity", o.identityFile, "-before", listBefore)
 				if err != nil {
 					return nil, err
 				}
+				var ds struct{ Stored int64 }
+				if err := json.Unmarshal([]byte(out), &ds); err != nil {
+					return nil, fmt.Errorf("bench-s3 dump-stored output %q: %w", out, err)
+				}
+				stored := ds.Stored
 				return map[string]float64{mObjects: float64(r.ObjectsSent), mSent: mib(r.BytesSent), mFilesSent: float64(b.FilesSent),
 					mPieces: float64(b.DumpPiecesSent), mDump: mib(b.DumpBytes), mDumpSent: mib(b.DumpBytesSent),
 					mDumpStored: mib(stored), mDumpShare: pct(b.DumpBytesSent, b.DumpBytes)}, nil
@@ -394,69 +416,6 @@ func (h *harness) scenarioOffsitePushIncremental(name, kind string) error {
 			t.median(mDumpStored), t.median(mPieces), t.median(mFilesSent)))
 	}
 	return err
-}
-
-// dataObjects lists the data objects of a bucket: key -> stored size.
-func dataObjects(c *minio.Client, bucket string) (map[string]int64, error) {
-	m := map[string]int64{}
-	for o := range c.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Prefix: "data/", Recursive: true}) {
-		if o.Err != nil {
-			return nil, o.Err
-		}
-		m[o.Key] = o.Size
-	}
-	return m, nil
-}
-
-// dumpStoredSent returns the stored bytes of the dump pieces a push of
-// backup created: data objects new since before that the backup's objects
-// list (backups/<backup>/objects.jsonl.age, opened with the harness's
-// identity) names as dump pieces.
-func (h *harness) dumpStoredSent(bucket, backup string, before map[string]int64) (int64, error) {
-	o := h.off
-	after, err := dataObjects(o.c, bucket)
-	if err != nil {
-		return 0, err
-	}
-	obj, err := o.c.GetObject(context.Background(), bucket, "backups/"+backup+"/objects.jsonl.age", minio.GetObjectOptions{})
-	if err != nil {
-		return 0, err
-	}
-	defer obj.Close()
-	idf, err := os.ReadFile(o.identityFile)
-	if err != nil {
-		return 0, err
-	}
-	ids, err := age.ParseIdentities(strings.NewReader(string(idf)))
-	if err != nil {
-		return 0, err
-	}
-	r, err := age.Decrypt(obj, ids...)
-	if err != nil {
-		return 0, fmt.Errorf("objects list of %s: %w", backup, err)
-	}
-	var total int64
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l struct {
-			Kind string `json:"k"`
-			Name string `json:"n"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return 0, fmt.Errorf("objects list of %s: %w", backup, err)
-		}
-		if l.Kind != "dump" || len(l.Name) < 2 || seen[l.Name] {
-			continue
-		}
-		seen[l.Name] = true
-		key := "data/" + l.Name[:2] + "/" + l.Name
-		if _, old := before[key]; !old {
-			total += after[key]
-		}
-	}
-	return total, sc.Err()
 }
 
 // scenarioOffsiteRestore: restore --offsite against downloading the
@@ -474,23 +433,19 @@ func (h *harness) scenarioOffsiteRestore() error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	baseBucket, err := o.newBucket("base-restore")
 	if err != nil {
 		return err
 	}
 	defer o.drop(baseBucket)
-	if _, err := run(append(h.baseEnv(), o.env...), "", self, "s3-put", "-src", dir, "-bucket", baseBucket, "-prefix", name+"/"); err != nil {
+	if _, err := run(o.env, "", o.putArgv(dir, baseBucket, name)...); err != nil {
 		return err
 	}
 	sr := &scenarioResult{
 		Name:  "offsite-restore",
 		Title: "offsite-restore: database and uploads from the bucket into an empty database and folder",
 		Description: fmt.Sprintf("The same backup (%s), in the bucket twice: pushed by the tool (encrypted) and copied aws-s3-cp style (plain). "+
-			"Baseline, the manual path: download the whole folder with 8 parallel GETs (`bench s3-get`), then "+
+			"Baseline, the manual path: download the whole folder with 8 parallel GETs (`bench-s3 get`), then "+
 			"`gunzip -c db_backup.sql.gz | psql -q X` and `cp -a` of its uploads/ to NEW. Tool: `directus-backup restore --offsite %s --yes "+
 			"--target-db X --target-dir NEW` (streamed from the bucket, decrypted, every hash checked). X is a new empty database, "+
 			"NEW does not exist; both are removed after each run, as is the baseline's download.", name, name),
@@ -517,11 +472,11 @@ func (h *harness) scenarioOffsiteRestore() error {
 					return runSpec{}, err
 				}
 				if key == cBase {
-					script := `"$1" s3-get -bucket "$2" -prefix "$3/" -dest "$4" -jobs 8 >/dev/null &&
+					script := `"$1" get -bucket "$2" -prefix "$3/" -dest "$4" -jobs 8 >/dev/null &&
 gunzip -c "$4/db_backup.sql.gz" | psql -X -q -v ON_ERROR_STOP=1 -d "$5" &&
 cp -a "$4/uploads" "$6"`
-					return runSpec{Argv: []string{"sh", "-c", script, "sh", self, baseBucket, name, dl(rep), target(), newDir(key, rep)},
-						Env: append(h.pgEnv(), o.env...), Log: h.logPath("offsite-restore", key, rep), DiskPath: h.work}, nil
+					return runSpec{Argv: []string{"sh", "-c", script, "sh", o.tool, baseBucket, name, dl(rep), target(), newDir(key, rep)},
+						Env: append(h.pgEnv(), o.vars...), Log: h.logPath("offsite-restore", key, rep), DiskPath: h.work}, nil
 				}
 				return runSpec{Argv: []string{h.cfg.Tool, "restore", "--offsite", name, "--yes", "--target-db", target(),
 					"--target-dir", newDir(key, rep), "--no-progress"},

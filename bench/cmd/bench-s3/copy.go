@@ -5,13 +5,7 @@ package main
 // PREFIX/<its path>, 8 transfers at a time, no encryption), and fetched
 // back the same way. Written with minio-go, the tool's own S3 client, so
 // that the comparison is between the two ways of using a bucket, not
-// between two HTTP stacks. They run as the hidden subcommands
-//
-//	bench s3-put -src DIR -bucket B -prefix P [-jobs 8]
-//	bench s3-get -bucket B -prefix P -dest DIR [-jobs 8]
-//
-// with the server and keys in DIRECTUS_BACKUP_TEST_S3_{ENDPOINT,ACCESS_KEY,SECRET_KEY}
-// (never in argv, where ps shows them). Each prints {"objects":N,"bytes":B}.
+// between two HTTP stacks.
 
 import (
 	"context"
@@ -54,7 +48,7 @@ func s3ClientFrom(endpoint, access, secret string) (*minio.Client, error) {
 	})
 }
 
-// copyResult is what s3-put and s3-get print.
+// copyResult is what put and get print.
 type copyResult struct {
 	Objects int64 `json:"objects"`
 	Bytes   int64 `json:"bytes"`
@@ -62,23 +56,23 @@ type copyResult struct {
 
 // s3Put uploads every regular file under -src as one object.
 func s3Put(args []string) int {
-	fl := flag.NewFlagSet("s3-put", flag.ContinueOnError)
+	fl := flag.NewFlagSet("put", flag.ContinueOnError)
 	src := fl.String("src", "", "folder to copy")
 	bucket := fl.String("bucket", "", "bucket")
 	prefix := fl.String("prefix", "", "key prefix (ends in /)")
 	jobs := fl.Int("jobs", 8, "parallel uploads (aws s3 cp's default max_concurrent_requests is 10; 8 as the tool)")
 	if err := fl.Parse(args); err != nil || *src == "" || *bucket == "" {
-		fmt.Fprintln(os.Stderr, "usage: bench s3-put -src DIR -bucket B -prefix P [-jobs N]")
+		fmt.Fprintln(os.Stderr, "usage: bench-s3 put -src DIR -bucket B -prefix P [-jobs N]")
 		return 2
 	}
 	c, err := s3Client()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3-put:", err)
+		fmt.Fprintln(os.Stderr, "put:", err)
 		return 1
 	}
 	res, err := putTree(context.Background(), c, *src, *bucket, *prefix, *jobs)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3-put:", err)
+		fmt.Fprintln(os.Stderr, "put:", err)
 		return 1
 	}
 	return printJSON(res)
@@ -148,23 +142,23 @@ func putFile(ctx context.Context, c *minio.Client, bucket, key, path string, siz
 
 // s3Get downloads every object under -prefix into -dest.
 func s3Get(args []string) int {
-	fl := flag.NewFlagSet("s3-get", flag.ContinueOnError)
+	fl := flag.NewFlagSet("get", flag.ContinueOnError)
 	dest := fl.String("dest", "", "folder to write")
 	bucket := fl.String("bucket", "", "bucket")
 	prefix := fl.String("prefix", "", "key prefix (ends in /)")
 	jobs := fl.Int("jobs", 8, "parallel downloads")
 	if err := fl.Parse(args); err != nil || *dest == "" || *bucket == "" {
-		fmt.Fprintln(os.Stderr, "usage: bench s3-get -bucket B -prefix P -dest DIR [-jobs N]")
+		fmt.Fprintln(os.Stderr, "usage: bench-s3 get -bucket B -prefix P -dest DIR [-jobs N]")
 		return 2
 	}
 	c, err := s3Client()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3-get:", err)
+		fmt.Fprintln(os.Stderr, "get:", err)
 		return 1
 	}
 	res, err := getTree(context.Background(), c, *bucket, *prefix, *dest, *jobs)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3-get:", err)
+		fmt.Fprintln(os.Stderr, "get:", err)
 		return 1
 	}
 	return printJSON(res)
