@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"maps"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -384,6 +386,7 @@ type stallProxy struct {
 	limit   int
 	holding chan struct{} // closed when the first upload is held
 	release chan struct{}
+	dropped atomic.Bool // held uploads fail instead of going through
 	once    sync.Once
 	relOnce sync.Once
 }
@@ -392,6 +395,7 @@ func newStallProxy(t *testing.T, target string, limit int) *stallProxy {
 	t.Helper()
 	u, _ := url.Parse("http://" + target)
 	rp := httputil.NewSingleHostReverseProxy(u) // keeps the Host header: signatures stay valid
+	rp.ErrorLog = log.New(io.Discard, "", 0)    // requests of a killed client fail: expected
 	p := &stallProxy{limit: limit, holding: make(chan struct{}), release: make(chan struct{})}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/data/") {
@@ -408,6 +412,10 @@ func newStallProxy(t *testing.T, target string, limit int) *stallProxy {
 				case <-r.Context().Done():
 					return
 				}
+				if p.dropped.Load() {
+					http.Error(w, "dropped by the test", http.StatusServiceUnavailable)
+					return
+				}
 			}
 		}
 		rp.ServeHTTP(w, r)
@@ -419,6 +427,13 @@ func newStallProxy(t *testing.T, target string, limit int) *stallProxy {
 func (p *stallProxy) Endpoint() string { return p.srv.URL }
 
 func (p *stallProxy) Release() { p.relOnce.Do(func() { close(p.release) }) }
+
+// Drop fails the held uploads and waits until every request has ended.
+func (p *stallProxy) Drop() {
+	p.dropped.Store(true)
+	p.Release()
+	p.srv.Close()
+}
 
 func (p *stallProxy) waitHolding(t *testing.T) {
 	t.Helper()
@@ -478,7 +493,7 @@ func TestOffsitePushKilledResumes(t *testing.T) {
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("the push finished before it was killed\n%s\n%s", stdout, stderr)
 	}
-	p.Release()
+	p.Drop()
 	stored := len(o.objectFiles("data/"))
 
 	l := o.list()
