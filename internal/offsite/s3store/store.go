@@ -191,9 +191,32 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[Object, error
 }
 
 // Remove deletes one object. Deleting a missing object is not an error.
+//
+// In a versioned bucket (every object-locked bucket is one) a delete
+// without a version id only hides the object behind a delete marker: it
+// frees nothing, is never refused for retention, and the versions stay
+// forever. So each version is deleted by its id, newest first: a retained
+// one is refused (ErrLocked) and the object stays as it was.
 func (s *Store) Remove(ctx context.Context, key string) error {
-	if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil {
-		return s.explain("delete "+key, err)
+	var ids []string
+	for info := range s.c.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + key, WithVersions: true}) {
+		if info.Err != nil {
+			return s.explain("delete "+key, info.Err)
+		}
+		if info.Key == s.prefix+key {
+			ids = append(ids, info.VersionID) // newest first
+		}
+	}
+	if len(ids) == 0 {
+		ids = []string{""} // not listed (yet): a plain delete, as before
+	}
+	for _, id := range ids {
+		if id == "null" {
+			id = "" // the version an unversioned bucket reports
+		}
+		if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{VersionID: id}); err != nil {
+			return s.explain("delete "+key, err)
+		}
 	}
 	return nil
 }
