@@ -81,3 +81,43 @@ func TestRemove(t *testing.T) {
 		}
 	}
 }
+
+// A key with the delete right but none for versions still removes: the
+// plain delete (a delete marker in a versioned bucket), as before. With the
+// version rights too, the versions go.
+func TestRemoveWithoutVersionRights(t *testing.T) {
+	srv := tests3.Get(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	bucket := srv.NewBucket(t, true)
+	access, secret := srv.NewUser(t, bucket, "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+	s, err := Open(Config{Endpoint: srv.Endpoint, Bucket: bucket, Region: "us-east-1", AccessKeyID: access, SecretAccessKey: secret, PathStyle: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "k", strings.NewReader("v"), 1, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, "k"); err != nil {
+		t.Fatalf("remove with the delete right only: %v", err)
+	}
+	if _, err := s.Stat(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("stat after Remove: %v, want ErrNotFound", err)
+	}
+	t.Logf("versions left without the version rights: %d", versions(t, c, bucket, "k"))
+
+	access, secret = srv.NewUser(t, bucket, "s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+		"s3:ListBucketVersions", "s3:DeleteObjectVersion")
+	if s, err = Open(Config{Endpoint: srv.Endpoint, Bucket: bucket, Region: "us-east-1", AccessKeyID: access, SecretAccessKey: secret, PathStyle: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "k", strings.NewReader("w"), 1, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, "k"); err != nil {
+		t.Fatalf("remove with the version rights: %v", err)
+	}
+	if n := versions(t, c, bucket, "k"); n != 0 {
+		t.Errorf("%d versions left with the version rights", n)
+	}
+}
