@@ -890,6 +890,11 @@ func TestOffsiteObjectLock(t *testing.T) {
 		t.Errorf("prune: removed %v, %d objects locked, %d deleted; want the retained first backup kept, 1 locked, 1 deleted",
 			rep.Removed, rep.ObjectsLocked, rep.ObjectsDeleted)
 	}
+	for _, d := range rep.Decisions {
+		if d.Backup == b1 && (!d.Keep || !strings.Contains(d.Reason, "object lock")) {
+			t.Errorf("prune reports the retained first backup as %+v; want kept, under object lock", d)
+		}
+	}
 	if n := versions(orphanFree); n != 0 {
 		t.Errorf("the unreferenced object past its retention still has %d versions: prune freed nothing", n)
 	}
