@@ -124,12 +124,15 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 		r.countGarbage(l, indexes, req.Grace, &rep)
 		return done(nil)
 	}
-	for _, d := range rep.Decisions {
+	for i, d := range rep.Decisions {
 		if d.Keep {
 			continue
 		}
 		if err := r.Store.Remove(ctx, indexKey(d.Backup)); err != nil {
 			if errors.Is(err, errLocked) {
+				// The report must not say removed what stays listed.
+				rep.Decisions[i].Keep = true
+				rep.Decisions[i].Reason = d.Reason + "; kept: under object lock retention until its date"
 				r.log().Info("offsite backup kept: under object lock retention", "backup", d.Backup)
 				continue
 			}

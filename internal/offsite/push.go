@@ -79,6 +79,7 @@ type BackupPush struct {
 	FilesSent      int64   `json:"files_sent"`
 	FileBytesSent  int64   `json:"file_bytes_sent"`
 	MetaBytes      int64   `json:"meta_bytes"`
+	Extended       int64   `json:"retention_extended,omitempty"` // objects found stored whose retention was extended
 	Seconds        float64 `json:"seconds"`
 }
 
@@ -222,6 +223,7 @@ func (rep *PushReport) add(bp BackupPush) {
 	rep.BytesSent += bp.BytesSent
 	rep.ObjectsSkipped += bp.ObjectsSkipped
 	rep.BytesSkipped += bp.BytesSkipped
+	rep.Extended += bp.Extended
 }
 
 // worthPushing drops the local backups the offsite retention would remove
@@ -532,7 +534,9 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 				sent[n] = true
 			}
 		}
-		if _, err := r.extend(ctx, ix, prev, sent); err != nil {
+		n, err := r.extend(ctx, ix, prev, sent)
+		bp.Extended += n
+		if err != nil {
 			return nil, err
 		}
 	}
