@@ -14,9 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/restic/chunker"
-
-	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
@@ -296,18 +293,6 @@ func (r *Remote) lockNeeded() time.Time {
 func (r *Remote) lockTarget() time.Time {
 	step := max(1, r.LockDays/4)
 	return r.lockNeeded().Add(time.Duration(step) * 24 * time.Hour)
-}
-
-// upload is one object to send.
-type upload struct {
-	name string
-	sum  string
-	size int64  // plaintext
-	data []byte // the plaintext, or nil: read path
-	path string
-	what string // for messages
-	kind string
-	key  string // meta objects: the key; data objects: ""
 }
 
 // pushOne pushes one complete backup.
@@ -610,145 +595,4 @@ func (r *Remote) putMeta(ctx context.Context, ix *Index, meta string, data []byt
 	bp.BytesSent += n
 	bp.MetaBytes += n
 	return nil
-}
-
-// smallObject is the size up to which an object is sealed in memory.
-const smallObject = 8 << 20
-
-// send seals and stores one object, checking its bytes on the way, and
-// returns its stored size.
-func (r *Remote) send(ctx context.Context, u upload, retain time.Time) (int64, error) {
-	key := u.key
-	if key == "" {
-		key = dataKey(u.name)
-	}
-	stored, err := r.Sealer.SealedSize(u.size)
-	if err != nil {
-		return 0, err
-	}
-	var src io.Reader
-	if u.data != nil {
-		src = bytes.NewReader(u.data)
-	} else {
-		f, err := regfile.Open(u.path)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", u.what, err)
-		}
-		defer f.Close()
-		src = f
-	}
-	src = newCheckedReader(src, u.size, u.sum, u.what)
-	opts := s3store.PutOptions{RetainUntil: retain}
-	if !r.Sealer.Encrypted() {
-		return stored, r.Store.Put(ctx, key, src, stored, opts)
-	}
-	if u.size <= smallObject {
-		var buf bytes.Buffer
-		buf.Grow(int(stored))
-		w, err := r.Sealer.Seal(&buf)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := io.Copy(w, src); err != nil {
-			return 0, err
-		}
-		if err := w.Close(); err != nil {
-			return 0, err
-		}
-		if int64(buf.Len()) != stored {
-			return 0, fmt.Errorf("sealed %s is %d bytes, expected %d", u.what, buf.Len(), stored)
-		}
-		return stored, r.Store.Put(ctx, key, &buf, stored, opts)
-	}
-	// Large: seal on the fly. A bad source byte fails the copy before the
-	// sealer writes its last chunk, so the upload comes up short and fails.
-	pr, pw := io.Pipe()
-	go func() {
-		w, err := r.Sealer.Seal(pw)
-		if err == nil {
-			if _, err = io.Copy(w, src); err == nil {
-				err = w.Close()
-			}
-		}
-		pw.CloseWithError(err)
-	}()
-	err = r.Store.Put(ctx, key, pr, stored, opts)
-	pr.CloseWithError(errors.New("upload ended"))
-	return stored, err
-}
-
-// eachDumpPiece reads the backup's dump in pieces: the members its chunk
-// list names when it has a trustworthy one, else content-defined pieces of
-// the file. It returns the SHA-256 of the whole file. fn returning false
-// stops the reading.
-func (r *Remote) eachDumpPiece(b repo.Backup, fn func(off int64, piece []byte) bool) (string, error) {
-	m := b.Manifest
-	f, err := regfile.Open(filepath.Join(b.Path, m.Database.File))
-	if err != nil {
-		return "", fmt.Errorf("open the dump: %w", err)
-	}
-	defer f.Close()
-	whole := sha256.New()
-	src := io.TeeReader(f, whole)
-	stopped := errors.New("stopped")
-	var off int64
-	useList := false
-	if c := m.Database.Chunks; c != nil {
-		if _, t, err := chunked.ReadListFile(repo.ChunksIn(b.Path)); err == nil && t.SHA256 == c.ListSHA256 && t.Bytes == m.Database.Bytes {
-			useList = true
-		} else {
-			r.log().Warn("the dump's chunk list does not match its manifest; the dump is cut afresh (run verify)", "backup", b.Name)
-		}
-	}
-	if useList {
-		lf, err := regfile.Open(repo.ChunksIn(b.Path))
-		if err != nil {
-			return "", err
-		}
-		defer lf.Close()
-		buf := make([]byte, 0, 1<<20)
-		_, err = chunked.EachInList(lf, func(c chunked.Chunk) error {
-			if cap(buf) < int(c.Size) {
-				buf = make([]byte, c.Size)
-			}
-			buf = buf[:c.Size]
-			if _, err := io.ReadFull(src, buf); err != nil {
-				return fmt.Errorf("read the dump: %w", err)
-			}
-			if !fn(off, buf) {
-				return stopped
-			}
-			off += c.Size
-			return nil
-		})
-		if err == stopped {
-			return "", context.Canceled
-		}
-		if err != nil {
-			return "", err
-		}
-	} else {
-		ch := chunker.New(src, chunked.Pol)
-		buf := make([]byte, chunker.MaxSize)
-		for {
-			c, err := ch.Next(buf)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return "", fmt.Errorf("read the dump: %w", err)
-			}
-			if !fn(off, c.Data) {
-				return "", context.Canceled
-			}
-			off += int64(c.Length)
-		}
-	}
-	// Anything past the pieces still counts towards the file's hash.
-	if n, err := io.Copy(io.Discard, src); err != nil {
-		return "", err
-	} else if n > 0 {
-		return "", fmt.Errorf("%s: %w (it is longer than its chunk list): run verify", m.Database.File, ErrChanged)
-	}
-	return hex.EncodeToString(whole.Sum(nil)), nil
 }
