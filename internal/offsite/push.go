@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,12 +166,24 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 	if req.All {
 		todo = r.worthPushing(todo, l.Backups)
 	}
-	var newest *Index
+	// A backup newer than backup_latest failed BACKUP_VERIFY (or is being
+	// published): --all does not make it the newest copy offsite.
+	var latest time.Time
+	if req.All {
+		if name, ok := repo.Latest(req.BackupsDir); ok {
+			latest, _ = repo.ParseName(name)
+		}
+	}
+	pushed := map[string]*Index{}
+	var damaged []string
 	for _, b := range todo {
 		bp := BackupPush{Backup: b.Name}
 		switch {
 		case inBucket[b.Name]:
 			bp.Already = true
+		case !latest.IsZero() && b.Time.After(latest):
+			bp.Skipped = "newer than backup_latest (it failed BACKUP_VERIFY, or is not published yet)"
+			r.log().Warn("not pushed", "backup", b.Name, "reason", bp.Skipped)
 		case b.State == repo.Legacy && !req.All:
 			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s was %w", b.Name, ErrLegacy)))
 		case b.State == repo.Legacy:
@@ -177,12 +191,21 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
+			if err != nil && req.All && isLocal(err) && ctx.Err() == nil {
+				// This backup's own files are damaged: the others are
+				// still worth pushing.
+				bp.Skipped = "damaged here, not pushed: " + err.Error()
+				r.log().Error("not pushed: the local backup is damaged; run verify", "backup", b.Name, "err", err)
+				damaged = append(damaged, b.Name)
+				rep.add(bp)
+				continue
+			}
 			rep.add(bp)
 			if err != nil {
 				return done(fmt.Errorf("push %s: %w", b.Name, err))
 			}
 			inBucket[b.Name] = true
-			prev, newest = ix, ix
+			prev, pushed[b.Name] = ix, ix
 			continue
 		}
 		rep.add(bp)
@@ -190,11 +213,16 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 	// The newest backup in the bucket stays locked for LockDays from now,
 	// however old its objects are.
 	if r.LockDays > 0 {
-		if newest == nil {
-			names := append([]string{}, l.Backups...)
-			sortBackups(names)
-			if len(names) > 0 {
-				if newest, err = r.readIndex(ctx, names[len(names)-1]); err != nil {
+		names := append([]string{}, l.Backups...)
+		for n := range pushed {
+			names = append(names, n)
+		}
+		sortBackups(names)
+		var newest *Index
+		if len(names) > 0 {
+			last := names[len(names)-1]
+			if newest = pushed[last]; newest == nil {
+				if newest, err = r.readIndex(ctx, last); err != nil {
 					return done(err)
 				}
 			}
@@ -211,7 +239,22 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			}
 		}
 	}
+	if len(damaged) > 0 {
+		return done(fmt.Errorf("%d local backups are damaged and were not pushed (%s): run directus-backup verify; the others were pushed",
+			len(damaged), strings.Join(damaged, ", ")))
+	}
 	return done(nil)
+}
+
+// isLocal reports whether a push failed because of the local backup (a
+// file missing, unreadable or not matching its manifest), not the bucket.
+func isLocal(err error) bool {
+	var se *s3store.Error
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *fs.PathError
+	return errors.Is(err, ErrChanged) || errors.Is(err, regfile.ErrNotRegular) || errors.As(err, &pe)
 }
 
 func (rep *PushReport) add(bp BackupPush) {
@@ -315,6 +358,7 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	var (
 		mu       sync.Mutex
 		refs     = map[string]int64{} // name -> stored size
+		sent     = map[string]bool{}  // names sent by this push
 		lines    []objectLine
 		prog     Progress
 		readB    atomic.Int64
@@ -371,6 +415,7 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 				sentB.Add(n)
 				mu.Lock()
 				refs[u.name] = n
+				sent[u.name] = true
 				bp.ObjectsSent++
 				bp.BytesSent += n
 				switch u.kind {
@@ -397,7 +442,13 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 			return true
 		}
 		queued[u.name] = true
-		if o, ok := l.Data[u.name]; ok {
+		o, ok := l.Data[u.name]
+		if want, err := r.Sealer.SealedSize(u.size); ok && (err != nil || o.Size != want) {
+			// Damaged or cut short in the bucket: send it again.
+			r.log().Warn("an object in the bucket has the wrong size; sending it again", "object", u.name, "size", o.Size, "want", want)
+			ok = false
+		}
+		if ok {
 			refs[u.name] = o.Size
 			bp.ObjectsSkipped++
 			bp.BytesSkipped += o.Size
@@ -486,10 +537,8 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 		return nil, firstErr
 	}
 	// Later backups of this push find these objects stored.
-	for n, size := range refs {
-		if _, ok := l.Data[n]; !ok {
-			l.Data[n] = s3store.Object{Key: dataKey(n), Size: size, LastModified: r.now()}
-		}
+	for n := range sent {
+		l.Data[n] = s3store.Object{Key: dataKey(n), Size: refs[n], LastModified: r.now()}
 	}
 	ix.DumpPieces = bp.DumpPieces
 	ix.Files = bp.Files
@@ -513,12 +562,6 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	// Object lock: the objects found stored must be retained as long as the new ones.
 	if r.LockDays > 0 {
 		ix.Objects = refsOf(refs)
-		sent := map[string]bool{}
-		for n := range refs {
-			if _, found := l.Data[n]; !found {
-				sent[n] = true
-			}
-		}
 		n, err := r.extend(ctx, ix, prev, sent)
 		bp.Extended += n
 		if err != nil {

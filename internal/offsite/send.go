@@ -44,7 +44,7 @@ func (r *Remote) send(ctx context.Context, u upload, retain time.Time) (int64, e
 	} else {
 		f, err := regfile.Open(u.path)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", u.what, err)
+			return 0, fmt.Errorf("%s: %w (the local backup is damaged: run verify)", u.what, err)
 		}
 		defer f.Close()
 		src = f
