@@ -45,6 +45,7 @@ type heldLock struct {
 	body   lockBody
 	key    string
 	stop   chan struct{}
+	once   sync.Once // release runs once
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	failed bool      // a refresh failed, or came late: others may have thought us gone
@@ -117,6 +118,11 @@ func (l *heldLock) refreshFailed() bool {
 // release marks a push lock done (no delete right needed) or deletes a
 // prune lock (prune has the right).
 func (l *heldLock) release(ctx context.Context) error {
+	released := true
+	l.once.Do(func() { released = false })
+	if released {
+		return nil
+	}
 	close(l.stop)
 	l.wg.Wait()
 	// The run's context may be cancelled; the lock should still be let go.
