@@ -13,6 +13,7 @@
 # made (it holds the marker file .directus-backup-demo) or an empty one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 DEMO_DIR=${DEMO_DIR:-/tmp/directus-backup-demo}
@@ -142,4 +143,35 @@ gunzip -c "$latest/db_backup.sql.gz" | PGUSER=directus PGPASSWORD=$DEMO_PASSWORD
 echo "SELECT COUNT(*) FROM directus_users in the restored database: $(psql -X -At -d test_restore -c 'SELECT COUNT(*) FROM directus_users')"
 echo "edited articles in the restored database: $(psql -X -At -d test_restore -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(edited)'")"
 
-log "done: the demo's files are in $DEMO_DIR (the database server is stopped now)"
+log "offsite: a local S3 server (versitygw), a key pair made with age-keygen, an encrypted push"
+# shellcheck source=scripts/s3.sh
+. "$REPO/scripts/s3.sh"
+s3_install_if_missing
+s3_start
+trap 's3_stop; pg_stop_cluster' EXIT
+command -v age-keygen >/dev/null || { log "installing age (apt-get)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null; }
+ADMIN_ACCESS_KEY_ID=$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY ADMIN_SECRET_ACCESS_KEY=$DIRECTUS_BACKUP_TEST_S3_SECRET_KEY \
+  "$DIRECTUS_BACKUP_TEST_S3_BIN" admin --endpoint-url "http://$DIRECTUS_BACKUP_TEST_S3_ENDPOINT" \
+  create-bucket --bucket demo-offsite --owner "$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY"
+age-keygen -o "$DEMO_DIR/offsite.key" 2>/dev/null   # in real life: on another machine, kept offline
+export BACKUP_S3_ENDPOINT="http://$DIRECTUS_BACKUP_TEST_S3_ENDPOINT" BACKUP_S3_BUCKET=demo-offsite BACKUP_S3_PREFIX=demo/
+export BACKUP_S3_ACCESS_KEY_ID=$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY BACKUP_S3_SECRET_ACCESS_KEY=$DIRECTUS_BACKUP_TEST_S3_SECRET_KEY
+BACKUP_AGE_RECIPIENTS=$(age-keygen -y "$DEMO_DIR/offsite.key")
+export BACKUP_AGE_RECIPIENTS
+echo "BACKUP_AGE_RECIPIENTS=$BACKUP_AGE_RECIPIENTS (the public key; the private key stays in $DEMO_DIR/offsite.key)"
+"$BIN" offsite push --all
+log "a third backup pushes itself: only what changed is sent"
+psql -X -q -d directus -c "UPDATE articles SET title = title || ' (again)' WHERE id <= 5"
+sleep 1.1 # a new BACKUP_TIMESTAMP
+"$BIN" backup -q --no-progress
+"$BIN" offsite list
+echo "the bucket's files that name an uploads file (file-10.bin) in the clear: $(grep -rl 'file-10.bin' "$DIRECTUS_BACKUP_TEST_S3_DIR/demo-offsite" | wc -l)"
+
+log "second disaster: the server is gone with its backups; restore --offsite from the bucket, with the private key"
+psql -X -q -d postgres -c "DROP DATABASE directus WITH (FORCE)"
+rm -rf directus/uploads directus/data/backups
+BACKUP_AGE_IDENTITY_FILE="$DEMO_DIR/offsite.key" "$BIN" restore --offsite --create
+echo "articles edited (again) in the database restored from the bucket: $(psql -X -At -d directus -c "SELECT COUNT(*) FROM articles WHERE title LIKE '%(again)'")"
+echo "files in the uploads folder restored from the bucket: $(find directus/uploads -type f | wc -l)"
+
+log "done: the demo's files are in $DEMO_DIR (the database and S3 servers are stopped now)"

@@ -128,6 +128,13 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				if display, err = a.openOffsite(c.Context(), cfg, &req, f.json); err != nil {
 					return err
 				}
+				if ask := req.Confirm; display != nil && ask != nil {
+					req.Confirm = func(q string) bool {
+						display.pause()
+						defer display.resume()
+						return ask(q)
+					}
+				}
 			}
 			rep, err := restore.Run(c.Context(), req)
 			if display != nil {

@@ -27,7 +27,7 @@ type offsiteFixture struct {
 	backup   string // the pushed backup's name
 }
 
-func newOffsiteFixture(t *testing.T, encrypted bool) *offsiteFixture {
+func newOffsiteRestoreFixture(t *testing.T, encrypted bool) *offsiteFixture {
 	t.Helper()
 	s := tests3.Get(t)
 	f := &offsiteFixture{fixture: newFixture(t), s3: s}
@@ -123,7 +123,7 @@ func TestOffsiteRestore(t *testing.T) {
 			name = "encrypted"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := newOffsiteFixture(t, encrypted)
+			f := newOffsiteRestoreFixture(t, encrypted)
 			wantData := f.tableData(f.db)
 			wantTree := treeState(t, f.uploads)
 			if encrypted {
@@ -172,7 +172,7 @@ func TestOffsiteRestore(t *testing.T) {
 // without the identity file, the restore says what is missing and changes
 // nothing.
 func TestOffsiteRestoreRefusals(t *testing.T) {
-	f := newOffsiteFixture(t, true)
+	f := newOffsiteRestoreFixture(t, true)
 	db2 := testpg.UniqueName("offsite")
 	dir2 := filepath.Join(f.dir, "restored")
 
@@ -209,7 +209,7 @@ func TestOffsiteRestoreDamagedObject(t *testing.T) {
 			name = "encrypted"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := newOffsiteFixture(t, encrypted)
+			f := newOffsiteRestoreFixture(t, encrypted)
 			if encrypted {
 				f.env["BACKUP_AGE_IDENTITY_FILE"] = f.identity
 			}

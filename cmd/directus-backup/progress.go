@@ -18,13 +18,14 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 // progressDisplay redraws one status line on a terminal and clears it
 // before each log line, so the two never garble each other.
 type progressDisplay struct {
-	mu    sync.Mutex
-	w     io.Writer
-	line  func(elapsed time.Duration) string
-	shown bool
-	done  chan struct{}
-	once  sync.Once
-	start time.Time
+	mu     sync.Mutex
+	w      io.Writer
+	line   func(elapsed time.Duration) string
+	shown  bool
+	paused bool // while a question waits for an answer
+	done   chan struct{}
+	once   sync.Once
+	start  time.Time
 }
 
 func newProgressDisplay(w io.Writer, p *job.Progress) *progressDisplay {
@@ -60,6 +61,9 @@ func (d *progressDisplay) draw() {
 	line := d.line(time.Since(d.start))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.paused {
+		return
+	}
 	fmt.Fprintf(d.w, "\r\033[K%s", line)
 	d.shown = true
 }
@@ -73,6 +77,24 @@ func (d *progressDisplay) Write(p []byte) (int, error) {
 		d.shown = false
 	}
 	return d.w.Write(p)
+}
+
+// pause clears the line and draws nothing until resume: a question asked
+// on the terminal must stay readable.
+func (d *progressDisplay) pause() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.paused = true
+	if d.shown {
+		io.WriteString(d.w, "\r\033[K")
+		d.shown = false
+	}
+}
+
+func (d *progressDisplay) resume() {
+	d.mu.Lock()
+	d.paused = false
+	d.mu.Unlock()
 }
 
 // Stop ends the display and clears its line.

@@ -55,6 +55,12 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 	if ix.Encrypted && (r.Opener == nil || !r.Opener.CanOpen()) {
 		return nil, seal.ErrNoIdentity
 	}
+	// A plain copy where the settings say copies are encrypted was not
+	// pushed by this setup: anyone with a key that may write the bucket
+	// could have planted it (and named it the newest).
+	if !ix.Encrypted && (r.Sealer.Encrypted() || (r.Opener != nil && r.Opener.CanOpen())) {
+		return nil, fmt.Errorf("%w: offsite backup %s is stored unencrypted, but BACKUP_AGE_RECIPIENTS or BACKUP_AGE_IDENTITY_FILE say the copies are encrypted: it was not pushed with these settings, and may have been planted; to read it anyway, unset both", ErrUntrusted, backup)
+	}
 	c := &Copy{r: r, Index: ix, files: map[string]objectLine{}}
 	data, err := r.readMeta(ctx, ix, metaManifest)
 	if err != nil {
@@ -69,7 +75,7 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 		return nil, err
 	}
 	if sum := sha256.Sum256(c.FilesList); hex.EncodeToString(sum[:]) != m.Uploads.ListSHA256 {
-		return nil, fmt.Errorf("offsite backup %s: files.jsonl does not match its manifest", backup)
+		return nil, fmt.Errorf("%w: offsite backup %s: files.jsonl does not match its manifest: run offsite verify --read-data, or restore an older backup", ErrObjectDamaged, backup)
 	}
 	if m.Database.Chunks != nil {
 		if c.ChunksList, err = r.readMeta(ctx, ix, metaChunks); err != nil {
@@ -89,7 +95,7 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 		switch l.Kind {
 		case kindDump:
 			if l.Offset != off {
-				return nil, fmt.Errorf("offsite backup %s: objects.jsonl: the dump's pieces do not follow each other", backup)
+				return nil, fmt.Errorf("%w: offsite backup %s: objects.jsonl: the dump's pieces do not follow each other: restore an older backup", ErrObjectDamaged, backup)
 			}
 			off += l.Size
 			c.dump = append(c.dump, l)
@@ -98,7 +104,7 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 		}
 	}
 	if off != m.Database.Bytes {
-		return nil, fmt.Errorf("offsite backup %s: objects.jsonl: the dump's pieces add up to %d bytes, the manifest says %d", backup, off, m.Database.Bytes)
+		return nil, fmt.Errorf("%w: offsite backup %s: objects.jsonl: the dump's pieces add up to %d bytes, the manifest says %d: restore an older backup", ErrObjectDamaged, backup, off, m.Database.Bytes)
 	}
 	return c, nil
 }
@@ -217,6 +223,9 @@ type verifyingReader struct {
 	left int64
 	name string
 }
+
+// ErrUntrusted matches a copy that these settings did not push.
+var ErrUntrusted = errors.New("offsite copy not trusted")
 
 // ErrObjectDamaged matches an object whose content is not what its backup
 // recorded.

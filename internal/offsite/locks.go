@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -44,9 +45,11 @@ type heldLock struct {
 	body   lockBody
 	key    string
 	stop   chan struct{}
+	once   sync.Once // release runs once
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	failed bool // a refresh failed: others may have thought us gone
+	failed bool      // a refresh failed, or came late: others may have thought us gone
+	lastOK time.Time // of the last successful write (this host's monotonic clock)
 }
 
 func newID() string {
@@ -65,6 +68,7 @@ func (r *Remote) takeLock(ctx context.Context, kind string) (*heldLock, error) {
 	if err := l.write(ctx); err != nil {
 		return nil, fmt.Errorf("write the %s lock: %w", kind, err)
 	}
+	l.lastOK = time.Now()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -78,10 +82,18 @@ func (r *Remote) takeLock(ctx context.Context, kind string) (*heldLock, error) {
 				return
 			case <-t.C:
 				l.body.Refreshed = r.now().UTC()
-				if err := l.write(ctx); err != nil {
-					l.mu.Lock()
+				err := l.write(ctx)
+				l.mu.Lock()
+				// A refresh that comes too late (the process was
+				// suspended, the network hung) is as bad as none.
+				if err != nil || time.Since(l.lastOK) > lockStale-lockRefresh {
 					l.failed = true
-					l.mu.Unlock()
+				}
+				if err == nil {
+					l.lastOK = time.Now()
+				}
+				l.mu.Unlock()
+				if err != nil {
 					r.log().Warn("could not refresh the offsite lock", "err", err)
 				}
 			}
@@ -95,16 +107,22 @@ func (l *heldLock) write(ctx context.Context) error {
 	return l.r.Store.Put(ctx, l.key, strings.NewReader(string(data)), int64(len(data)), s3store.PutOptions{})
 }
 
-// refreshFailed reports whether a refresh failed since the lock was taken.
+// refreshFailed reports whether others may have taken the lock for stale
+// at some point: a refresh failed or came late, or none came for too long.
 func (l *heldLock) refreshFailed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.failed
+	return l.failed || time.Since(l.lastOK) > lockStale-lockRefresh
 }
 
 // release marks a push lock done (no delete right needed) or deletes a
 // prune lock (prune has the right).
 func (l *heldLock) release(ctx context.Context) error {
+	released := true
+	l.once.Do(func() { released = false })
+	if released {
+		return nil
+	}
 	close(l.stop)
 	l.wg.Wait()
 	// The run's context may be cancelled; the lock should still be let go.
@@ -127,25 +145,43 @@ type liveLock struct {
 	Body lockBody
 }
 
-// liveLocks returns the live locks of kind other than own.
+// liveLocks returns the live locks of kind other than own. Staleness is
+// judged in the server's time: the LastModified of own (written by this
+// run moments or at most lockRefresh ago) stands for "now" when it is
+// listed, so a clock that runs ahead on this host does not make a running
+// push look stale. A lock that cannot be read, but for one deleted
+// meanwhile, counts as live.
 func (r *Remote) liveLocks(ctx context.Context, kind, own string) ([]liveLock, error) {
-	var out []liveLock
-	for o, err := range r.Store.List(ctx, locksDir+kind+"-") {
+	var objs []s3store.Object
+	now := r.now()
+	for o, err := range r.Store.List(ctx, locksDir) {
 		if err != nil {
 			return nil, err
 		}
 		if o.Key == own {
+			now = o.LastModified
 			continue
 		}
-		if r.now().Sub(o.LastModified) > lockStale {
+		if strings.HasPrefix(o.Key, locksDir+kind+"-") {
+			objs = append(objs, o)
+		}
+	}
+	var out []liveLock
+	for _, o := range objs {
+		if now.Sub(o.LastModified) > lockStale {
 			continue
 		}
 		data, err := r.Store.ReadAll(ctx, o.Key)
-		if err != nil {
-			continue // deleted meanwhile
+		if errors.Is(err, s3store.ErrNotFound) {
+			continue // released meanwhile
 		}
 		var b lockBody
-		if json.Unmarshal(data, &b) != nil || b.Done {
+		switch {
+		case err != nil:
+			b = lockBody{Kind: kind, Host: "unknown (the lock could not be read: " + err.Error() + ")"}
+		case json.Unmarshal(data, &b) != nil:
+			b = lockBody{Kind: kind, Host: "unknown (the lock is not readable JSON)"}
+		case b.Done:
 			continue
 		}
 		out = append(out, liveLock{Key: o.Key, Body: b})

@@ -1,9 +1,10 @@
 package offsite
 
 import (
+	"time"
+
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
-	"time"
 
 	"github.com/directus-backup/directus-backup/internal/repo"
 )

@@ -50,8 +50,11 @@ func Code(err error) error {
 	if _, ok := exitcode.Find(err); ok {
 		return err
 	}
-	if errors.Is(err, seal.ErrNoIdentity) || errors.Is(err, ErrNoBackup) {
+	if errors.Is(err, seal.ErrNoIdentity) || errors.Is(err, ErrNoBackup) || errors.Is(err, ErrUntrusted) {
 		return exitcode.With(exitcode.Usage, err)
+	}
+	if errors.Is(err, ErrObjectDamaged) {
+		return exitcode.With(exitcode.Restore, err)
 	}
 	return exitcode.With(exitcode.Offsite, err)
 }

@@ -75,13 +75,11 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 				r.log().Warn("could not remove the offsite prune lock; pushes wait for it for 15 minutes", "err", err)
 			}
 		}()
-		live, err := r.liveLocks(ctx, "push", "")
+		reason, err := r.pushRunning(ctx, lock)
 		if err != nil {
 			return done(err)
 		}
-		if len(live) > 0 {
-			rep.GCSkipped = "a push is running (" + live[0].Body.String() + "): unreferenced objects are kept until the next prune"
-		}
+		rep.GCSkipped = reason
 	}
 	l, err := r.list(ctx, true)
 	if err != nil {
@@ -124,12 +122,15 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 		r.countGarbage(l, indexes, req.Grace, &rep)
 		return done(nil)
 	}
-	for _, d := range rep.Decisions {
+	for i, d := range rep.Decisions {
 		if d.Keep {
 			continue
 		}
 		if err := r.Store.Remove(ctx, indexKey(d.Backup)); err != nil {
 			if errors.Is(err, errLocked) {
+				// The report must not say removed what stays listed.
+				rep.Decisions[i].Keep = true
+				rep.Decisions[i].Reason = d.Reason + "; kept: under object lock retention until its date"
 				r.log().Info("offsite backup kept: under object lock retention", "backup", d.Backup)
 				continue
 			}
@@ -141,14 +142,34 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 			return done(err)
 		}
 	}
-	for name, t := range l.Partial {
-		if r.now().Sub(t) < req.Grace {
-			continue
+	// Leftovers of unfinished pushes, only while no push runs (a push of
+	// the same backup may be writing them again), and only the objects
+	// listed above, each past the grace period.
+	if rep.GCSkipped == "" {
+		for name, t := range l.Partial {
+			if r.now().Sub(t) < req.Grace {
+				continue
+			}
+			for _, o := range l.PartialObjs[name] {
+				if strings.HasSuffix(o.Key, "/"+indexName) || r.now().Sub(o.LastModified) < req.Grace {
+					continue
+				}
+				if err := r.Store.Remove(ctx, o.Key); err != nil && !errors.Is(err, errLocked) {
+					return done(fmt.Errorf("remove an unfinished push of %s: %w", name, err))
+				}
+			}
+			rep.PartialRemoved = append(rep.PartialRemoved, name)
 		}
-		if err := r.removeMeta(ctx, name); err != nil {
+	}
+	if rep.GCSkipped == "" {
+		// Look again right before deleting: a push that started after the
+		// first look has seen this prune's lock and waits, but one that
+		// started before it and was slow to write its lock is caught here.
+		if reason, err := r.pushRunning(ctx, lock); err != nil {
 			return done(err)
+		} else if reason != "" {
+			rep.GCSkipped = reason
 		}
-		rep.PartialRemoved = append(rep.PartialRemoved, name)
 	}
 	if rep.GCSkipped == "" {
 		garbage := r.countGarbage(l, indexes, req.Grace, &rep)
@@ -166,12 +187,17 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 			}
 		}
 	}
-	// Finished pushes' locks, and locks of runs long gone.
-	for key, o := range l.Locks {
-		if !strings.HasPrefix(key, locksDir+"push-") {
-			continue
+	// Finished pushes' locks, and locks of runs long gone. Those listed
+	// before are the only candidates: a push starting now is not touched.
+	if live, err := r.liveLocks(ctx, "push", lock.key); err == nil {
+		running := map[string]bool{}
+		for _, l := range live {
+			running[l.Key] = true
 		}
-		if live, _ := r.isLive(ctx, key, o.LastModified); !live {
+		for key := range l.Locks {
+			if !strings.HasPrefix(key, locksDir+"push-") || running[key] {
+				continue
+			}
 			if err := r.Store.Remove(ctx, key); err != nil && !errors.Is(err, errLocked) {
 				r.log().Warn("could not remove a finished push lock", "lock", key, "err", err)
 			}
@@ -224,19 +250,19 @@ func (r *Remote) removeMeta(ctx context.Context, name string) error {
 	return nil
 }
 
-// isLive reports whether the lock at key is held by a running push.
-func (r *Remote) isLive(ctx context.Context, key string, modified time.Time) (bool, error) {
-	if r.now().Sub(modified) > lockStale {
-		return false, nil
+// pushRunning says why no data object may be deleted now ("" when they
+// may): a push is running, or this prune's own lock may have looked stale
+// to a push that then went ahead.
+func (r *Remote) pushRunning(ctx context.Context, lock *heldLock) (string, error) {
+	if lock.refreshFailed() {
+		return "this prune's lock could not be kept fresh: unreferenced objects are kept until the next prune", nil
 	}
-	live, err := r.liveLocks(ctx, "push", "")
+	live, err := r.liveLocks(ctx, "push", lock.key)
 	if err != nil {
-		return true, err
+		return "", err
 	}
-	for _, l := range live {
-		if l.Key == key {
-			return true, nil
-		}
+	if len(live) > 0 {
+		return "a push is running (" + live[0].Body.String() + "): unreferenced objects are kept until the next prune", nil
 	}
-	return false, nil
+	return "", nil
 }

@@ -8,15 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/restic/chunker"
-
-	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
@@ -79,6 +78,7 @@ type BackupPush struct {
 	FilesSent      int64   `json:"files_sent"`
 	FileBytesSent  int64   `json:"file_bytes_sent"`
 	MetaBytes      int64   `json:"meta_bytes"`
+	Extended       int64   `json:"retention_extended,omitempty"` // objects found stored whose retention was extended
 	Seconds        float64 `json:"seconds"`
 }
 
@@ -166,12 +166,24 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 	if req.All {
 		todo = r.worthPushing(todo, l.Backups)
 	}
-	var newest *Index
+	// A backup newer than backup_latest failed BACKUP_VERIFY (or is being
+	// published): --all does not make it the newest copy offsite.
+	var latest time.Time
+	if req.All {
+		if name, ok := repo.Latest(req.BackupsDir); ok {
+			latest, _ = repo.ParseName(name)
+		}
+	}
+	pushed := map[string]*Index{}
+	var damaged []string
 	for _, b := range todo {
 		bp := BackupPush{Backup: b.Name}
 		switch {
 		case inBucket[b.Name]:
 			bp.Already = true
+		case !latest.IsZero() && b.Time.After(latest):
+			bp.Skipped = "newer than backup_latest (it failed BACKUP_VERIFY, or is not published yet)"
+			r.log().Warn("not pushed", "backup", b.Name, "reason", bp.Skipped)
 		case b.State == repo.Legacy && !req.All:
 			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s was %w", b.Name, ErrLegacy)))
 		case b.State == repo.Legacy:
@@ -179,12 +191,21 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
+			if err != nil && req.All && isLocal(err) && ctx.Err() == nil {
+				// This backup's own files are damaged: the others are
+				// still worth pushing.
+				bp.Skipped = "damaged here, not pushed: " + err.Error()
+				r.log().Error("not pushed: the local backup is damaged; run verify", "backup", b.Name, "err", err)
+				damaged = append(damaged, b.Name)
+				rep.add(bp)
+				continue
+			}
 			rep.add(bp)
 			if err != nil {
 				return done(fmt.Errorf("push %s: %w", b.Name, err))
 			}
 			inBucket[b.Name] = true
-			prev, newest = ix, ix
+			prev, pushed[b.Name] = ix, ix
 			continue
 		}
 		rep.add(bp)
@@ -192,11 +213,16 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 	// The newest backup in the bucket stays locked for LockDays from now,
 	// however old its objects are.
 	if r.LockDays > 0 {
-		if newest == nil {
-			names := append([]string{}, l.Backups...)
-			sortBackups(names)
-			if len(names) > 0 {
-				if newest, err = r.readIndex(ctx, names[len(names)-1]); err != nil {
+		names := append([]string{}, l.Backups...)
+		for n := range pushed {
+			names = append(names, n)
+		}
+		sortBackups(names)
+		var newest *Index
+		if len(names) > 0 {
+			last := names[len(names)-1]
+			if newest = pushed[last]; newest == nil {
+				if newest, err = r.readIndex(ctx, last); err != nil {
 					return done(err)
 				}
 			}
@@ -213,7 +239,22 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 			}
 		}
 	}
+	if len(damaged) > 0 {
+		return done(fmt.Errorf("%d local backups are damaged and were not pushed (%s): run directus-backup verify; the others were pushed",
+			len(damaged), strings.Join(damaged, ", ")))
+	}
 	return done(nil)
+}
+
+// isLocal reports whether a push failed because of the local backup (a
+// file missing, unreadable or not matching its manifest), not the bucket.
+func isLocal(err error) bool {
+	var se *s3store.Error
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *fs.PathError
+	return errors.Is(err, ErrChanged) || errors.Is(err, regfile.ErrNotRegular) || errors.As(err, &pe)
 }
 
 func (rep *PushReport) add(bp BackupPush) {
@@ -222,6 +263,7 @@ func (rep *PushReport) add(bp BackupPush) {
 	rep.BytesSent += bp.BytesSent
 	rep.ObjectsSkipped += bp.ObjectsSkipped
 	rep.BytesSkipped += bp.BytesSkipped
+	rep.Extended += bp.Extended
 }
 
 // worthPushing drops the local backups the offsite retention would remove
@@ -296,18 +338,6 @@ func (r *Remote) lockTarget() time.Time {
 	return r.lockNeeded().Add(time.Duration(step) * 24 * time.Hour)
 }
 
-// upload is one object to send.
-type upload struct {
-	name string
-	sum  string
-	size int64  // plaintext
-	data []byte // the plaintext, or nil: read path
-	path string
-	what string // for messages
-	kind string
-	key  string // meta objects: the key; data objects: ""
-}
-
 // pushOne pushes one complete backup.
 func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *Index, lock *heldLock, bp *BackupPush, progress func(Progress)) (*Index, error) {
 	start := r.now()
@@ -328,6 +358,7 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	var (
 		mu       sync.Mutex
 		refs     = map[string]int64{} // name -> stored size
+		sent     = map[string]bool{}  // names sent by this push
 		lines    []objectLine
 		prog     Progress
 		readB    atomic.Int64
@@ -384,6 +415,7 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 				sentB.Add(n)
 				mu.Lock()
 				refs[u.name] = n
+				sent[u.name] = true
 				bp.ObjectsSent++
 				bp.BytesSent += n
 				switch u.kind {
@@ -410,7 +442,13 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 			return true
 		}
 		queued[u.name] = true
-		if o, ok := l.Data[u.name]; ok {
+		o, ok := l.Data[u.name]
+		if want, err := r.Sealer.SealedSize(u.size); ok && (err != nil || o.Size != want) {
+			// Damaged or cut short in the bucket: send it again.
+			r.log().Warn("an object in the bucket has the wrong size; sending it again", "object", u.name, "size", o.Size, "want", want)
+			ok = false
+		}
+		if ok {
 			refs[u.name] = o.Size
 			bp.ObjectsSkipped++
 			bp.BytesSkipped += o.Size
@@ -499,10 +537,8 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 		return nil, firstErr
 	}
 	// Later backups of this push find these objects stored.
-	for n, size := range refs {
-		if _, ok := l.Data[n]; !ok {
-			l.Data[n] = s3store.Object{Key: dataKey(n), Size: size, LastModified: r.now()}
-		}
+	for n := range sent {
+		l.Data[n] = s3store.Object{Key: dataKey(n), Size: refs[n], LastModified: r.now()}
 	}
 	ix.DumpPieces = bp.DumpPieces
 	ix.Files = bp.Files
@@ -526,13 +562,9 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	// Object lock: the objects found stored must be retained as long as the new ones.
 	if r.LockDays > 0 {
 		ix.Objects = refsOf(refs)
-		sent := map[string]bool{}
-		for n := range refs {
-			if _, found := l.Data[n]; !found {
-				sent[n] = true
-			}
-		}
-		if _, err := r.extend(ctx, ix, prev, sent); err != nil {
+		n, err := r.extend(ctx, ix, prev, sent)
+		bp.Extended += n
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -606,145 +638,4 @@ func (r *Remote) putMeta(ctx context.Context, ix *Index, meta string, data []byt
 	bp.BytesSent += n
 	bp.MetaBytes += n
 	return nil
-}
-
-// smallObject is the size up to which an object is sealed in memory.
-const smallObject = 8 << 20
-
-// send seals and stores one object, checking its bytes on the way, and
-// returns its stored size.
-func (r *Remote) send(ctx context.Context, u upload, retain time.Time) (int64, error) {
-	key := u.key
-	if key == "" {
-		key = dataKey(u.name)
-	}
-	stored, err := r.Sealer.SealedSize(u.size)
-	if err != nil {
-		return 0, err
-	}
-	var src io.Reader
-	if u.data != nil {
-		src = bytes.NewReader(u.data)
-	} else {
-		f, err := regfile.Open(u.path)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", u.what, err)
-		}
-		defer f.Close()
-		src = f
-	}
-	src = newCheckedReader(src, u.size, u.sum, u.what)
-	opts := s3store.PutOptions{RetainUntil: retain}
-	if !r.Sealer.Encrypted() {
-		return stored, r.Store.Put(ctx, key, src, stored, opts)
-	}
-	if u.size <= smallObject {
-		var buf bytes.Buffer
-		buf.Grow(int(stored))
-		w, err := r.Sealer.Seal(&buf)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := io.Copy(w, src); err != nil {
-			return 0, err
-		}
-		if err := w.Close(); err != nil {
-			return 0, err
-		}
-		if int64(buf.Len()) != stored {
-			return 0, fmt.Errorf("sealed %s is %d bytes, expected %d", u.what, buf.Len(), stored)
-		}
-		return stored, r.Store.Put(ctx, key, &buf, stored, opts)
-	}
-	// Large: seal on the fly. A bad source byte fails the copy before the
-	// sealer writes its last chunk, so the upload comes up short and fails.
-	pr, pw := io.Pipe()
-	go func() {
-		w, err := r.Sealer.Seal(pw)
-		if err == nil {
-			if _, err = io.Copy(w, src); err == nil {
-				err = w.Close()
-			}
-		}
-		pw.CloseWithError(err)
-	}()
-	err = r.Store.Put(ctx, key, pr, stored, opts)
-	pr.CloseWithError(errors.New("upload ended"))
-	return stored, err
-}
-
-// eachDumpPiece reads the backup's dump in pieces: the members its chunk
-// list names when it has a trustworthy one, else content-defined pieces of
-// the file. It returns the SHA-256 of the whole file. fn returning false
-// stops the reading.
-func (r *Remote) eachDumpPiece(b repo.Backup, fn func(off int64, piece []byte) bool) (string, error) {
-	m := b.Manifest
-	f, err := regfile.Open(filepath.Join(b.Path, m.Database.File))
-	if err != nil {
-		return "", fmt.Errorf("open the dump: %w", err)
-	}
-	defer f.Close()
-	whole := sha256.New()
-	src := io.TeeReader(f, whole)
-	stopped := errors.New("stopped")
-	var off int64
-	useList := false
-	if c := m.Database.Chunks; c != nil {
-		if _, t, err := chunked.ReadListFile(repo.ChunksIn(b.Path)); err == nil && t.SHA256 == c.ListSHA256 && t.Bytes == m.Database.Bytes {
-			useList = true
-		} else {
-			r.log().Warn("the dump's chunk list does not match its manifest; the dump is cut afresh (run verify)", "backup", b.Name)
-		}
-	}
-	if useList {
-		lf, err := regfile.Open(repo.ChunksIn(b.Path))
-		if err != nil {
-			return "", err
-		}
-		defer lf.Close()
-		buf := make([]byte, 0, 1<<20)
-		_, err = chunked.EachInList(lf, func(c chunked.Chunk) error {
-			if cap(buf) < int(c.Size) {
-				buf = make([]byte, c.Size)
-			}
-			buf = buf[:c.Size]
-			if _, err := io.ReadFull(src, buf); err != nil {
-				return fmt.Errorf("read the dump: %w", err)
-			}
-			if !fn(off, buf) {
-				return stopped
-			}
-			off += c.Size
-			return nil
-		})
-		if err == stopped {
-			return "", context.Canceled
-		}
-		if err != nil {
-			return "", err
-		}
-	} else {
-		ch := chunker.New(src, chunked.Pol)
-		buf := make([]byte, chunker.MaxSize)
-		for {
-			c, err := ch.Next(buf)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return "", fmt.Errorf("read the dump: %w", err)
-			}
-			if !fn(off, c.Data) {
-				return "", context.Canceled
-			}
-			off += int64(c.Length)
-		}
-	}
-	// Anything past the pieces still counts towards the file's hash.
-	if n, err := io.Copy(io.Discard, src); err != nil {
-		return "", err
-	} else if n > 0 {
-		return "", fmt.Errorf("%s: %w (it is longer than its chunk list): run verify", m.Database.File, ErrChanged)
-	}
-	return hex.EncodeToString(whole.Sum(nil)), nil
 }

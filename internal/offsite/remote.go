@@ -127,8 +127,9 @@ type Listing struct {
 	// Complete backups (with an index), oldest first.
 	Backups []string
 	// Partial backups: meta objects but no index (a push in progress or
-	// killed), with the time of their newest object.
-	Partial map[string]time.Time
+	// killed), with the time of their newest object, and their objects.
+	Partial     map[string]time.Time
+	PartialObjs map[string][]s3store.Object
 	// Data objects by name.
 	Data map[string]s3store.Object
 	// Locks by key.
@@ -137,7 +138,8 @@ type Listing struct {
 
 // list reads the whole bucket prefix's listing.
 func (r *Remote) list(ctx context.Context, withData bool) (*Listing, error) {
-	l := &Listing{Partial: map[string]time.Time{}, Data: map[string]s3store.Object{}, Locks: map[string]s3store.Object{}}
+	l := &Listing{Partial: map[string]time.Time{}, PartialObjs: map[string][]s3store.Object{},
+		Data: map[string]s3store.Object{}, Locks: map[string]s3store.Object{}}
 	complete := map[string]bool{}
 	for o, err := range r.Store.List(ctx, backupsDir) {
 		if err != nil {
@@ -154,9 +156,11 @@ func (r *Remote) list(ctx context.Context, withData bool) (*Listing, error) {
 		if o.LastModified.After(l.Partial[b]) {
 			l.Partial[b] = o.LastModified
 		}
+		l.PartialObjs[b] = append(l.PartialObjs[b], o)
 	}
 	for b := range complete {
 		delete(l.Partial, b)
+		delete(l.PartialObjs, b)
 		l.Backups = append(l.Backups, b)
 	}
 	sort.Strings(l.Backups)

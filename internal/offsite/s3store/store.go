@@ -191,11 +191,51 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[Object, error
 }
 
 // Remove deletes one object. Deleting a missing object is not an error.
+//
+// In a versioned bucket (every object-locked bucket is one) a delete
+// without a version id only hides the object behind a delete marker: it
+// frees nothing, is never refused for retention, and the versions stay
+// forever. So each version is deleted by its id, newest first: a retained
+// one is refused (ErrLocked) and the object stays as it was. A key without
+// the rights for versions (s3:ListBucketVersions, s3:DeleteObjectVersion)
+// falls back to the plain delete.
 func (s *Store) Remove(ctx context.Context, key string) error {
-	if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil {
-		return s.explain("delete "+key, err)
+	ids, err := s.versions(ctx, key)
+	if errors.Is(err, ErrDenied) || len(ids) == 0 {
+		ids, err = []string{""}, nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if id == "null" {
+			id = "" // the version an unversioned bucket reports
+		}
+		err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{VersionID: id})
+		if err == nil {
+			continue
+		}
+		err = s.explain("delete "+key, err)
+		if i == 0 && id != "" && errors.Is(err, ErrDenied) && !errors.Is(err, ErrLocked) {
+			err = s.explain("delete "+key, s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}))
+		}
+		return err
 	}
 	return nil
+}
+
+// versions lists the version ids of key, newest first (delete markers too).
+func (s *Store) versions(ctx context.Context, key string) ([]string, error) {
+	var ids []string
+	for info := range s.c.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + key, WithVersions: true}) {
+		if info.Err != nil {
+			return nil, s.explain("list the versions of "+key, info.Err)
+		}
+		if info.Key == s.prefix+key {
+			ids = append(ids, info.VersionID)
+		}
+	}
+	return ids, nil
 }
 
 // Retention returns the object's retain-until date (zero when none). It
