@@ -44,9 +44,12 @@ pg_install_if_missing() {
   fi
 }
 
+# Ports below Linux's ephemeral range (32768-60999 by default): a port in it
+# can be taken between the check and the bind by any client connection on
+# the machine (seen with the S3 server's traffic beside it).
 pg_free_port() {
   local p
-  for p in $(seq 55432 55532); do
+  for p in $(seq "${1:-25432}" 25532); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -73,11 +76,16 @@ pg_start_cluster() {
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; return 1; }
   rm -f "$PG_DIR/pwfile"
-  local port
-  port=$(pg_free_port)
-  "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
-    || { cat "$PG_DIR/server.log" >&2; return 1; }
+  local port=25431 try
+  for try in 1 2 3; do
+    port=$(pg_free_port $((port + 1))) || { log "no free port for PostgreSQL"; return 1; }
+    if "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null; then
+      break
+    fi
+    # Taken between the check and the bind: try the next one.
+    [ "$try" -lt 3 ] || { cat "$PG_DIR/server.log" >&2; return 1; }
+  done
   export DIRECTUS_BACKUP_TEST_PGHOST=127.0.0.1
   export DIRECTUS_BACKUP_TEST_PGPORT=$port
   export DIRECTUS_BACKUP_TEST_PGUSER=postgres

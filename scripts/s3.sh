@@ -18,7 +18,7 @@ s3_install_if_missing() {
 
 s3_free_port() {
   local p
-  for p in $(seq 57070 57170); do
+  for p in $(seq 27070 27170); do # below the ephemeral range, as pg_free_port
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
