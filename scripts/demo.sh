@@ -149,7 +149,7 @@ log "offsite: a local S3 server (versitygw), a key pair made with age-keygen, an
 s3_install_if_missing
 s3_start
 trap 's3_stop; pg_stop_cluster' EXIT
-command -v age-keygen >/dev/null || { log "installing age (apt-get)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null; }
+command -v age-keygen >/dev/null || { log "installing age (apt-get)"; DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null; }
 ADMIN_ACCESS_KEY_ID=$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY ADMIN_SECRET_ACCESS_KEY=$DIRECTUS_BACKUP_TEST_S3_SECRET_KEY \
   "$DIRECTUS_BACKUP_TEST_S3_BIN" admin --endpoint-url "http://$DIRECTUS_BACKUP_TEST_S3_ENDPOINT" \
   create-bucket --bucket demo-offsite --owner "$DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY"
