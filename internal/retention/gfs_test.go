@@ -150,29 +150,36 @@ func TestGFSEdges(t *testing.T) {
 	b := func(m time.Month, d, h int) Item { return at(loc, 2026, m, d, h, 0) }
 	now := time.Date(2026, 12, 10, 12, 0, 0, 0, loc)
 	tests := []struct {
-		name  string
-		items []Item
-		p     Policy
-		want  string
+		name    string
+		items   []Item
+		p       Policy
+		want    string
+		reasons map[string]string
 	}{
 		// A gap does not use up the rule: the last 3 days that have backups.
 		{"gap in days", []Item{b(12, 10, 2), b(12, 9, 2), b(12, 5, 2), b(12, 1, 2), b(11, 20, 2)},
-			Policy{KeepDaily: 3}, "2026-12-05_02-00 2026-12-09_02-00 2026-12-10_02-00"},
+			Policy{KeepDaily: 3}, "2026-12-05_02-00 2026-12-09_02-00 2026-12-10_02-00", nil},
 		// Two backups the same day: the newer one stands for the day.
 		{"two the same day", []Item{b(12, 10, 2), b(12, 10, 14), b(12, 9, 2), b(12, 9, 14), b(12, 8, 14)},
-			Policy{KeepDaily: 2}, "2026-12-09_14-00 2026-12-10_14-00"},
+			Policy{KeepDaily: 2}, "2026-12-09_14-00 2026-12-10_14-00", nil},
 		// N = 0 turns a rule off; the others still apply.
 		{"daily 0 weekly 2", []Item{b(12, 10, 2), b(12, 9, 2), b(12, 6, 2), b(12, 5, 2), b(11, 29, 2)},
-			Policy{KeepDaily: 0, KeepWeekly: 2}, "2026-12-06_02-00 2026-12-10_02-00"},
+			Policy{KeepDaily: 0, KeepWeekly: 2}, "2026-12-06_02-00 2026-12-10_02-00", nil},
 		// The days rule and the count floor add to the GFS rules.
 		{"union with days", []Item{b(12, 10, 2), b(12, 9, 2), b(12, 1, 2), b(11, 30, 2), b(11, 2, 2)},
-			Policy{Days: 2, KeepMonthly: 1}, "2026-12-09_02-00 2026-12-10_02-00"},
+			Policy{Days: 2, KeepMonthly: 1}, "2026-12-09_02-00 2026-12-10_02-00", map[string]string{
+				"2026-12-10_02-00": "within 2 days, monthly 2026-12 (1 of 1)",
+				"2026-12-09_02-00": "within 2 days",
+				"2026-11-30_02-00": "older than 2 days (BACKUP_RETENTION_DAYS); not the newest backup of one of the last 1 month with backups (BACKUP_KEEP_*)"}},
 		{"union with count", []Item{b(12, 10, 2), b(12, 10, 1), b(12, 9, 2), b(11, 30, 2), b(10, 2, 2)},
-			Policy{Count: 3, KeepMonthly: 2}, "2026-11-30_02-00 2026-12-09_02-00 2026-12-10_01-00 2026-12-10_02-00"},
+			Policy{Count: 3, KeepMonthly: 2}, "2026-11-30_02-00 2026-12-09_02-00 2026-12-10_01-00 2026-12-10_02-00", map[string]string{
+				"2026-12-10_01-00": "one of the newest 3",
+				"2026-11-30_02-00": "monthly 2026-11 (2 of 2)",
+				"2026-10-02_02-00": "beyond the newest 3 (BACKUP_RETENTION_COUNT); not the newest backup of one of the last 2 months with backups (BACKUP_KEEP_*)"}},
 		// Days = 0 with a GFS rule is no age rule, not "keep all".
 		{"days 0 is no age rule", []Item{b(12, 10, 2), b(12, 9, 2), b(12, 8, 2)},
-			Policy{KeepDaily: 1}, "2026-12-10_02-00"},
-		{"empty", nil, Policy{KeepDaily: 7}, ""},
+			Policy{KeepDaily: 1}, "2026-12-10_02-00", nil},
+		{"empty", nil, Policy{KeepDaily: 7}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +194,9 @@ func TestGFSEdges(t *testing.T) {
 			for _, d := range got {
 				if d.Reason == "" {
 					t.Errorf("%s: no reason", d.Name)
+				}
+				if w, ok := tt.reasons[d.Name]; ok && d.Reason != w {
+					t.Errorf("%s: reason %q, want %q", d.Name, d.Reason, w)
 				}
 			}
 			if len(got) > 0 && !got[0].Keep {

@@ -175,7 +175,10 @@ func removedReason(p Policy) string {
 		n    int
 		unit string
 	}{{p.KeepDaily, "days"}, {p.KeepWeekly, "weeks"}, {p.KeepMonthly, "months"}} {
-		if k.n > 0 {
+		switch {
+		case k.n == 1:
+			g = append(g, "1 "+strings.TrimSuffix(k.unit, "s"))
+		case k.n > 1:
 			g = append(g, fmt.Sprintf("%d %s", k.n, k.unit))
 		}
 	}
