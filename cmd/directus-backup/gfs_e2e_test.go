@@ -104,3 +104,47 @@ func TestPruneGFS(t *testing.T) {
 		t.Errorf("after prune: %v, want %v", left, wantKept)
 	}
 }
+
+// backup --retention-dry-run with a GFS rule: the backup is made, nothing
+// is removed, and the summary names the monthly rule that keeps each
+// backup; the plain backup that follows removes just what it listed.
+func TestBackupRetentionDryRunGFS(t *testing.T) {
+	f := newFixture(t)
+	f.env["BACKUP_RETENTION_DAYS"] = "0"
+	f.env["BACKUP_KEEP_MONTHLY"] = "2"
+	ts := func(m time.Month, d int) int64 { return time.Date(2025, m, d, 2, 0, 0, 0, time.UTC).Unix() }
+	oct := makeLegacyBackup(t, f, ts(10, 15), false)
+	sep2 := makeLegacyBackup(t, f, ts(9, 20), false)
+	sep1 := makeLegacyBackup(t, f, ts(9, 10), false)
+
+	r := f.run("backup", "--retention-dry-run")
+	if r.code != 0 {
+		t.Fatalf("backup --retention-dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	made := filepath.Base(f.latest())
+	month := time.Unix(f.ts, 0).UTC().Format("2006-01") // the fixture runs with TZ=UTC
+	for _, want := range []string{"dry run: nothing was removed",
+		"keep          " + made + "  monthly " + month + " (1 of 2)",
+		"keep          " + oct + "  monthly 2025-10 (2 of 2)",
+		"would remove  " + sep2 + "  not the newest backup of one of the last 2 months",
+		"would remove  " + sep1 + " "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, n := range []string{oct, sep2, sep1} {
+		if _, err := os.Stat(filepath.Join(f.backups, n)); err != nil {
+			t.Fatalf("the dry run removed %s: %v", n, err)
+		}
+	}
+
+	// A second backup in the same month replaces the first as the month's
+	// newest; the first goes, as do September's.
+	if r := f.run("backup", "--timestamp", fmt.Sprint(f.ts+60)); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	got := strings.Join(f.backupNames(), ",")
+	if want := oct + "," + filepath.Base(f.latest()); got != want {
+		t.Errorf("after a plain backup: %s, want %s", got, want)
+	}
+}
