@@ -21,8 +21,9 @@ func newPruneCommand(a *app) *cobra.Command {
 
   - remove temp_* and deleting_* folders of runs that are no longer running
   - remove incomplete backup_* folders (no manifest and no dump)
-  - apply retention (BACKUP_RETENTION_DAYS, BACKUP_RETENTION_COUNT);
-    the newest complete backup is never removed
+  - apply retention (BACKUP_RETENTION_DAYS, BACKUP_RETENTION_COUNT, and
+    BACKUP_KEEP_DAILY/WEEKLY/MONTHLY when set: a backup any rule keeps is
+    kept); the newest complete backup is never removed
   - remove error folders older than BACKUP_ERROR_LOGS_RETENTION_DAYS
 
 With --dry-run, nothing is removed: prune lists what it would remove and

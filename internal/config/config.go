@@ -47,6 +47,9 @@ type Config struct {
 	EnvFile                string // absolute path of the .env file that was read, or ""
 	Offsite                Offsite
 
+	// Grandfather-father-son retention; all 0 = the days/count policy alone.
+	KeepDaily, KeepWeekly, KeepMonthly int
+
 	vars layers // the raw sources, for Lookup and Environ
 }
 
@@ -185,6 +188,10 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	}
 
 	c.Offsite = r.offsite()
+
+	c.KeepDaily = r.integer(envKeepDaily, 0, math.MaxInt, "an integer of 0 or more (0 = no daily rule)")
+	c.KeepWeekly = r.integer(envKeepWeekly, 0, math.MaxInt, "an integer of 0 or more (0 = no weekly rule)")
+	c.KeepMonthly = r.integer(envKeepMonthly, 0, math.MaxInt, "an integer of 0 or more (0 = no monthly rule)")
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

@@ -58,6 +58,11 @@ const (
 	envOffsiteRetentionCount = "BACKUP_OFFSITE_RETENTION_COUNT"
 	envS3ObjectLockDays      = "BACKUP_S3_OBJECT_LOCK_DAYS"
 
+	// Grandfather-father-son retention (issue 11).
+	envKeepDaily   = "BACKUP_KEEP_DAILY"
+	envKeepWeekly  = "BACKUP_KEEP_WEEKLY"
+	envKeepMonthly = "BACKUP_KEEP_MONTHLY"
+
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
@@ -149,6 +154,14 @@ var Settings = []Setting{
 		Usage: "always keep at least this many newest offsite backups, as BACKUP_RETENTION_COUNT does locally"},
 	{Env: envS3ObjectLockDays, Flag: "s3-object-lock-days", Default: "0",
 		Usage: "write offsite objects under S3 Object Lock for this many days, renewed while backups use them (0 = off, at most 36500)"},
+
+	// Grandfather-father-son retention, on top of the days and count rules.
+	{Env: envKeepDaily, Flag: "keep-daily", Default: "0",
+		Usage: "also keep the newest backup of each of the last N days that have backups (0 = no daily rule; any BACKUP_KEEP_* above 0 makes BACKUP_RETENTION_DAYS=0 mean no age rule)"},
+	{Env: envKeepWeekly, Flag: "keep-weekly", Default: "0",
+		Usage: "also keep the newest backup of each of the last N ISO weeks (Monday to Sunday) that have backups (0 = no weekly rule)"},
+	{Env: envKeepMonthly, Flag: "keep-monthly", Default: "0",
+		Usage: "also keep the newest backup of each of the last N calendar months that have backups (0 = no monthly rule)"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -86,7 +86,10 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 	}
 
 	latest, _ := repo.Latest(cfg.BackupsDir)
-	policy := retention.Policy{Days: cfg.RetentionDays, Count: cfg.RetentionCount}
+	// Location nil: days, weeks and months are counted in local time, the
+	// zone the backup folder names are written in.
+	policy := retention.Policy{Days: cfg.RetentionDays, Count: cfg.RetentionCount,
+		KeepDaily: cfg.KeepDaily, KeepWeekly: cfg.KeepWeekly, KeepMonthly: cfg.KeepMonthly}
 	for _, d := range retention.Apply(items, policy, now) {
 		if err := ctx.Err(); err != nil {
 			return res, errors.Join(append(errs, err)...)
@@ -114,7 +117,8 @@ func cleanup(ctx context.Context, cfg *config.Config, log *slog.Logger, now time
 		log.Info(removed+" backup by retention policy", "name", d.Name, "reason", d.Reason)
 	}
 	log.Info("retention applied", "kept", len(res.Kept), "removed", len(res.Expired),
-		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount, "dry_run", dry)
+		"retention_days", cfg.RetentionDays, "retention_count", cfg.RetentionCount,
+		"keep_daily", cfg.KeepDaily, "keep_weekly", cfg.KeepWeekly, "keep_monthly", cfg.KeepMonthly, "dry_run", dry)
 
 	oldErrs, err := removeOldErrorDirs(cfg.ErrorDir, cfg.BackupsDir, cfg.ErrorLogsRetentionDays, now, log, dry)
 	res.ErrorDirs = oldErrs
