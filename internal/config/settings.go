@@ -58,6 +58,9 @@ const (
 	envOffsiteRetentionCount = "BACKUP_OFFSITE_RETENTION_COUNT"
 	envS3ObjectLockDays      = "BACKUP_S3_OBJECT_LOCK_DAYS"
 
+	envPingURL     = "BACKUP_PING_URL"
+	envMetricsFile = "BACKUP_METRICS_FILE"
+
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
@@ -149,6 +152,12 @@ var Settings = []Setting{
 		Usage: "always keep at least this many newest offsite backups, as BACKUP_RETENTION_COUNT does locally"},
 	{Env: envS3ObjectLockDays, Flag: "s3-object-lock-days", Default: "0",
 		Usage: "write offsite objects under S3 Object Lock for this many days, renewed while backups use them (0 = off, at most 36500)"},
+
+	// Monitoring (issue 11): health-check pings and the metrics file.
+	{Env: envPingURL, Flag: "", Default: "", Secret: true,
+		Usage: "health-check URL (healthchecks.io convention): each backup requests <url>/start, then <url> on success or <url>/fail with the last log lines; environment or .env only, since its path is a secret token"},
+	{Env: envMetricsFile, Flag: "metrics-file", Default: "",
+		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.
