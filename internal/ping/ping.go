@@ -49,7 +49,9 @@ func (p *Pinger) Success(ctx context.Context, body string) error { return p.send
 
 // Fail ends the run as a failure; body (the end of the log, secrets
 // removed by the caller) is cut to its last MaxBody bytes.
-func (p *Pinger) Fail(ctx context.Context, body string) error { return p.send(ctx, "/fail", Tail(body, MaxBody)) }
+func (p *Pinger) Fail(ctx context.Context, body string) error {
+	return p.send(ctx, "/fail", Tail(body, MaxBody))
+}
 
 // Tail returns the last max bytes of s, from a line start when one is
 // within them, so the service shows whole lines.
