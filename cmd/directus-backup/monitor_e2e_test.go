@@ -161,6 +161,17 @@ func TestPingsAndMetricsFile(t *testing.T) {
 	if strings.Contains(body, wrong) || strings.Contains(body, f.password) || strings.Contains(body, token) {
 		t.Errorf("/fail body holds a secret:\n%s", body)
 	}
+	if len(f.errorDirs()) == 0 {
+		t.Errorf("no error folder")
+	}
+	for _, d := range f.errorDirs() {
+		filepath.WalkDir(d, func(p string, e os.DirEntry, _ error) error {
+			if data, _ := os.ReadFile(p); e != nil && !e.IsDir() && strings.Contains(string(data), token) {
+				t.Errorf("ping token in %s", p)
+			}
+			return nil
+		})
+	}
 	if fams, err = metrics.Read(prom); err != nil {
 		t.Fatal(err)
 	}
