@@ -91,9 +91,17 @@ func TestPingsAndMetricsFile(t *testing.T) {
 		}
 		Cleanup struct{ Kept []string }
 	}
-	// Two runs, so the second links files to the first.
+	// Two runs, so the second links files to the first. The first checks
+	// its backup (BACKUP_VERIFY), which counts as a successful verify.
+	f.env["BACKUP_VERIFY"] = "1"
 	f.mustBackup()
+	delete(f.env, "BACKUP_VERIFY")
 	recv.take()
+	fams, err := metrics.Read(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := gauge(t, fams, metrics.LastVerifyOK)
 	r := f.run("backup", "--json", "--quiet")
 	mustJSON(t, "backup --json", r, &b)
 	if r.code != 0 || !b.OK {
@@ -110,8 +118,7 @@ func TestPingsAndMetricsFile(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("metrics file: %v, mode %v", err, fi)
 	}
-	fams, err := metrics.Read(prom)
-	if err != nil {
+	if fams, err = metrics.Read(prom); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]float64{
@@ -139,8 +146,8 @@ func TestPingsAndMetricsFile(t *testing.T) {
 	if !steps["init"] || !steps["database"] || !steps["uploads"] || !steps["cleanup"] {
 		t.Errorf("step durations: %v", steps)
 	}
-	if _, ok := fams[metrics.LastVerifyOK]; ok {
-		t.Errorf("a verify time before any verify")
+	if v := gauge(t, fams, metrics.LastVerifyOK); v != verified || v >= success {
+		t.Errorf("verify time %v after a backup without verify, was %v", v, verified)
 	}
 
 	// A wrong password fails the run: one /fail with the error, no secret.
@@ -191,7 +198,7 @@ func TestPingsAndMetricsFile(t *testing.T) {
 	if fams, err = metrics.Read(prom); err != nil {
 		t.Fatal(err)
 	}
-	if gauge(t, fams, metrics.LastVerifyOK) < success || gauge(t, fams, metrics.LastSuccess) != success {
+	if gauge(t, fams, metrics.LastVerifyOK) <= success || gauge(t, fams, metrics.LastSuccess) != success {
 		t.Errorf("after verify: verify time %v, last success %v", gauge(t, fams, metrics.LastVerifyOK), gauge(t, fams, metrics.LastSuccess))
 	}
 	if len(recv.take()) != 0 {

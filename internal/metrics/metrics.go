@@ -226,27 +226,19 @@ func write(ctx context.Context, path string, fams map[string]*dto.MetricFamily) 
 	if err != nil {
 		return fmt.Errorf("write the metrics file: %w", err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write the metrics file: %w", err)
+	_, err = tmp.Write(buf.Bytes())
+	if err == nil {
+		err = tmp.Chmod(0o644)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write the metrics file: %w", err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write the metrics file: %w", err)
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err != nil {
 		os.Remove(tmp.Name())
-		done = true
 		return fmt.Errorf("write the metrics file: %w", err)
 	}
-	done = true
 	return nil
 }
