@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,6 +37,9 @@ func TestReadModifyWrite(t *testing.T) {
 	if v, _ := value(t, path, LastSuccess); v != 1_800_000_005 {
 		t.Errorf("last success %v", v)
 	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), StepDuration+"{step=\"database\"} 3\n") {
+		t.Errorf("no database step duration:\n%s", data)
+	}
 	if v, _ := value(t, path, OffsiteBytes); v != 9 {
 		t.Errorf("offsite bytes %v", v)
 	}
@@ -67,6 +71,12 @@ func TestReadModifyWrite(t *testing.T) {
 	}
 	if v, _ := value(t, path, LastVerifyRun); v != 1_800_007_200 {
 		t.Errorf("last verify run %v", v)
+	}
+	data, _ := os.ReadFile(path)
+	for _, want := range []string{"# HELP " + LastSuccess + " ", "# TYPE " + LastSuccess + " gauge\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("file lacks %q:\n%s", want, data)
+		}
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o644 {
