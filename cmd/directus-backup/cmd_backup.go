@@ -73,6 +73,7 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		defer display.Stop()
 	}
 	log := a.logger(cfg, logOut, capture)
+	mon := startMonitor(c.Context(), cfg, log)
 	rep, err := job.Run(c.Context(), cfg, job.Deps{
 		Log:      log,
 		Version:  version,
@@ -85,6 +86,7 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 	if display != nil {
 		display.Stop()
 	}
+	mon.finish(c.Context(), rep, err, capture.Bytes())
 	// The summary says "complete": print it only when the backup is, and
 	// backup_latest points at it (a cleanup failure leaves both true).
 	var se *job.StepError

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
+	"github.com/directus-backup/directus-backup/internal/metrics"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/verify"
 )
@@ -62,6 +64,11 @@ SELECT COUNT(*) FROM directus_users.
 				req.Owner = cfg.DB.User
 			}
 			rep, err := verify.Run(c.Context(), req)
+			if cfg.MetricsFile != "" && rep.Backups != nil {
+				if merr := metrics.WriteVerify(c.Context(), cfg.MetricsFile, time.Now(), err == nil); merr != nil {
+					req.Log.Warn("metrics file not written", "file", cfg.MetricsFile, "err", merr)
+				}
+			}
 			if rep.Backups == nil {
 				return err // nothing was checked
 			}

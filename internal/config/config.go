@@ -46,6 +46,8 @@ type Config struct {
 	RecheckPercent         int    // share of linked upload files re-read per run, 0 to 100
 	EnvFile                string // absolute path of the .env file that was read, or ""
 	Offsite                Offsite
+	PingURL                string // BACKUP_PING_URL, "" = no pings; its path is a secret
+	MetricsFile            string // absolute, "" = no metrics file
 
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
 	KeepDaily, KeepWeekly, KeepMonthly int
@@ -188,6 +190,10 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	}
 
 	c.Offsite = r.offsite()
+	c.PingURL = r.pingURL()
+	if _, _, ok := r.get(envMetricsFile); ok {
+		c.MetricsFile = r.path(envMetricsFile)
+	}
 
 	c.KeepDaily = r.integer(envKeepDaily, 0, math.MaxInt, "an integer of 0 or more (0 = no daily rule)")
 	c.KeepWeekly = r.integer(envKeepWeekly, 0, math.MaxInt, "an integer of 0 or more (0 = no weekly rule)")
@@ -252,10 +258,10 @@ func (c *Config) Environ() []string {
 }
 
 // Secrets returns the secret values in use (the database password, the S3
-// keys), for redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey} {
+	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}

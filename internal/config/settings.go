@@ -62,6 +62,8 @@ const (
 	envKeepDaily   = "BACKUP_KEEP_DAILY"
 	envKeepWeekly  = "BACKUP_KEEP_WEEKLY"
 	envKeepMonthly = "BACKUP_KEEP_MONTHLY"
+	envPingURL     = "BACKUP_PING_URL"
+	envMetricsFile = "BACKUP_METRICS_FILE"
 
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
@@ -162,6 +164,11 @@ var Settings = []Setting{
 		Usage: "also keep the newest backup of each of the last N ISO weeks (Monday to Sunday) that have backups (0 = no weekly rule)"},
 	{Env: envKeepMonthly, Flag: "keep-monthly", Default: "0",
 		Usage: "also keep the newest backup of each of the last N calendar months that have backups (0 = no monthly rule)"},
+	// Monitoring (issue 11): health-check pings and the metrics file.
+	{Env: envPingURL, Flag: "", Default: "", Secret: true,
+		Usage: "health-check URL (healthchecks.io convention): each backup requests <url>/start, then <url> on success or <url>/fail with the last log lines; environment or .env only, since its path is a secret token"},
+	{Env: envMetricsFile, Flag: "metrics-file", Default: "",
+		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.

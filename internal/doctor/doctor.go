@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 			fs = append(fs, r.Check(ctx, cfg.Offsite.IdentityFile)...)
 		}
 	}
+	fs = append(fs, checkMonitoring(ctx, cfg)...)
 	return fs
 }
 
