@@ -125,7 +125,9 @@ func slowPgDump(t *testing.T, f *fixture, delay string) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %q\nsleep %s\nexec %q \"$@\"\n", filepath.Join(f.dir, "pg_dump-argv.log"), delay, real)
+	// --version (init's check of the pg_dump to use) is answered at once.
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = --version ] && exec %q --version\necho \"$@\" >> %q\nsleep %s\nexec %q \"$@\"\n",
+		real, filepath.Join(f.dir, "pg_dump-argv.log"), delay, real)
 	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ type Config struct {
 	RecheckPercent         int    // share of linked upload files re-read per run, 0 to 100
 	EnvFile                string // absolute path of the .env file that was read, or ""
 	Offsite                Offsite
+	MinFree                MinFree // BACKUP_MIN_FREE
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -185,6 +186,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	}
 
 	c.Offsite = r.offsite()
+	c.MinFree = r.minFree()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

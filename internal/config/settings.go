@@ -149,6 +149,8 @@ var Settings = []Setting{
 		Usage: "always keep at least this many newest offsite backups, as BACKUP_RETENTION_COUNT does locally"},
 	{Env: envS3ObjectLockDays, Flag: "s3-object-lock-days", Default: "0",
 		Usage: "write offsite objects under S3 Object Lock for this many days, renewed while backups use them (0 = off, at most 36500)"},
+	{Env: envMinFree, Flag: "min-free", Default: "1GiB",
+		Usage: "free space BACKUPS_DIR must keep after the run's estimated need (the last backup's dump plus the upload bytes it copied), else the run stops before any work: a size (2GiB, 500MB) or a share of the filesystem (5%); 0 = off"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -17,7 +17,9 @@ import (
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/offsite"
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/restore"
@@ -54,9 +56,24 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	fs = append(fs, cmd)
 	if cmd.Status == OK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		v, err := pgdump.Probe(pctx, dbtarget.Resolve(cfg))
+		target := dbtarget.Resolve(cfg)
+		var v string
+		var err error
+		var client Finding
+		if target.Method == pgexec.MethodLocal {
+			// The pg_dump a backup would use, matched to the server.
+			var c pgclient.Client
+			client, c, _ = preflight.Client(pctx, target)
+			fs = append(fs, client)
+			target = c.Apply(target)
+		}
+		if client.Status != Fail {
+			v, err = pgdump.Probe(pctx, target)
+		}
 		cancel()
-		if err != nil {
+		if client.Status == Fail {
+			// Reported above, with how to get a newer pg_dump.
+		} else if err != nil {
 			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
 				"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
 		} else {
@@ -106,7 +123,7 @@ func checkBackups(cfg *config.Config) []Finding {
 			Fix: "the next successful backup repairs it"})
 	}
 	last, hasLast := preflight.LastBackup(cfg.BackupsDir, backups)
-	if f, ok := preflight.FreeSpace(cfg.BackupsDir, last, hasLast); ok {
+	if f, ok := preflight.FreeSpace(cfg.BackupsDir, last, hasLast, cfg.MinFree); ok {
 		out = append(out, f)
 	}
 	for _, err := range repo.CheckLockFiles(cfg.BackupsDir) {
