@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
-	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -68,7 +68,7 @@ func TestEnvFileHoldingThePasswordMustNotBeReadableByOthers(t *testing.T) {
 
 func TestMissingCommandAndUploadsFail(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("PATH", dir) // no pg_dump here
+	t.Setenv("PATH", dir)                  // no pg_dump here
 	t.Setenv(pgclient.SearchRootsEnv, dir) // nor in the standard locations
 	cfg := load(t, dir, map[string]string{"DB_DATABASE": "directus", "BACKUP_DB_METHOD": "local",
 		"BACKUP_UPLOADS_DIR": filepath.Join(dir, "nowhere")})
