@@ -142,7 +142,7 @@ func TestMinFreeRefusesBeforeWork(t *testing.T) {
 	// to estimate from.
 	r := f.run("backup")
 	assertFailedCleanly(t, f, r, exitInit, "init", nil, "")
-	for _, want := range []string{"not enough free space to start", "no earlier backup to estimate from", "BACKUP_MIN_FREE=1.0 GiB"} {
+	for _, want := range []string{"not enough free space to start", "no earlier backup to estimate", "BACKUP_MIN_FREE=1.0 GiB"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the refusal does not say %q:\n%s", want, r.stderr)
 		}

@@ -254,10 +254,10 @@ func FreeSpace(dir string, last repo.Backup, hasLast bool, min config.MinFree) (
 		return Finding{}, false
 	}
 	var need int64
-	estimate := "no earlier backup to estimate from"
+	estimate := "no earlier backup to estimate this run's need from"
 	if hasLast {
 		need = Needed(last)
-		estimate = fmt.Sprintf("this run needs about %s (backup %s: dump plus copied uploads)", humanize.Bytes(need), last.Name)
+		estimate = fmt.Sprintf("this run needs about %s (estimated from backup %s: its dump plus the uploads it copied)", humanize.Bytes(need), last.Name)
 	}
 	f = Finding{Check: "free space", Status: OK,
 		Detail: fmt.Sprintf("%s free in %s; %s", humanize.Bytes(int64(free)), dir, estimate)}
@@ -269,11 +269,12 @@ func FreeSpace(dir string, last repo.Backup, hasLast bool, min config.MinFree) (
 		return f, true
 	}
 	margin := min.Of(total)
-	f.Detail += fmt.Sprintf("; BACKUP_MIN_FREE=%s keeps %s free", min, humanize.Bytes(int64(margin)))
+	keep := fmt.Sprintf("BACKUP_MIN_FREE=%s keeps %s free", min, humanize.Bytes(int64(margin)))
+	f.Detail += "; " + keep
 	if free < uint64(need)+margin {
 		f.Status = Fail
-		f.Detail = fmt.Sprintf("not enough free space to start: %s free in %s, needed %s (%s, plus BACKUP_MIN_FREE=%s = %s)",
-			humanize.Bytes(int64(free)), dir, humanize.Bytes(int64(uint64(need)+margin)), estimate, min, humanize.Bytes(int64(margin)))
+		f.Detail = fmt.Sprintf("not enough free space to start: %s free in %s, %s needed; %s; %s",
+			humanize.Bytes(int64(free)), dir, humanize.Bytes(int64(uint64(need)+margin)), estimate, keep)
 		f.Fix = "free space (or lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT so older backups are removed), or lower BACKUP_MIN_FREE (0 = off)"
 	}
 	return f, true
