@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 )
 
 // assertFailedCleanly checks the promises of step 8 after a failed run:
@@ -87,6 +89,7 @@ func TestPgDumpMissing(t *testing.T) {
 	f := newFixture(t)
 	empty := t.TempDir()
 	f.path = empty // no pg_dump anywhere
+	f.env[pgclient.SearchRootsEnv] = empty
 	r := f.run("backup")
 	assertFailedCleanly(t, f, r, exitInit, "init", nil, "")
 	if !strings.Contains(r.stderr, "pg_dump") || !strings.Contains(r.stderr, "not found") {

@@ -103,8 +103,12 @@ func Command(cfg *config.Config) Finding {
 		}
 	}
 	if err != nil {
+		where := "on PATH"
+		if method == pgexec.MethodLocal {
+			where = "on PATH nor in the standard install folders"
+		}
 		return Finding{Check: "command " + name, Status: Fail,
-			Detail: fmt.Sprintf("%s: required command %q not found on PATH (%v)", detail, name, err),
+			Detail: fmt.Sprintf("%s: required command %q not found %s (%v)", detail, name, where, err),
 			Fix:    fmt.Sprintf("install it (apt-get install %s) or set BACKUP_DB_METHOD", dbtarget.InstallHint(name))}
 	}
 	return Finding{Check: "command " + name, Status: OK, Detail: detail + ": " + p}

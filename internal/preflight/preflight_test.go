@@ -77,7 +77,7 @@ func TestMissingCommandAndUploadsFail(t *testing.T) {
 		t.Fatalf("%+v", fs)
 	}
 	err := FirstFailure(fs)
-	if err == nil || !strings.Contains(err.Error(), `required command "pg_dump" not found on PATH`) ||
+	if err == nil || !strings.Contains(err.Error(), `required command "pg_dump" not found on PATH nor in the standard install folders`) ||
 		!strings.Contains(err.Error(), "apt-get install postgresql-client") {
 		t.Errorf("first failure: %v", err)
 	}
