@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -74,6 +75,9 @@ echo "pg_dump: error: aborting because of server version mismatch" >&2; exit 1`,
 	}
 	if strings.Contains(r.stderr, "dumping database") {
 		t.Errorf("the dump was started:\n%s", r.stderr)
+	}
+	if r := f.run("doctor"); r.code != exitcode.Doctor || !strings.Contains(r.stdout, fmt.Sprintf("needs pg_dump %d or newer", major)) {
+		t.Errorf("doctor exit %d, does not report the old pg_dump:\n%s", r.code, r.stdout)
 	}
 	os.RemoveAll(filepath.Join(f.backups, "error_logs"))
 

@@ -17,7 +17,6 @@ import (
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/offsite"
-	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/preflight"
@@ -57,28 +56,24 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	if cmd.Status == OK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		target := dbtarget.Resolve(cfg)
-		var v string
-		var err error
-		var client Finding
+		matched := true
 		if target.Method == pgexec.MethodLocal {
-			// The pg_dump a backup would use, matched to the server.
-			var c pgclient.Client
-			client, c, _ = preflight.Client(pctx, target)
-			fs = append(fs, client)
-			target = c.Apply(target)
+			// The pg_dump a backup would use, matched to the server; when
+			// none is new enough, the finding says how to get one.
+			f, c, err := preflight.Client(pctx, target)
+			fs = append(fs, f)
+			target, matched = c.Apply(target), err == nil
 		}
-		if client.Status != Fail {
-			v, err = pgdump.Probe(pctx, target)
+		if matched {
+			v, err := pgdump.Probe(pctx, target)
+			if err != nil {
+				add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
+					"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
+			} else {
+				add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
+			}
 		}
 		cancel()
-		if client.Status == Fail {
-			// Reported above, with how to get a newer pg_dump.
-		} else if err != nil {
-			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
-				"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
-		} else {
-			add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
-		}
 	}
 
 	fs = append(fs, preflight.Uploads(cfg))
