@@ -1,6 +1,7 @@
 // Package preflight holds the checks made before a backup: required
-// command, folders, permissions, the .env file's mode and free space
-// against the last backup. doctor prints every finding with its fix; the
+// command, the pg_dump matched to the server's version (client.go),
+// folders, permissions, the .env file's mode and free space against the
+// last backup plus BACKUP_MIN_FREE. doctor prints every finding with its fix; the
 // backup run applies the same checks before any work, stopping at a
 // failure and logging the warnings. Keeping them in one place means the
 // two never disagree about what a run needs.
