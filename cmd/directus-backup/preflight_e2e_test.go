@@ -107,6 +107,15 @@ echo "pg_dump: error: aborting because of server version mismatch" >&2; exit 1`,
 		}
 	}
 
+	// restore runs the psql that goes with it.
+	os.Remove(calls)
+	if r := f.run("restore", "--db", "--target-db", f.db+"_restored", "--create"); r.code != 0 {
+		t.Fatalf("restore: exit %d\n%s", r.code, r.stderr)
+	}
+	if log, _ := os.ReadFile(calls); !strings.Contains(string(log), "psql\n") {
+		t.Errorf("restore did not run the matching psql:\n%s", log)
+	}
+
 	// doctor names the same pg_dump.
 	r = f.run("doctor")
 	if !strings.Contains(r.stdout, "pg_dump version") || !strings.Contains(r.stdout, filepath.Join(match, "pg_dump")) {
