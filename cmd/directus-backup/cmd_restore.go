@@ -110,7 +110,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				req.Log.Warn("--force is deprecated: use --yes (database) and --delete (uploads); --force still means both")
 			}
 			if f.db {
-				req.Target = dbtarget.Resolve(cfg)
+				req.Target = dbtarget.Matched(c.Context(), cfg)
 				if f.targetDB != "" {
 					req.Target = req.Target.WithDatabase(f.targetDB)
 				}

@@ -60,7 +60,7 @@ SELECT COUNT(*) FROM directus_users.
 				req.Backup = args[0]
 			}
 			if restoreTest {
-				req.Target = dbtarget.Resolve(cfg)
+				req.Target = dbtarget.Matched(c.Context(), cfg)
 				req.Owner = cfg.DB.User
 			}
 			rep, err := verify.Run(c.Context(), req)

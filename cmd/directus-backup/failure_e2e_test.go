@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 )
 
 // assertFailedCleanly checks the promises of step 8 after a failed run:
@@ -87,6 +89,7 @@ func TestPgDumpMissing(t *testing.T) {
 	f := newFixture(t)
 	empty := t.TempDir()
 	f.path = empty // no pg_dump anywhere
+	f.env[pgclient.SearchRootsEnv] = empty
 	r := f.run("backup")
 	assertFailedCleanly(t, f, r, exitInit, "init", nil, "")
 	if !strings.Contains(r.stderr, "pg_dump") || !strings.Contains(r.stderr, "not found") {
@@ -125,7 +128,9 @@ func slowPgDump(t *testing.T, f *fixture, delay string) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %q\nsleep %s\nexec %q \"$@\"\n", filepath.Join(f.dir, "pg_dump-argv.log"), delay, real)
+	// --version (init's check of the pg_dump to use) is answered at once.
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = --version ] && exec %q --version\necho \"$@\" >> %q\nsleep %s\nexec %q \"$@\"\n",
+		real, filepath.Join(f.dir, "pg_dump-argv.log"), delay, real)
 	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

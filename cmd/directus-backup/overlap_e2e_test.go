@@ -24,8 +24,9 @@ func TestUploadsFailureStopsARunningPgDump(t *testing.T) {
 	bin := t.TempDir()
 	// The uploads folder goes after init has checked it; then the first
 	// bytes, then a stall pg_dump itself could have (a locked table).
-	script := fmt.Sprintf("#!/bin/sh\nmv %q %q\nprintf -- '--\\n-- PostgreSQL database dump\\n--\\n\\n'\nsleep 30\nexec %q \"$@\"\n",
-		f.uploads, f.uploads+".moved", real)
+	// --version (init's check of the pg_dump to use) is answered at once.
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = --version ] && exec %q --version\nmv %q %q\nprintf -- '--\\n-- PostgreSQL database dump\\n--\\n\\n'\nsleep 30\nexec %q \"$@\"\n",
+		real, f.uploads, f.uploads+".moved", real)
 	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

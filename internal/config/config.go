@@ -51,6 +51,7 @@ type Config struct {
 
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
 	KeepDaily, KeepWeekly, KeepMonthly int
+	MinFree                            MinFree // BACKUP_MIN_FREE
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -198,6 +199,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.KeepDaily = r.integer(envKeepDaily, 0, math.MaxInt, "an integer of 0 or more (0 = no daily rule)")
 	c.KeepWeekly = r.integer(envKeepWeekly, 0, math.MaxInt, "an integer of 0 or more (0 = no weekly rule)")
 	c.KeepMonthly = r.integer(envKeepMonthly, 0, math.MaxInt, "an integer of 0 or more (0 = no monthly rule)")
+	c.MinFree = r.minFree()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

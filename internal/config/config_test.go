@@ -147,6 +147,7 @@ func TestLoadDefaults(t *testing.T) {
 		DockerService:          "database",
 		Verify:                 VerifyOff,
 		RecheckPercent:         5,
+		MinFree:                MinFree{Bytes: 1 << 30},
 		EnvFile:                "",
 	}
 	c.vars = layers{}
@@ -246,6 +247,7 @@ BACKUP_RECHECK_PERCENT=100
 		DockerService:          "postgres",
 		Verify:                 VerifyOff,
 		RecheckPercent:         100,
+		MinFree:                MinFree{Bytes: 1 << 30},
 		EnvFile:                filepath.Join(wd, "conf", "my.env"),
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -169,6 +169,8 @@ var Settings = []Setting{
 		Usage: "health-check URL (healthchecks.io convention): each backup requests <url>/start, then <url> on success or <url>/fail with the last log lines; environment or .env only, since its path is a secret token"},
 	{Env: envMetricsFile, Flag: "metrics-file", Default: "",
 		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
+	{Env: envMinFree, Flag: "min-free", Default: "1GiB",
+		Usage: "free space BACKUPS_DIR must keep after the run's estimated need (the last backup's dump plus the upload bytes it copied), else the run stops before any work: a size (2GiB, 500MB) or a share of the filesystem (5%); 0 = off"},
 }
 
 // settingDefault returns the Default of the named setting.

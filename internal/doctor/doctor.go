@@ -18,6 +18,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/preflight"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/restore"
@@ -54,14 +55,25 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	fs = append(fs, cmd)
 	if cmd.Status == OK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		v, err := pgdump.Probe(pctx, dbtarget.Resolve(cfg))
-		cancel()
-		if err != nil {
-			add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
-				"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
-		} else {
-			add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
+		target := dbtarget.Resolve(cfg)
+		matched := true
+		if target.Method == pgexec.MethodLocal {
+			// The pg_dump a backup would use, matched to the server; when
+			// none is new enough, the finding says how to get one.
+			f, c, err := preflight.Client(pctx, target)
+			fs = append(fs, f)
+			target, matched = c.Apply(target), err == nil
 		}
+		if matched {
+			v, err := pgdump.Probe(pctx, target)
+			if err != nil {
+				add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
+					"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
+			} else {
+				add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
+			}
+		}
+		cancel()
 	}
 
 	fs = append(fs, preflight.Uploads(cfg))
@@ -107,7 +119,7 @@ func checkBackups(cfg *config.Config) []Finding {
 			Fix: "the next successful backup repairs it"})
 	}
 	last, hasLast := preflight.LastBackup(cfg.BackupsDir, backups)
-	if f, ok := preflight.FreeSpace(cfg.BackupsDir, last, hasLast); ok {
+	if f, ok := preflight.FreeSpace(cfg.BackupsDir, last, hasLast, cfg.MinFree); ok {
 		out = append(out, f)
 	}
 	for _, err := range repo.CheckLockFiles(cfg.BackupsDir) {

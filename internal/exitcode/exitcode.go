@@ -60,7 +60,7 @@ var Table = []Info{
 	{OK, "success", allCommands},
 	{Failure, "unexpected error", allCommands},
 	{Usage, "invalid settings or command line, or no such backup (nothing was done)", allCommands},
-	{Init, "init failed: missing command, uploads folder, backups folder not writable", []string{cmdBackup, cmdPrune}},
+	{Init, "init failed: missing command, no pg_dump as new as the server, not enough free space (BACKUP_MIN_FREE), uploads folder, backups folder not writable", []string{cmdBackup, cmdPrune}},
 	{Database, "database dump failed", []string{cmdBackup}},
 	{Uploads, "uploads backup failed", []string{cmdBackup}},
 	{Finalize, "finalize failed (manifest, rename, backup_latest)", []string{cmdBackup}},

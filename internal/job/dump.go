@@ -7,7 +7,6 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
-	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -21,7 +20,7 @@ const damagedShown = 5
 func (r *run) dumpDatabase(ctx context.Context) error {
 	opts := pgdump.Options{
 		Source:      r.deps.Dumper,
-		Target:      dbtarget.Target(r.cfg, r.method),
+		Target:      r.target(),
 		Compression: r.cfg.Compression,
 		Level:       r.cfg.GzipLevel,
 		Stderr:      r.stderr,

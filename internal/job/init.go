@@ -76,9 +76,28 @@ func (r *run) init(ctx context.Context) error {
 	}
 	r.backups = backups
 	r.prev, r.hasPrev = preflight.LastBackup(cfg.BackupsDir, backups)
-	if f, ok := preflight.FreeSpace(cfg.BackupsDir, r.prev, r.hasPrev); ok && f.Status == preflight.Warn {
-		// Not an error: the new data may be smaller.
-		r.log.Warn("free space is less than the last backup needed", "check", f.Check, "detail", f.Detail)
+	if f, ok := preflight.FreeSpace(cfg.BackupsDir, r.prev, r.hasPrev, cfg.MinFree); ok {
+		switch f.Status {
+		case preflight.Fail:
+			// Before any work: a disk filled half-way through hurts
+			// Directus and PostgreSQL too, and the run fails anyway.
+			return &preflight.Err{Finding: f}
+		case preflight.Warn:
+			// BACKUP_MIN_FREE=0: not an error, the new data may be smaller.
+			r.log.Warn("free space is less than the last backup needed", "check", f.Check, "detail", f.Detail)
+		}
+	}
+	if r.method == pgexec.MethodLocal && r.deps.Dumper == nil {
+		f, c, err := preflight.Client(ctx, dbtarget.Target(cfg, r.method))
+		if err != nil {
+			return err
+		}
+		r.binDir = c.BinDir
+		if f.Status == preflight.Warn {
+			r.log.Warn(f.Detail, "check", f.Check)
+		} else {
+			r.log.Info("using pg_dump "+c.PgDump, "version", c.Version, "detail", f.Detail)
+		}
 	}
 
 	r.temp = r.backupPath(repo.TempName(r.rep.JobID))

@@ -14,9 +14,11 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
+	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
 )
@@ -105,6 +107,7 @@ type run struct {
 	prev      repo.Backup
 	hasPrev   bool
 	method    string
+	binDir    string       // the client programs' folder, matched to the server ("" = PATH)
 	stderr    *capbuf.Head // pg_dump's stderr
 	listSHA   string
 	listCount int64
@@ -317,6 +320,14 @@ func (r *run) fail(step string, err error) error {
 		}
 	}
 	return serr
+}
+
+// target is the database the run dumps, with the client programs init
+// picked for it.
+func (r *run) target() pgexec.Target {
+	t := dbtarget.Target(r.cfg, r.method)
+	t.BinDir = r.binDir
+	return t
 }
 
 func (r *run) backupPath(name string) string { return repo.BackupPath(r.cfg.BackupsDir, name) }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/config"
-	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -46,7 +45,7 @@ func (r *run) verifyBackup(ctx context.Context) error {
 		return nil
 	}
 	rt, err := verify.RestoreTest(ctx, b, verify.RestoreTestOptions{
-		Target: dbtarget.Target(r.cfg, r.method), Scratch: verify.ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
+		Target: r.target(), Scratch: verify.ScratchName(r.cfg.DB.Database), Owner: r.cfg.DB.User,
 	})
 	rt.LogLeftovers(r.log)
 	if err != nil {

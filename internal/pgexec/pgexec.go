@@ -12,6 +12,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -27,7 +28,10 @@ const (
 type Target struct {
 	Host, Port, User, Password, Database string
 
-	Method      string // MethodLocal or MethodDocker
+	Method string // MethodLocal or MethodDocker
+	// BinDir holds the client programs for the local method ("" = PATH):
+	// the pg_dump matched to the server, and the psql beside it.
+	BinDir      string
 	ComposeFile string // docker only
 	Service     string // docker only
 }
@@ -43,6 +47,9 @@ func (t Target) WithDatabase(name string) Target {
 func (t Target) Program(program string) string {
 	if t.Method == MethodDocker {
 		return "docker"
+	}
+	if t.BinDir != "" {
+		return filepath.Join(t.BinDir, program)
 	}
 	return program
 }
@@ -78,7 +85,7 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 				env = append(env, v[0]+"="+v[1])
 			}
 		}
-		cmd = exec.CommandContext(ctx, program, args...)
+		cmd = exec.CommandContext(ctx, t.Program(program), args...)
 	}
 	cmd.Env = env
 	// Pdeathsig: a client must not outlive us. A psql left behind by a

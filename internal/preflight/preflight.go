@@ -1,12 +1,14 @@
 // Package preflight holds the checks made before a backup: required
-// command, folders, permissions, the .env file's mode and free space
-// against the last backup. doctor prints every finding with its fix; the
+// command, the pg_dump matched to the server's version (client.go),
+// folders, permissions, the .env file's mode and free space against the
+// last backup plus BACKUP_MIN_FREE. doctor prints every finding with its fix; the
 // backup run applies the same checks before any work, stopping at a
 // failure and logging the warnings. Keeping them in one place means the
 // two never disagree about what a run needs.
 package preflight
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/fsmeta"
 	"github.com/directus-backup/directus-backup/internal/humanize"
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -93,9 +96,20 @@ func Command(cfg *config.Config) Finding {
 		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
 	}
 	p, err := exec.LookPath(name)
+	if err != nil && method == pgexec.MethodLocal {
+		// The version check picks one from the standard locations.
+		if cs := pgclient.Installed(context.Background()); len(cs) > 0 {
+			return Finding{Check: "command " + name, Status: OK,
+				Detail: fmt.Sprintf("%s: not on PATH, but found in %d standard location(s), newest %s", detail, len(cs), cs[len(cs)-1].PgDump)}
+		}
+	}
 	if err != nil {
+		where := "on PATH"
+		if method == pgexec.MethodLocal {
+			where = "on PATH nor in the standard install folders"
+		}
 		return Finding{Check: "command " + name, Status: Fail,
-			Detail: fmt.Sprintf("%s: required command %q not found on PATH (%v)", detail, name, err),
+			Detail: fmt.Sprintf("%s: required command %q not found %s (%v)", detail, name, where, err),
 			Fix:    fmt.Sprintf("install it (apt-get install %s) or set BACKUP_DB_METHOD", dbtarget.InstallHint(name))}
 	}
 	return Finding{Check: "command " + name, Status: OK, Detail: detail + ": " + p}
@@ -231,24 +245,53 @@ func Needed(b repo.Backup) int64 {
 	return b.Manifest.Database.Bytes + b.Manifest.Uploads.CopiedBytes
 }
 
-// FreeSpace compares the free space in dir with what the last backup
-// needed. A shortfall is a warning, not a failure: the new data may be
-// smaller. ok is false when the free space cannot be read.
-func FreeSpace(dir string, last repo.Backup, hasLast bool) (f Finding, ok bool) {
-	free, err := repo.FreeBytes(dir)
+// FreeSpace compares the free space in dir with this run's estimated
+// need, the last backup's (Needed; 0 for a first backup, whose size
+// nothing tells without reading everything), plus the margin min
+// (BACKUP_MIN_FREE). Falling below is a failure: a run that fills the disk
+// fails late, after the dump, and leaves the filesystem full for Directus
+// and PostgreSQL too. With min off, a shortfall against the estimate is
+// only a warning, as the new data may be smaller. ok is false when the
+// free space cannot be read.
+func FreeSpace(dir string, last repo.Backup, hasLast bool, min config.MinFree) (f Finding, ok bool) {
+	free, total, err := statfs(dir)
 	if err != nil {
 		return Finding{}, false
 	}
 	var need int64
+	estimate := "no earlier backup to estimate this run's need from"
 	if hasLast {
 		need = Needed(last)
+		estimate = fmt.Sprintf("this run needs about %s (estimated from backup %s: its dump plus the uploads it copied)", humanize.Bytes(need), last.Name)
 	}
 	f = Finding{Check: "free space", Status: OK,
-		Detail: fmt.Sprintf("%s free; the last backup needed %s", humanize.Bytes(int64(free)), humanize.Bytes(need))}
-	if free < uint64(need) {
-		f.Status, f.Fix = Warn, "free space, or lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT"
+		Detail: fmt.Sprintf("%s free in %s; %s", humanize.Bytes(int64(free)), dir, estimate)}
+	if min.Off() {
+		f.Detail += "; BACKUP_MIN_FREE=0 (no margin enforced)"
+		if free < uint64(need) {
+			f.Status, f.Fix = Warn, "free space, lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT, or set BACKUP_MIN_FREE to refuse such runs"
+		}
+		return f, true
+	}
+	margin := min.Of(total)
+	keep := fmt.Sprintf("BACKUP_MIN_FREE=%s keeps %s free", min, humanize.Bytes(int64(margin)))
+	f.Detail += "; " + keep
+	if free < uint64(need)+margin {
+		f.Status = Fail
+		f.Detail = fmt.Sprintf("not enough free space to start: %s free in %s, %s needed; %s; %s",
+			humanize.Bytes(int64(free)), dir, humanize.Bytes(int64(uint64(need)+margin)), estimate, keep)
+		f.Fix = "free space (or lower BACKUP_RETENTION_DAYS/BACKUP_RETENTION_COUNT so older backups are removed), or lower BACKUP_MIN_FREE (0 = off)"
 	}
 	return f, true
+}
+
+// statfs returns the bytes free to this user and the filesystem's size.
+func statfs(dir string) (free, total uint64, err error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
 }
 
 // Err is a failed finding as an error, for the backup run.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/manifest"
+	"github.com/directus-backup/directus-backup/internal/pgclient"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -67,7 +68,8 @@ func TestEnvFileHoldingThePasswordMustNotBeReadableByOthers(t *testing.T) {
 
 func TestMissingCommandAndUploadsFail(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("PATH", dir) // no pg_dump here
+	t.Setenv("PATH", dir)                  // no pg_dump here
+	t.Setenv(pgclient.SearchRootsEnv, dir) // nor in the standard locations
 	cfg := load(t, dir, map[string]string{"DB_DATABASE": "directus", "BACKUP_DB_METHOD": "local",
 		"BACKUP_UPLOADS_DIR": filepath.Join(dir, "nowhere")})
 	fs := Run(cfg, Options{})
@@ -75,7 +77,7 @@ func TestMissingCommandAndUploadsFail(t *testing.T) {
 		t.Fatalf("%+v", fs)
 	}
 	err := FirstFailure(fs)
-	if err == nil || !strings.Contains(err.Error(), `required command "pg_dump" not found on PATH`) ||
+	if err == nil || !strings.Contains(err.Error(), `required command "pg_dump" not found on PATH nor in the standard install folders`) ||
 		!strings.Contains(err.Error(), "apt-get install postgresql-client") {
 		t.Errorf("first failure: %v", err)
 	}
@@ -118,7 +120,11 @@ func TestFreeSpaceAgainstTheLastBackup(t *testing.T) {
 	if !ok || last.Name != newer || Needed(last) != 1<<62+1<<61 {
 		t.Fatalf("last %s (%v), needed %d", last.Name, ok, Needed(last))
 	}
-	if f, ok := FreeSpace(dir, last, true); !ok || f.Status != Warn || f.Fix == "" {
+	if f, ok := FreeSpace(dir, last, true, config.MinFree{}); !ok || f.Status != Warn || f.Fix == "" {
+		t.Errorf("more needed than free, BACKUP_MIN_FREE=0: %+v", f)
+	}
+	if f, ok := FreeSpace(dir, last, true, config.MinFree{Bytes: 1}); !ok || f.Status != Fail ||
+		!strings.Contains(f.Detail, "not enough free space") || !strings.Contains(f.Fix, "BACKUP_MIN_FREE") {
 		t.Errorf("more needed than free: %+v", f)
 	}
 	// backup_latest wins over the newest: the run links against it.
@@ -129,11 +135,15 @@ func TestFreeSpaceAgainstTheLastBackup(t *testing.T) {
 	if last.Name != older || Needed(last) != 15 {
 		t.Errorf("last %s, needed %d", last.Name, Needed(last))
 	}
-	if f, ok := FreeSpace(dir, last, true); !ok || f.Status != OK || !strings.Contains(f.Detail, "the last backup needed 15 B") {
+	if f, ok := FreeSpace(dir, last, true, config.MinFree{Bytes: 1}); !ok || f.Status != OK || !strings.Contains(f.Detail, "needs about 15 B") {
 		t.Errorf("enough space: %+v", f)
 	}
-	if f, ok := FreeSpace(dir, repo.Backup{}, false); !ok || f.Status != OK {
+	if f, ok := FreeSpace(dir, repo.Backup{}, false, config.MinFree{Bytes: 1}); !ok || f.Status != OK {
 		t.Errorf("no backup yet: %+v", f)
+	}
+	// The margin alone refuses: no filesystem keeps 99.999% of itself free.
+	if f, ok := FreeSpace(dir, repo.Backup{}, false, config.MinFree{Percent: 99.999}); !ok || f.Status != Fail {
+		t.Errorf("margin above the free space: %+v", f)
 	}
 }
 
