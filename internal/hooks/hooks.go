@@ -83,6 +83,12 @@ func (h Hook) Run(ctx context.Context) error {
 	}
 	pw.Close()
 	wg.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) && ctx.Err() == nil {
+		// sh exited 0 but left a background process holding its output
+		// (a daemon it started): a success; that output is not logged.
+		h.Log.Info(h.Name + ": a process it started in the background still runs; its output is not logged")
+		err = nil
+	}
 	if err == nil {
 		h.Log.Info(h.Name+" done", "seconds", time.Since(start).Round(time.Millisecond).Seconds())
 		return nil

@@ -138,3 +138,18 @@ func TestOutcomeEnv(t *testing.T) {
 		t.Errorf("stale value kept:\n%s", got)
 	}
 }
+
+// A hook that leaves a daemon running (holding its output) succeeds and
+// does not hold the run for long.
+func TestBackgroundChildDoesNotBlock(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	h, _ := newHook(`sleep 300 & echo $! > ` + pidFile)
+	start := time.Now()
+	if err := h.Run(context.Background()); err != nil {
+		t.Errorf("err = %v", err)
+	}
+	if d := time.Since(start); d > waitDelay+5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	syscall.Kill(waitPid(t, pidFile), syscall.SIGKILL)
+}
