@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,9 +15,11 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/hooks"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/offsite"
+	"github.com/directus-backup/directus-backup/internal/redact"
 )
 
 func newBackupCommand(a *app) *cobra.Command {
@@ -74,15 +78,20 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 	}
 	log := a.logger(cfg, logOut, capture)
 	mon := startMonitor(c.Context(), cfg, log)
-	rep, err := job.Run(c.Context(), cfg, job.Deps{
-		Log:      log,
-		Version:  version,
-		Progress: progress,
-		JobLog:   capture.Bytes,
-		Environ:  cfg.Environ(),
+	var rep *job.Report
+	err := runBeforeCommand(c.Context(), cfg, log)
+	if err == nil {
+		rep, err = job.Run(c.Context(), cfg, job.Deps{
+			Log:      log,
+			Version:  version,
+			Progress: progress,
+			JobLog:   capture.Bytes,
+			Environ:  cfg.Environ(),
 
-		RetentionDryRun: retentionDry,
-	})
+			RetentionDryRun: retentionDry,
+		})
+		runAfterCommand(c.Context(), cfg, log, rep, err)
+	}
 	if display != nil {
 		display.Stop()
 	}
@@ -100,6 +109,51 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		printSummary(a.stdout, rep, retentionDry)
 	}
 	return err
+}
+
+// runBeforeCommand runs BACKUP_BEFORE_COMMAND before any work (no lock, no
+// temp folder): its failure stops the run with exit code 15, and since
+// nothing was done there is no error folder, only the log.
+func runBeforeCommand(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.BeforeCommand == "" {
+		return nil
+	}
+	err := hooks.Hook{Name: "before-command", Command: cfg.BeforeCommand, Env: os.Environ(), Log: log}.Run(ctx)
+	if err != nil {
+		return exitcode.With(exitcode.Before, fmt.Errorf("%w; the backup was not started", err))
+	}
+	return nil
+}
+
+// runAfterCommand runs BACKUP_AFTER_COMMAND with the run's outcome in its
+// environment. Its failure is a warning: the backup's result stands. Its
+// environment is our real one, never the .env file's, so the secrets read
+// from .env (DB_PASSWORD, the S3 keys, the ping URL) do not reach it.
+func runAfterCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, rep *job.Report, runErr error) {
+	if cfg.AfterCommand == "" {
+		return
+	}
+	o := hooks.Outcome{ExitCode: exitcode.Of(runErr)}
+	if rep != nil {
+		o.Name, o.Path = rep.Name, rep.Path
+	}
+	if runErr != nil {
+		o.Error = redact.String(runErr.Error(), cfg.Secrets()...)
+		var se *job.StepError
+		if errors.As(runErr, &se) {
+			o.FailedStep = se.Step
+		}
+	}
+	// An interrupted run still reports, within a bounded time; a second
+	// signal is the operator's to send.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), monitorBudget)
+		defer cancel()
+	}
+	if err := (hooks.Hook{Name: "after-command", Command: cfg.AfterCommand, Env: o.Env(os.Environ()), Log: log}).Run(ctx); err != nil {
+		log.Warn("after-command failed; the backup's result stands", "err", err)
+	}
 }
 
 func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {

@@ -53,6 +53,8 @@ type Config struct {
 	KeepDaily, KeepWeekly, KeepMonthly int
 	MinFree                            MinFree // BACKUP_MIN_FREE
 
+	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
+
 	vars layers // the raw sources, for Lookup and Environ
 }
 
@@ -200,6 +202,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.KeepWeekly = r.integer(envKeepWeekly, 0, math.MaxInt, "an integer of 0 or more (0 = no weekly rule)")
 	c.KeepMonthly = r.integer(envKeepMonthly, 0, math.MaxInt, "an integer of 0 or more (0 = no monthly rule)")
 	c.MinFree = r.minFree()
+	c.BeforeCommand = r.value(envBeforeCommand)
+	c.AfterCommand = r.value(envAfterCommand)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

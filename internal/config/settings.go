@@ -65,6 +65,10 @@ const (
 	envPingURL     = "BACKUP_PING_URL"
 	envMetricsFile = "BACKUP_METRICS_FILE"
 
+	// Hooks (issue 11).
+	envBeforeCommand = "BACKUP_BEFORE_COMMAND"
+	envAfterCommand  = "BACKUP_AFTER_COMMAND"
+
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
@@ -171,6 +175,11 @@ var Settings = []Setting{
 		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 	{Env: envMinFree, Flag: "min-free", Default: "1GiB",
 		Usage: "free space BACKUPS_DIR must keep after the run's estimated need (the last backup's dump plus the upload bytes it copied), else the run stops before any work: a size (2GiB, 500MB) or a share of the filesystem (5%); 0 = off"},
+	// Hooks (issue 11): shell commands around each backup run.
+	{Env: envBeforeCommand, Flag: "before-command", Default: "",
+		Usage: "shell command (sh -c, in the working folder) run before each backup does any work; a non-zero exit stops the run with exit code 15 (empty = none)"},
+	{Env: envAfterCommand, Flag: "after-command", Default: "",
+		Usage: "shell command (sh -c, in the working folder) run after each backup, success or failure, with BACKUP_RESULT, BACKUP_EXIT_CODE, BACKUP_NAME, BACKUP_PATH, BACKUP_FAILED_STEP and BACKUP_ERROR set; its failure is only a warning (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -30,6 +30,7 @@ const (
 	Refused     = 12
 	Restore     = 13
 	Offsite     = 14
+	Before      = 15
 	Interrupted = 130
 )
 
@@ -72,6 +73,7 @@ var Table = []Info{
 	{Refused, "restore refused: the target database has tables (use --yes) or does not exist (use --create)", []string{cmdRestore}},
 	{Restore, "restore failed; the target it failed on was left as it was (except an uploads swap stopped half-way, whose message gives the mv that undoes it)", []string{cmdRestore}},
 	{Offsite, "offsite copy failed: the bucket could not be reached, read or written (after backup: the local backup itself is complete, and the next run pushes what is missing)", []string{cmdBackup, cmdOffsite, cmdRestore}},
+	{Before, "BACKUP_BEFORE_COMMAND failed (non-zero exit or timeout); nothing was done", []string{cmdBackup}},
 	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdOffsite}},
 }
 
