@@ -52,6 +52,8 @@ type Config struct {
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
 	KeepDaily, KeepWeekly, KeepMonthly int
 	MinFree                            MinFree // BACKUP_MIN_FREE
+	Schedule                           string  // BACKUP_SCHEDULE, checked; "" = none
+	VerifySchedule                     string  // BACKUP_VERIFY_SCHEDULE, checked; "" = none
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -200,6 +202,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.KeepWeekly = r.integer(envKeepWeekly, 0, math.MaxInt, "an integer of 0 or more (0 = no weekly rule)")
 	c.KeepMonthly = r.integer(envKeepMonthly, 0, math.MaxInt, "an integer of 0 or more (0 = no monthly rule)")
 	c.MinFree = r.minFree()
+	c.Schedule = r.schedule(envSchedule)
+	c.VerifySchedule = r.schedule(envVerifySchedule)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

@@ -171,6 +171,11 @@ var Settings = []Setting{
 		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 	{Env: envMinFree, Flag: "min-free", Default: "1GiB",
 		Usage: "free space BACKUPS_DIR must keep after the run's estimated need (the last backup's dump plus the upload bytes it copied), else the run stops before any work: a size (2GiB, 500MB) or a share of the filesystem (5%); 0 = off"},
+	// Scheduler (issue 11): directus-backup schedule.
+	{Env: envSchedule, Flag: "schedule", Default: "",
+		Usage: "when directus-backup schedule runs a backup: 5-field cron (0 2 * * *), @daily and the other descriptors, or @every <duration>; checked at load"},
+	{Env: envVerifySchedule, Flag: "verify-schedule", Default: "",
+		Usage: "when directus-backup schedule runs verify --all --restore-test (e.g. 0 4 * * 0; empty = never), same forms as BACKUP_SCHEDULE"},
 }
 
 // settingDefault returns the Default of the named setting.
