@@ -27,7 +27,9 @@ Schedules: 5-field cron (minute hour day-of-month month day-of-week, e.g.
 @every <duration> (e.g. "@every 6h"). Times are in the local time zone (TZ).
 
 Each run is exactly a "directus-backup backup" (or verify): same steps,
-log, error folder, pings and metrics file. One run at a time: a run due
+log, error folder, pings and metrics file; the settings are read afresh
+for each run (leave BACKUP_TIMESTAMP unset: it would name every backup
+the same). One run at a time: a run due
 while another is still running is skipped, with a warning. The next run
 times are logged at start and after each run. A failed run is logged and
 the scheduler carries on.
@@ -59,6 +61,12 @@ Exit codes:
 					return fmt.Errorf("%w: %w", errUsage, err)
 				}
 				jobs = append(jobs, schedule.Job{Name: "backup", Schedule: s, Run: func(context.Context) error {
+					// Loaded afresh: the backup's name comes from the time of
+					// loading, and .env edits take effect at the next run.
+					cfg, err := a.config(needs{DB: true})
+					if err != nil {
+						return err
+					}
 					return a.runBackup(c, cfg, false, false)
 				}})
 			}
@@ -68,6 +76,10 @@ Exit codes:
 					return fmt.Errorf("%w: %w", errUsage, err)
 				}
 				jobs = append(jobs, schedule.Job{Name: "verify", Schedule: s, Run: func(ctx context.Context) error {
+					cfg, err := a.config(needs{DB: true})
+					if err != nil {
+						return err
+					}
 					return a.runVerify(ctx, cfg, "", true, true, "", false)
 				}})
 			}
