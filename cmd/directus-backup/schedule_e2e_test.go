@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,5 +78,31 @@ func TestScheduleRunsSkipsAndStops(t *testing.T) {
 		if r.Job != "backup" || r.OK == last || (last && r.ExitCode != exitInterrupted) {
 			t.Errorf("line %d: %s", i, l)
 		}
+	}
+}
+
+// BACKUP_VERIFY_SCHEDULE alone runs verify --all --restore-test (and
+// writes its metrics, as the verify command does).
+func TestScheduleRunsVerify(t *testing.T) {
+	f := newFixture(t)
+	f.mustBackup()
+	metricsFile := filepath.Join(f.dir, "metrics.prom")
+	f.env["BACKUP_VERIFY_SCHEDULE"] = "@every 1s"
+	f.env["BACKUP_METRICS_FILE"] = metricsFile
+	cmd, stdout, stderr := f.command("schedule", "--json")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "the verify run's metrics", func() bool { _, err := os.Stat(metricsFile); return err == nil })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	var r scheduleRun
+	first, _, _ := strings.Cut(stdout.String(), "\n")
+	if err := json.Unmarshal([]byte(first), &r); err != nil || r.Job != "verify" || !r.OK {
+		t.Fatalf("first run: %q (%v)\n%s", first, err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "restore test") && !strings.Contains(stderr.String(), "scratch") {
+		t.Errorf("no restore test in the log:\n%s", stderr)
 	}
 }
