@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/humanize"
@@ -54,29 +56,11 @@ SELECT COUNT(*) FROM directus_users.
 			if scratch != "" && !restoreTest {
 				return fmt.Errorf("%w: --scratch-db goes with --restore-test", errUsage)
 			}
-			req := verify.Request{BackupsDir: cfg.BackupsDir, All: all, RestoreTest: restoreTest, Scratch: scratch,
-				Log: a.logger(cfg, a.stderr, nil)}
+			backup := ""
 			if len(args) > 0 {
-				req.Backup = args[0]
+				backup = args[0]
 			}
-			if restoreTest {
-				req.Target = dbtarget.Matched(c.Context(), cfg)
-				req.Owner = cfg.DB.User
-			}
-			rep, err := verify.Run(c.Context(), req)
-			if cfg.MetricsFile != "" && rep.Backups != nil {
-				if merr := metrics.WriteVerify(c.Context(), cfg.MetricsFile, time.Now(), err == nil); merr != nil {
-					req.Log.Warn("metrics file not written", "file", cfg.MetricsFile, "err", merr)
-				}
-			}
-			if rep.Backups == nil {
-				return err // nothing was checked
-			}
-			if asJSON {
-				return a.printResult(rep, err)
-			}
-			printVerify(a.stdout, rep.Backups, rep.Latest)
-			return err
+			return a.runVerify(c.Context(), cfg, backup, all, restoreTest, scratch, asJSON)
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "verify every backup")
@@ -122,4 +106,32 @@ func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Prob
 	if latest != nil {
 		fmt.Fprintf(w, "PROBLEMS %s\n", latest.String())
 	}
+}
+
+// runVerify is verify's work once the command line is read; schedule runs
+// it too (BACKUP_VERIFY_SCHEDULE).
+func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, all, restoreTest bool, scratch string, asJSON bool) error {
+	req := verify.Request{BackupsDir: cfg.BackupsDir, All: all, RestoreTest: restoreTest, Scratch: scratch,
+		Log: a.logger(cfg, a.stderr, nil)}
+	if backup != "" {
+		req.Backup = backup
+	}
+	if restoreTest {
+		req.Target = dbtarget.Matched(ctx, cfg)
+		req.Owner = cfg.DB.User
+	}
+	rep, err := verify.Run(ctx, req)
+	if cfg.MetricsFile != "" && rep.Backups != nil {
+		if merr := metrics.WriteVerify(ctx, cfg.MetricsFile, time.Now(), err == nil); merr != nil {
+			req.Log.Warn("metrics file not written", "file", cfg.MetricsFile, "err", merr)
+		}
+	}
+	if rep.Backups == nil {
+		return err // nothing was checked
+	}
+	if asJSON {
+		return a.printResult(rep, err)
+	}
+	printVerify(a.stdout, rep.Backups, rep.Latest)
+	return err
 }

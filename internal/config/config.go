@@ -52,6 +52,8 @@ type Config struct {
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
 	KeepDaily, KeepWeekly, KeepMonthly int
 	MinFree                            MinFree // BACKUP_MIN_FREE
+	Schedule                           string  // BACKUP_SCHEDULE, checked; "" = none
+	VerifySchedule                     string  // BACKUP_VERIFY_SCHEDULE, checked; "" = none
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
 
@@ -204,6 +206,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.MinFree = r.minFree()
 	c.BeforeCommand = r.value(envBeforeCommand)
 	c.AfterCommand = r.value(envAfterCommand)
+	c.Schedule = r.schedule(envSchedule)
+	c.VerifySchedule = r.schedule(envVerifySchedule)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

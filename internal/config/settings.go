@@ -180,6 +180,11 @@ var Settings = []Setting{
 		Usage: "shell command (sh -c, in the working folder) run before each backup does any work; a non-zero exit stops the run with exit code 15 (empty = none)"},
 	{Env: envAfterCommand, Flag: "after-command", Default: "",
 		Usage: "shell command (sh -c, in the working folder) run after each backup, success or failure, with BACKUP_RESULT, BACKUP_EXIT_CODE, BACKUP_NAME, BACKUP_PATH, BACKUP_FAILED_STEP and BACKUP_ERROR set; its failure is only a warning (empty = none)"},
+	// Scheduler (issue 11): directus-backup schedule.
+	{Env: envSchedule, Flag: "schedule", Default: "",
+		Usage: "when directus-backup schedule runs a backup: 5-field cron (0 2 * * *), @daily and the other descriptors, or @every <duration>; checked at load"},
+	{Env: envVerifySchedule, Flag: "verify-schedule", Default: "",
+		Usage: "when directus-backup schedule runs verify --all --restore-test (e.g. 0 4 * * 0; empty = never), same forms as BACKUP_SCHEDULE"},
 }
 
 // settingDefault returns the Default of the named setting.
