@@ -36,6 +36,8 @@ const (
 	envDBMethod          = "BACKUP_DB_METHOD"
 	envDockerComposeFile = "BACKUP_DOCKER_COMPOSE_FILE"
 	envDockerService     = "BACKUP_DOCKER_SERVICE"
+	envComposeFiles      = "BACKUP_COMPOSE_FILES"
+	envComposeProject    = "BACKUP_COMPOSE_PROJECT"
 	envEnvFile           = "BACKUP_ENV_FILE"
 	envVerify            = "BACKUP_VERIFY"
 	envRecheckPercent    = "BACKUP_RECHECK_PERCENT"
@@ -171,6 +173,11 @@ var Settings = []Setting{
 		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 	{Env: envMinFree, Flag: "min-free", Default: "1GiB",
 		Usage: "free space BACKUPS_DIR must keep after the run's estimated need (the last backup's dump plus the upload bytes it copied), else the run stops before any work: a size (2GiB, 500MB) or a share of the filesystem (5%); 0 = off"},
+	// Docker method as Directus users deploy it (issue 11).
+	{Env: envComposeFiles, Flag: "compose-files", Default: "",
+		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
+	{Env: envComposeProject, Flag: "compose-project", Default: "",
+		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
 }
 
 // settingDefault returns the Default of the named setting.

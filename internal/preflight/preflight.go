@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -93,7 +95,13 @@ func Command(cfg *config.Config) Finding {
 	name := dbtarget.RequiredCommand(method)
 	detail := fmt.Sprintf("method %s (BACKUP_DB_METHOD=%s)", method, cfg.DBMethod)
 	if method == pgexec.MethodDocker {
-		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
+		detail += fmt.Sprintf(", compose file(s) %s, service %s", strings.Join(cfg.ComposeFiles, ", "), cfg.DockerService)
+		if cfg.ComposeProject != "" {
+			detail += ", project " + cfg.ComposeProject
+		}
+	}
+	if method == pgexec.MethodDocker {
+		return composeCheck(cfg, detail)
 	}
 	p, err := exec.LookPath(name)
 	if err != nil && method == pgexec.MethodLocal {
@@ -113,6 +121,19 @@ func Command(cfg *config.Config) Finding {
 			Fix:    fmt.Sprintf("install it (apt-get install %s) or set BACKUP_DB_METHOD", dbtarget.InstallHint(name))}
 	}
 	return Finding{Check: "command " + name, Status: OK, Detail: detail + ": " + p}
+}
+
+// composeCheck checks that docker compose (the plugin, or the old
+// docker-compose program) answers.
+func composeCheck(cfg *config.Config, detail string) Finding {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := dbtarget.ComposeCommand(ctx)
+	if err != nil {
+		return Finding{Check: "command docker compose", Status: Fail,
+			Detail: detail + ": " + err.Error(), Fix: dbtarget.ComposeHint() + ", or set BACKUP_DB_METHOD=local"}
+	}
+	return Finding{Check: "command docker compose", Status: OK, Detail: detail + ": " + strings.Join(c, " ")}
 }
 
 // Uploads checks that the Directus uploads folder is a folder this user
