@@ -179,3 +179,19 @@ wait $s
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A DB_HOST that does not resolve here (a compose service name) with a
+// compose file present: doctor says to use the docker method.
+func TestDBHostHintsDockerMethod(t *testing.T) {
+	f, _ := composeFixture(t, false)
+	writeFile(t, filepath.Join(f.dir, "compose.yaml"), "services: {}\n")
+	f.env["BACKUP_DB_METHOD"] = "local"
+	f.env["DB_HOST"] = "database.invalid"
+	r := f.run("doctor")
+	out := r.stdout + r.stderr
+	for _, s := range []string{`DB_HOST "database.invalid" does not resolve`, "compose.yaml is here", "BACKUP_DB_METHOD=docker"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("doctor output lacks %q:\n%s", s, out)
+		}
+	}
+}
