@@ -117,7 +117,7 @@ var Settings = []Setting{
 	{Env: envDBMethod, Flag: "db-method", Default: "auto",
 		Usage: "how to run pg_dump: local, docker (docker compose exec) or auto"},
 	{Env: envDockerComposeFile, Flag: "docker-compose-file", Default: "docker-compose.base.yml",
-		Usage: "compose file of the database service, for --db-method=docker"},
+		Usage: "compose file of the database service, for --db-method=docker (unset: the first of the names BACKUP_COMPOSE_FILES lists found in the working folder, else this default)"},
 	{Env: envDockerService, Flag: "docker-service", Default: "database",
 		Usage: "compose service running PostgreSQL, for --db-method=docker"},
 	{Env: envEnvFile, Flag: "env-file", Default: "./.env when present",
