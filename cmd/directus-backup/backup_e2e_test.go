@@ -207,7 +207,7 @@ func TestDockerMethod(t *testing.T) {
 		t.Errorf("log does not say docker was used:\n%s", r.stderr)
 	}
 	argv, _ := os.ReadFile(argvLog)
-	if !strings.Contains(string(argv), "exec -T -e PGPASSWORD database pg_dump -U "+f.user+" -d "+f.db+" --format=plain") {
+	if !strings.Contains(string(argv), "exec -T -e PGPASSWORD database pg_dump -U "+f.user+" -d dbname='"+f.db+"' application_name=directus-backup-") {
 		t.Errorf("docker called as %q", argv)
 	}
 	if strings.Contains(string(argv), f.password) {

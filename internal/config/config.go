@@ -42,12 +42,16 @@ type Config struct {
 	DBMethod               string // "auto", "local" or "docker"
 	DockerComposeFile      string // absolute
 	DockerService          string
-	Verify                 string // VerifyOff, VerifyFiles or VerifyRestore
-	RecheckPercent         int    // share of linked upload files re-read per run, 0 to 100
-	EnvFile                string // absolute path of the .env file that was read, or ""
-	Offsite                Offsite
-	PingURL                string // BACKUP_PING_URL, "" = no pings; its path is a secret
-	MetricsFile            string // absolute, "" = no metrics file
+	// ComposeFiles are the compose files (absolute), passed as -f each;
+	// the first is DockerComposeFile.
+	ComposeFiles   []string
+	ComposeProject string // -p, "" = compose's default
+	Verify         string // VerifyOff, VerifyFiles or VerifyRestore
+	RecheckPercent int    // share of linked upload files re-read per run, 0 to 100
+	EnvFile        string // absolute path of the .env file that was read, or ""
+	Offsite        Offsite
+	PingURL        string // BACKUP_PING_URL, "" = no pings; its path is a secret
+	MetricsFile    string // absolute, "" = no metrics file
 
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
 	KeepDaily, KeepWeekly, KeepMonthly int
@@ -186,7 +190,13 @@ func Load(src Sources, now time.Time) (*Config, error) {
 		map[string]string{"0": VerifyOff, "no": VerifyOff, "false": VerifyOff, "off": VerifyOff,
 			"1": VerifyFiles, "yes": VerifyFiles, "true": VerifyFiles, "on": VerifyFiles, "restore": VerifyRestore})
 	c.RecheckPercent = r.percent(envRecheckPercent)
-	c.DockerComposeFile = r.path(envDockerComposeFile)
+	c.ComposeFiles = r.composeFiles()
+	c.DockerComposeFile = c.ComposeFiles[0]
+	c.ComposeProject = r.value(envComposeProject)
+	if c.ComposeProject != "" && !composeProjectName(c.ComposeProject) {
+		r.fail(envComposeProject, c.ComposeProject,
+			"a compose project name: lowercase letters, digits, '_' or '-', starting with a letter or digit", nil)
+	}
 	c.DockerService = r.value(envDockerService)
 	if !composeServiceName(c.DockerService) {
 		// Also keeps a value like "-T" from being read as a docker option.

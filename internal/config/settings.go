@@ -36,6 +36,8 @@ const (
 	envDBMethod          = "BACKUP_DB_METHOD"
 	envDockerComposeFile = "BACKUP_DOCKER_COMPOSE_FILE"
 	envDockerService     = "BACKUP_DOCKER_SERVICE"
+	envComposeFiles      = "BACKUP_COMPOSE_FILES"
+	envComposeProject    = "BACKUP_COMPOSE_PROJECT"
 	envEnvFile           = "BACKUP_ENV_FILE"
 	envVerify            = "BACKUP_VERIFY"
 	envRecheckPercent    = "BACKUP_RECHECK_PERCENT"
@@ -119,7 +121,7 @@ var Settings = []Setting{
 	{Env: envDBMethod, Flag: "db-method", Default: "auto",
 		Usage: "how to run pg_dump: local, docker (docker compose exec) or auto"},
 	{Env: envDockerComposeFile, Flag: "docker-compose-file", Default: "docker-compose.base.yml",
-		Usage: "compose file of the database service, for --db-method=docker"},
+		Usage: "compose file of the database service, for --db-method=docker (unset: the first of the names BACKUP_COMPOSE_FILES lists found in the working folder, else this default)"},
 	{Env: envDockerService, Flag: "docker-service", Default: "database",
 		Usage: "compose service running PostgreSQL, for --db-method=docker"},
 	{Env: envEnvFile, Flag: "env-file", Default: "./.env when present",
@@ -185,6 +187,11 @@ var Settings = []Setting{
 		Usage: "when directus-backup schedule runs a backup: 5-field cron (0 2 * * *), @daily and the other descriptors, or @every <duration>; checked at load"},
 	{Env: envVerifySchedule, Flag: "verify-schedule", Default: "",
 		Usage: "when directus-backup schedule runs verify --all --restore-test (e.g. 0 4 * * 0; empty = never), same forms as BACKUP_SCHEDULE"},
+	// Docker method as Directus users deploy it (issue 11).
+	{Env: envComposeFiles, Flag: "compose-files", Default: "",
+		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
+	{Env: envComposeProject, Flag: "compose-project", Default: "",
+		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -53,6 +53,9 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 
 	cmd := preflight.Command(cfg)
 	fs = append(fs, cmd)
+	if f, ok := preflight.DBHost(cfg); ok {
+		fs = append(fs, f)
+	}
 	if cmd.Status == OK {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		target := dbtarget.Resolve(cfg)

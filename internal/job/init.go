@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
@@ -22,7 +23,7 @@ func (r *run) init(ctx context.Context) error {
 	r.rep.Method = r.method
 	if r.method == pgexec.MethodDocker {
 		r.log.Info("database will be dumped through docker compose",
-			"compose_file", cfg.DockerComposeFile, "service", cfg.DockerService)
+			"compose_files", strings.Join(cfg.ComposeFiles, ","), "project", cfg.ComposeProject, "service", cfg.DockerService)
 	} else {
 		r.log.Info("database will be dumped with the local pg_dump",
 			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)

@@ -10,6 +10,9 @@ package pgexec
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,8 +35,34 @@ type Target struct {
 	// BinDir holds the client programs for the local method ("" = PATH):
 	// the pg_dump matched to the server, and the psql beside it.
 	BinDir      string
-	ComposeFile string // docker only
+	ComposeFile string // docker only; used when ComposeFiles is empty
 	Service     string // docker only
+	// ComposeFiles are passed as -f each, Project as -p (docker only).
+	ComposeFiles []string
+	Project      string
+	// Compose is the compose program and its leading arguments:
+	// {"docker", "compose"} (the default) or {"docker-compose"}.
+	Compose []string
+}
+
+// ComposeArgv returns the compose command line up to the subcommand:
+// docker compose -f a -f b [-p name].
+func (t Target) ComposeArgv() []string {
+	argv := append([]string(nil), t.Compose...)
+	if len(argv) == 0 {
+		argv = []string{"docker", "compose"}
+	}
+	files := t.ComposeFiles
+	if len(files) == 0 {
+		files = []string{t.ComposeFile}
+	}
+	for _, f := range files {
+		argv = append(argv, "-f", f)
+	}
+	if t.Project != "" {
+		argv = append(argv, "-p", t.Project)
+	}
+	return argv
 }
 
 // WithDatabase returns t aimed at another database on the same server.
@@ -46,7 +75,7 @@ func (t Target) WithDatabase(name string) Target {
 // docker method, the client program itself otherwise.
 func (t Target) Program(program string) string {
 	if t.Method == MethodDocker {
-		return "docker"
+		return t.ComposeArgv()[0]
 	}
 	if t.BinDir != "" {
 		return filepath.Join(t.BinDir, program)
@@ -58,13 +87,22 @@ func (t Target) Program(program string) string {
 // cancelled ctx stops it and everything it started: it runs in its own
 // process group (so a terminal's Ctrl-C reaches only us, and we decide),
 // the group gets SIGTERM, and whatever lingers after WaitDelay is killed.
+//
+// With the docker method, stopping the local docker client does not stop
+// the program inside the container (docker compose exec does not forward
+// signals reliably), so pg_dump gets a marker on its command line (an
+// application_name in its -d connection string, also seen in
+// pg_stat_activity) and a cancel runs a second exec that sends SIGTERM to
+// the container's processes carrying it (StopInContainer).
 func (t Target) Command(ctx context.Context, program string, args ...string) *exec.Cmd {
 	env := childEnv(os.Environ())
 	var cmd *exec.Cmd
+	marker := ""
 	if t.Method == MethodDocker {
 		// Inside the database container the client reaches the server
 		// through its own socket: host and port are not passed.
-		argv := []string{"compose", "-f", t.ComposeFile, "exec", "-T"}
+		compose := t.ComposeArgv()
+		argv := append(compose[1:], "exec", "-T")
 		if t.Password != "" {
 			argv = append(argv, "-e", "PGPASSWORD")
 			env = append(env, "PGPASSWORD="+t.Password)
@@ -73,10 +111,17 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 		if t.User != "" {
 			argv = append(argv, "-U", t.User)
 		}
-		if t.Database != "" {
+		if program == "pg_dump" {
+			marker = newMarker()
+			conn := "application_name=" + marker
+			if t.Database != "" {
+				conn = "dbname=" + conninfoQuote(t.Database) + " " + conn
+			}
+			argv = append(argv, "-d", conn)
+		} else if t.Database != "" {
 			argv = append(argv, "-d", t.Database)
 		}
-		cmd = exec.CommandContext(ctx, "docker", append(argv, args...)...)
+		cmd = exec.CommandContext(ctx, compose[0], append(argv, args...)...)
 	} else {
 		vars := [][2]string{{"PGHOST", t.Host}, {"PGPORT", t.Port}, {"PGUSER", t.User},
 			{"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database}}
@@ -92,7 +137,14 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 	// killed restore would read on, and pg_dump would write into a pipe
 	// nobody reads.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.Cancel = func() error {
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		if marker != "" {
+			// Best effort: the local client is stopped either way.
+			_ = t.StopInContainer(marker)
+		}
+		return err
+	}
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }
@@ -116,4 +168,36 @@ func childEnv(environ []string) []string {
 		}
 	}
 	return out
+}
+
+// newMarker returns a name unique to one pg_dump run.
+func newMarker() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("directus-backup-%d-%s", os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// conninfoQuote quotes a value for a libpq connection string.
+func conninfoQuote(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(v) + "'"
+}
+
+// stopScript sends SIGTERM to every process in the container whose
+// command line holds the marker ($1), except itself; it needs only sh,
+// grep and /proc (pkill is missing from the official postgres images).
+const stopScript = `for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = $$ ] && continue; grep -q -F -e "$1" "$p/cmdline" 2>/dev/null && kill -TERM "$n" 2>/dev/null; done; exit 0`
+
+// StopInContainer stops the processes carrying marker inside t's compose
+// service, through a second docker compose exec (bounded in time).
+func (t Target) StopInContainer(marker string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	compose := t.ComposeArgv()
+	argv := append(compose[1:], "exec", "-T", t.Service, "sh", "-c", stopScript, "stop", marker)
+	cmd := exec.CommandContext(ctx, compose[0], argv...)
+	cmd.Env = childEnv(os.Environ())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("stopping pg_dump in compose service %s: %w: %s", t.Service, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -11,10 +11,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,6 +65,9 @@ func Run(cfg *config.Config, opts Options) []Finding {
 	if !opts.NoCommand {
 		fs = append(fs, Command(cfg))
 	}
+	if f, ok := DBHost(cfg); ok {
+		fs = append(fs, f)
+	}
 	fs = append(fs, Uploads(cfg))
 	if f, ok := FolderMode("backups folder", cfg.BackupsDir); ok {
 		fs = append(fs, f)
@@ -93,7 +99,13 @@ func Command(cfg *config.Config) Finding {
 	name := dbtarget.RequiredCommand(method)
 	detail := fmt.Sprintf("method %s (BACKUP_DB_METHOD=%s)", method, cfg.DBMethod)
 	if method == pgexec.MethodDocker {
-		detail += fmt.Sprintf(", compose file %s, service %s", cfg.DockerComposeFile, cfg.DockerService)
+		detail += fmt.Sprintf(", compose file(s) %s, service %s", strings.Join(cfg.ComposeFiles, ", "), cfg.DockerService)
+		if cfg.ComposeProject != "" {
+			detail += ", project " + cfg.ComposeProject
+		}
+	}
+	if method == pgexec.MethodDocker {
+		return composeCheck(cfg, detail)
 	}
 	p, err := exec.LookPath(name)
 	if err != nil && method == pgexec.MethodLocal {
@@ -113,6 +125,45 @@ func Command(cfg *config.Config) Finding {
 			Fix:    fmt.Sprintf("install it (apt-get install %s) or set BACKUP_DB_METHOD", dbtarget.InstallHint(name))}
 	}
 	return Finding{Check: "command " + name, Status: OK, Detail: detail + ": " + p}
+}
+
+// DBHost warns, for the local method, when DB_HOST does not resolve on
+// this host: in a compose deployment it is usually the database service's
+// name, reachable only inside the compose network, and the docker method
+// is what works.
+func DBHost(cfg *config.Config) (Finding, bool) {
+	h := cfg.DB.Host
+	if dbtarget.ResolveMethod(cfg.DBMethod, cfg.DockerComposeFile) != pgexec.MethodLocal ||
+		h == "" || strings.HasPrefix(h, "/") || net.ParseIP(h) != nil {
+		return Finding{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, h); err == nil {
+		return Finding{}, false
+	}
+	f := Finding{Check: "database host", Status: Warn,
+		Detail: fmt.Sprintf("DB_HOST %q does not resolve on this host (a compose service name is reachable only inside its compose network)", h)}
+	if fi, err := os.Stat(cfg.DockerComposeFile); err == nil && fi.Mode().IsRegular() {
+		f.Detail += "; compose file " + cfg.DockerComposeFile + " is here"
+		f.Fix = "use the docker method: BACKUP_DB_METHOD=docker (or auto), BACKUP_DOCKER_SERVICE=<the database service>"
+	} else {
+		f.Fix = "set DB_HOST to an address this host reaches, or use the docker method: run from the folder holding the compose file, or set BACKUP_COMPOSE_FILES, with BACKUP_DB_METHOD=docker"
+	}
+	return f, true
+}
+
+// composeCheck checks that docker compose (the plugin, or the old
+// docker-compose program) answers.
+func composeCheck(cfg *config.Config, detail string) Finding {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := dbtarget.ComposeCommand(ctx)
+	if err != nil {
+		return Finding{Check: "command docker compose", Status: Fail,
+			Detail: detail + ": " + err.Error(), Fix: dbtarget.ComposeHint() + ", or set BACKUP_DB_METHOD=local"}
+	}
+	return Finding{Check: "command docker compose", Status: OK, Detail: detail + ": " + strings.Join(c, " ")}
 }
 
 // Uploads checks that the Directus uploads folder is a folder this user
