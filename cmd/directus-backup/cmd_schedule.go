@@ -40,11 +40,10 @@ exits with 130 (the systemd unit counts 130 as a clean stop).
 
 Without --json nothing but each run's own summary is printed on stdout;
 with --json, one JSON line per run: {"job","started","finished","ok",
-"exit_code","error"}.
+"exit_code","error"}. It stops only on SIGINT/SIGTERM/SIGHUP, after the
+running job ended.
 
-Exit codes:
-  2    invalid settings or command line (nothing was done)
-  130  stopped by SIGINT/SIGTERM/SIGHUP, after the running job ended`,
+` + exitcode.Help("schedule"),
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := a.config(needs{DB: true})

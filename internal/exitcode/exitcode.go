@@ -36,17 +36,18 @@ const (
 
 // Command names, as in Table's Commands.
 const (
-	cmdBackup  = "backup"
-	cmdPrune   = "prune"
-	cmdList    = "list"
-	cmdVerify  = "verify"
-	cmdRestore = "restore"
-	cmdDoctor  = "doctor"
-	cmdVersion = "version"
-	cmdOffsite = "offsite"
+	cmdBackup   = "backup"
+	cmdPrune    = "prune"
+	cmdList     = "list"
+	cmdVerify   = "verify"
+	cmdRestore  = "restore"
+	cmdDoctor   = "doctor"
+	cmdVersion  = "version"
+	cmdOffsite  = "offsite"
+	cmdSchedule = "schedule"
 )
 
-var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion, cmdOffsite}
+var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion, cmdOffsite, cmdSchedule}
 
 // Info describes one exit code.
 type Info struct {
@@ -74,7 +75,7 @@ var Table = []Info{
 	{Restore, "restore failed; the target it failed on was left as it was (except an uploads swap stopped half-way, whose message gives the mv that undoes it)", []string{cmdRestore}},
 	{Offsite, "offsite copy failed: the bucket could not be reached, read or written (after backup: the local backup itself is complete, and the next run pushes what is missing)", []string{cmdBackup, cmdOffsite, cmdRestore}},
 	{Before, "BACKUP_BEFORE_COMMAND failed (non-zero exit or timeout); nothing was done", []string{cmdBackup}},
-	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdOffsite}},
+	{Interrupted, "interrupted (SIGINT/SIGTERM/SIGHUP); a backup not yet finalized is removed", []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdOffsite, cmdSchedule}},
 }
 
 // Coder is an error that knows its exit code.

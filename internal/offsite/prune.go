@@ -112,12 +112,7 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 	if req.DryRun {
 		for name := range remove {
 			rep.Removed = append(rep.Removed, name)
-		}
-		for name, ix := range indexes {
-			if remove[name] {
-				delete(indexes, name)
-			}
-			_ = ix
+			delete(indexes, name)
 		}
 		r.countGarbage(l, indexes, req.Grace, &rep)
 		return done(nil)
