@@ -67,6 +67,12 @@ func TestComposeFileNames(t *testing.T) {
 		if m, _ := readManifest(t, f.latest()); m.Database.Method != "docker" {
 			t.Errorf("%s: manifest method %q", name, m.Database.Method)
 		}
+		if name == "compose.yaml" {
+			// doctor reports the same detection.
+			if r := f.run("doctor"); !strings.Contains(r.stdout, "method docker (BACKUP_DB_METHOD=auto), compose file(s) "+p) {
+				t.Errorf("doctor does not report the compose file found:\n%s", r.stdout)
+			}
+		}
 		os.Remove(p)
 	}
 }
