@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -155,5 +156,39 @@ func TestLockWaitInvalid(t *testing.T) {
 	}
 	if n := len(f.backupNames()); n != 0 {
 		t.Errorf("backups %v after refused runs", f.backupNames())
+	}
+}
+
+// A scheduled backup due while a manual run holds BACKUPS_DIR waits for
+// it (schedule's own 1h wait, BACKUP_LOCK_WAIT unset) instead of failing.
+func TestScheduleWaitsForManualRun(t *testing.T) {
+	f := newFixture(t)
+	holder, holderErr := startHolder(t, f, "3")
+	f.path = os.Getenv("PATH") // the scheduled runs' pg_dump is quick
+	f.env["BACKUP_SCHEDULE"] = "@every 1s"
+	cmd, stdout, stderr := f.command("schedule", "--json")
+	env := cmd.Env[:0]
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, "BACKUP_TIMESTAMP=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if err := holder.Wait(); err != nil {
+		t.Fatalf("manual run: %v\n%s", err, holderErr())
+	}
+	waitFor(t, "a scheduled run to finish", func() bool { return strings.Contains(stdout.String(), "\n") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	first := strings.SplitN(stdout.String(), "\n", 2)[0]
+	if !strings.Contains(first, `"ok":true`) {
+		t.Errorf("first scheduled run: %s\n%s", first, stderr)
+	}
+	if !strings.Contains(stderr.String(), "waiting for it") || !strings.Contains(stderr.String(), "up_to=1h0m0s") {
+		t.Errorf("the scheduled run did not wait for the manual one:\n%s", stderr)
 	}
 }
