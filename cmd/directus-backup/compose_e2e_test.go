@@ -200,4 +200,9 @@ func TestDBHostHintsDockerMethod(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", s, out)
 		}
 	}
+	// A backup that then fails to connect has said the same in its log.
+	r = f.run("backup")
+	if r.code == 0 || !strings.Contains(r.stderr, "compose.yaml is here") || !strings.Contains(r.stderr, "BACKUP_DB_METHOD=docker") {
+		t.Errorf("backup: exit %d, its log does not point at the docker method:\n%s", r.code, r.stderr)
+	}
 }
