@@ -192,3 +192,26 @@ func TestScheduleWaitsForManualRun(t *testing.T) {
 		t.Errorf("the scheduled run did not wait for the manual one:\n%s", stderr)
 	}
 }
+
+// verify never takes the run lock: a verify --all (as a weekly cron job
+// runs it) beside a running backup neither waits for it nor fails, and
+// does not count the backup being made as a problem.
+func TestVerifyRunsBesideBackup(t *testing.T) {
+	f := newFixture(t)
+	f.mustBackup()
+	holder, holderErr := startHolder(t, f, "5")
+	start := time.Now()
+	r := f.run("verify", "--all")
+	if r.code != 0 {
+		t.Errorf("verify --all beside a backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("verify took %v: it waited for the backup", took)
+	}
+	if !hasTemp(f) {
+		t.Error("the backup finished before verify did: the test proves nothing")
+	}
+	if err := holder.Wait(); err != nil {
+		t.Fatalf("the backup failed beside verify: %v\n%s", err, holderErr())
+	}
+}
