@@ -50,7 +50,7 @@ func (r *run) init(ctx context.Context) error {
 		return fmt.Errorf("create error folder (BACKUP_ERROR_DIR): %w", err)
 	}
 	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID),
-		cfg.LockWait, lockWaiting(r.log, cfg))
+		cfg.LockWait, repo.LogWaiting(r.log, cfg.LockWait))
 	if err != nil {
 		return err
 	}

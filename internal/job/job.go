@@ -273,7 +273,7 @@ func prune(ctx context.Context, cfg *config.Config, deps Deps, dry bool) (Cleanu
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
 	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()),
-		cfg.LockWait, lockWaiting(deps.Log, cfg))
+		cfg.LockWait, repo.LogWaiting(deps.Log, cfg.LockWait))
 	if err != nil {
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
@@ -350,13 +350,5 @@ func purge(dir string, log *slog.Logger) {
 		log.Info("retired folders left for the next run: backups are being read (verify, list, restore)", "detail", err.Error())
 	case err != nil:
 		log.Warn("could not delete every retired folder; the next run tries again", "err", err)
-	}
-}
-
-// lockWaiting is the note AcquireWait logs once when another run holds
-// BACKUPS_DIR and this one waits for it (BACKUP_LOCK_WAIT).
-func lockWaiting(log *slog.Logger, cfg *config.Config) func(string) {
-	return func(who string) {
-		log.Info("another run holds the backups folder; waiting for it", "held_by", who, "up_to", cfg.LockWait.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,14 @@ func AcquireWait(ctx context.Context, dir, holder string, wait time.Duration, wa
 			return nil, fmt.Errorf("%w (held by %s); stopped waiting for it after %s: %w", ErrLocked, who, roundWait(time.Since(start)), ctx.Err())
 		case <-time.After(min(lockPoll, wait-waited)):
 		}
+	}
+}
+
+// LogWaiting returns a waiting callback for AcquireWait that logs, once,
+// at INFO, that the run waits for the lock and for whom.
+func LogWaiting(log *slog.Logger, wait time.Duration) func(who string) {
+	return func(who string) {
+		log.Info("another run holds the backups folder; waiting for it", "held_by", who, "up_to", wait.String())
 	}
 }
 

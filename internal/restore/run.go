@@ -128,7 +128,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil {
 		return rep, err
 	}
-	lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()), req.LockWait, lockWaiting(log, req.LockWait))
+	lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 	if err != nil {
 		return rep, err
 	}
@@ -170,7 +170,7 @@ func runOffsite(ctx context.Context, req Request, start time.Time, log *slog.Log
 		rep.Time = time.Unix(o.Manifest.Timestamp, 0)
 	}
 	if fi, err := os.Stat(req.BackupsDir); req.BackupsDir != "" && err == nil && fi.IsDir() {
-		lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()), req.LockWait, lockWaiting(log, req.LockWait))
+		lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 		if err != nil {
 			return rep, err
 		}
@@ -240,12 +240,4 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 		log.Info("uploads restored", "target", dir, "files", res.Files)
 	}
 	return done(nil)
-}
-
-// lockWaiting is the note logged once when another run holds BackupsDir
-// and the restore waits for it.
-func lockWaiting(log *slog.Logger, wait time.Duration) func(string) {
-	return func(who string) {
-		log.Info("another run holds the backups folder; waiting for it", "held_by", who, "up_to", wait.String())
-	}
 }
