@@ -89,9 +89,10 @@ func LogWaiting(log *slog.Logger, wait time.Duration) func(who string) {
 	}
 }
 
-// roundWait rounds a wait for messages: 1.000213s reads as 1s.
+// roundWait rounds a wait for messages to a tenth of a second: 1.000213s
+// reads as 1s (the poll makes a wait end a little late).
 func roundWait(d time.Duration) time.Duration {
-	if d >= time.Second {
+	if d >= 100*time.Millisecond {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(time.Millisecond)
