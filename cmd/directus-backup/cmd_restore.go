@@ -101,7 +101,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				BackupsDir: cfg.BackupsDir,
 				DB:         f.db, Owner: cfg.DB.User, Create: f.create, Yes: f.yes,
 				Uploads: f.uploads, UploadsDir: cfg.UploadsDir, Delete: f.del, Checksum: f.checksum,
-				Log: a.logger(cfg, a.stderr, nil),
+				Log: a.logger(cfg, a.stderr, nil), LockWait: cfg.LockWait,
 			}
 			if len(args) > 0 {
 				req.Backup = args[0]

@@ -61,6 +61,11 @@ type Config struct {
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
 
+	// LockWait is how long a run waits for the lock on BACKUPS_DIR
+	// (BACKUP_LOCK_WAIT); LockWaitSet: some source sets it.
+	LockWait    time.Duration
+	LockWaitSet bool
+
 	vars layers // the raw sources, for Lookup and Environ
 }
 
@@ -218,6 +223,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.AfterCommand = r.value(envAfterCommand)
 	c.Schedule = r.schedule(envSchedule)
 	c.VerifySchedule = r.schedule(envVerifySchedule)
+	c.LockWait, c.LockWaitSet = r.lockWait()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

@@ -192,6 +192,9 @@ var Settings = []Setting{
 		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
 	{Env: envComposeProject, Flag: "compose-project", Default: "",
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
+	// Lock wait (issue 11): queue behind another run instead of failing.
+	{Env: envLockWait, Flag: "lock-wait", Default: "0",
+		Usage: "how long backup, prune and restore wait for another run to release BACKUPS_DIR before failing with exit code 11: a duration (30s, 5m, 1h30m, at most 24h); 0 = fail at once; schedule waits 1h unless it is set"},
 }
 
 // settingDefault returns the Default of the named setting.

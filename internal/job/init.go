@@ -49,7 +49,8 @@ func (r *run) init(ctx context.Context) error {
 	if err := mkdirOwnerOnly(cfg.ErrorDir); err != nil {
 		return fmt.Errorf("create error folder (BACKUP_ERROR_DIR): %w", err)
 	}
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID))
+	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID),
+		cfg.LockWait, repo.LogWaiting(r.log, cfg.LockWait))
 	if err != nil {
 		return err
 	}

@@ -272,7 +272,8 @@ func prune(ctx context.Context, cfg *config.Config, deps Deps, dry bool) (Cleanu
 		deps.Log.Error(err.Error())
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()))
+	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()),
+		cfg.LockWait, repo.LogWaiting(deps.Log, cfg.LockWait))
 	if err != nil {
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}

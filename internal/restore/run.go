@@ -36,6 +36,10 @@ type Request struct {
 
 	Log *slog.Logger // progress and warnings; may be nil
 
+	// LockWait is how long to wait for another run (a backup, a prune) to
+	// release BackupsDir before failing with ErrLocked; 0 = fail at once.
+	LockWait time.Duration
+
 	// Offsite, when set, is the backup to restore, read from the bucket
 	// instead of BackupsDir (Backup is then not used).
 	Offsite *Offsite
@@ -124,7 +128,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil {
 		return rep, err
 	}
-	lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
+	lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 	if err != nil {
 		return rep, err
 	}
@@ -166,7 +170,7 @@ func runOffsite(ctx context.Context, req Request, start time.Time, log *slog.Log
 		rep.Time = time.Unix(o.Manifest.Timestamp, 0)
 	}
 	if fi, err := os.Stat(req.BackupsDir); req.BackupsDir != "" && err == nil && fi.IsDir() {
-		lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()))
+		lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 		if err != nil {
 			return rep, err
 		}
