@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/notify"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -60,6 +61,9 @@ type Config struct {
 	VerifySchedule                     string  // BACKUP_VERIFY_SCHEDULE, checked; "" = none
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
+
+	NotifyURLs []string // BACKUP_NOTIFY_URLS, each checked; secrets
+	NotifyOn   string   // NotifyOnFailure or NotifyOnAlways
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -218,6 +222,9 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.AfterCommand = r.value(envAfterCommand)
 	c.Schedule = r.schedule(envSchedule)
 	c.VerifySchedule = r.schedule(envVerifySchedule)
+	c.NotifyURLs = r.notifyURLs()
+	c.NotifyOn = r.choice(envNotifyOn, "failure (notify when a run fails) or always (also on success)",
+		map[string]string{NotifyOnFailure: NotifyOnFailure, NotifyOnAlways: NotifyOnAlways})
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -278,13 +285,16 @@ func (c *Config) Environ() []string {
 }
 
 // Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path, the notification URLs' credentials), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
 	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}
+	}
+	for _, u := range c.NotifyURLs {
+		out = append(out, notify.Secrets(u)...)
 	}
 	return out
 }

@@ -192,6 +192,13 @@ var Settings = []Setting{
 		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
 	{Env: envComposeProject, Flag: "compose-project", Default: "",
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
+	// Notifications (issue 11): shoutrrr URLs told about each run.
+	{Env: envNotifyURLs, Flag: "", Default: "", Secret: true,
+		Usage: "notification URLs (shoutrrr convention: smtp://, ntfy://, slack://, discord://, telegram://, generic+https://...) separated by spaces, or by commas before the next URL; checked at load; environment or .env only, since they hold passwords and tokens (empty = no notifications)"},
+	{Env: envNotifyURLsFile, Flag: "notify-urls-file", Default: "",
+		Usage: "file holding BACKUP_NOTIFY_URLS (one or more per line), by the same rules as DB_PASSWORD_FILE"},
+	{Env: envNotifyOn, Flag: "notify-on", Default: NotifyOnFailure,
+		Usage: "when backup and verify runs send to BACKUP_NOTIFY_URLS: failure, or always (also on success)"},
 }
 
 // settingDefault returns the Default of the named setting.

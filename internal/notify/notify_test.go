@@ -1,0 +1,93 @@
+package notify
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	for _, good := range []string{
+		"smtp://user:s3cretpass@mail.example.com:587/?from=backup@example.com&to=ops@example.com",
+		"ntfy://ntfy.sh/directus-backups",
+		"generic+https://hooks.example.com/backup/tokenpath",
+		"slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook",
+		"discord://tokentoken@123456789",
+		"telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=@backups",
+	} {
+		if err := Check(good); err != nil {
+			t.Errorf("Check(%s): %v", Label(good), err)
+		}
+	}
+	for _, bad := range []string{"nosuch://x", "smtp://user:s3cretpass@mail.example.com/", "not a url", "https://example.com/x"} {
+		err := Check(bad)
+		if err == nil {
+			t.Errorf("Check(%q) accepted", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cretpass") {
+			t.Errorf("Check's error shows the password: %v", err)
+		}
+	}
+}
+
+func TestLabelAndSecrets(t *testing.T) {
+	raw := "telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=@backups"
+	if l := Label(raw); l != "telegram" {
+		t.Errorf("Label = %q", l)
+	}
+	if l := Label("smtp://u:p@mail.example.com:587/?to=a@b"); l != "smtp://mail.example.com:587" {
+		t.Errorf("Label = %q", l)
+	}
+	text := "error posting to https://api.telegram.org/bot110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage"
+	got := strings.NewReplacer().Replace(text)
+	for _, s := range Secrets(raw) {
+		got = strings.ReplaceAll(got, s, "[x]")
+	}
+	if strings.Contains(got, "AAHdqTcv") {
+		t.Errorf("token survives: %s", got)
+	}
+	g := Secrets("generic+https://hooks.example.com/backup/tok3n?x=1")
+	if !contains(g, "backup/tok3n") {
+		t.Errorf("generic path not secret: %q", g)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSendGenericWebhook(t *testing.T) {
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + string(b)
+	}))
+	defer srv.Close()
+	raw := "generic+" + srv.URL + "/hook/secrettoken?template=json"
+	res := Send(context.Background(), []string{raw, "generic+http://127.0.0.1:1/closed"}, Message{Title: "the title", Body: "the body"})
+	if res[0].Err != nil {
+		t.Fatalf("send: %v", res[0].Err)
+	}
+	if res[1].Err == nil {
+		t.Fatalf("a closed port was reported delivered")
+	}
+	b := <-got
+	if !strings.Contains(b, "/hook/secrettoken") || !strings.Contains(b, "the title") || !strings.Contains(b, "the body") {
+		t.Errorf("webhook got %q", b)
+	}
+	if hp, err := Reachable(context.Background(), raw); err != nil || hp != strings.TrimPrefix(srv.URL, "http://") {
+		t.Errorf("Reachable = %q, %v", hp, err)
+	}
+	if _, err := Reachable(context.Background(), "generic+http://127.0.0.1:1/closed"); err == nil {
+		t.Errorf("a closed port is reachable")
+	}
+}
