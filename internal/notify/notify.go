@@ -60,9 +60,30 @@ func locate(raw string) (types.Service, error) {
 	var r router.ServiceRouter
 	s, err := r.Locate(raw)
 	if err != nil {
-		return nil, errors.New(redact.String(err.Error(), append(Secrets(raw), raw)...))
+		err = initDetail(&r, raw, err)
+		return nil, errors.New(redact.String(err.Error(), Secrets(raw)...))
 	}
 	return s, nil
+}
+
+// initDetail adds the service's own reason to the router's bare "failed to
+// initialize service" (a missing from= or to= of smtp://, say).
+func initDetail(r *router.ServiceRouter, raw string, err error) error {
+	if !errors.Is(err, router.ErrInitializeFailed) {
+		return err
+	}
+	u, perr := url.Parse(raw)
+	if perr != nil || strings.Contains(u.Scheme, "+") {
+		return err
+	}
+	s, serr := r.NewService(u.Scheme)
+	if serr != nil {
+		return err
+	}
+	if ierr := s.Initialize(u, nil); ierr != nil {
+		return fmt.Errorf("%w: %w", err, ierr)
+	}
+	return err
 }
 
 // Label names a URL in logs and output: its scheme and, when it is a
