@@ -131,7 +131,7 @@ func backupOutcome(rep *job.Report, err error, retentionDry bool) outcome {
 	if summaryDue(rep, err) {
 		printSummary(&b, rep, retentionDry)
 	} else if len(rep.Steps) > 0 {
-		b.WriteString("steps done:")
+		b.WriteString("steps run:")
 		for _, s := range rep.Steps {
 			fmt.Fprintf(&b, " %s (%.1fs)", s.Name, s.Seconds)
 		}
