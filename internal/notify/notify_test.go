@@ -73,12 +73,16 @@ func TestSendGenericWebhook(t *testing.T) {
 	}))
 	defer srv.Close()
 	raw := "generic+" + srv.URL + "/hook/secrettoken?template=json"
-	res := Send(context.Background(), []string{raw, "generic+http://127.0.0.1:1/closed"}, Message{Title: "the title", Body: "the body"})
+	closed := "generic+http://127.0.0.1:1/closed/5ecret-t0ken"
+	res := Send(context.Background(), []string{raw, closed}, Message{Title: "the title", Body: "the body"})
 	if res[0].Err != nil {
 		t.Fatalf("send: %v", res[0].Err)
 	}
 	if res[1].Err == nil {
 		t.Fatalf("a closed port was reported delivered")
+	}
+	if strings.Contains(res[1].Err.Error(), "5ecret-t0ken") || res[1].Label != "generic+http://127.0.0.1:1" {
+		t.Errorf("the error or label shows the token: %s: %v", res[1].Label, res[1].Err)
 	}
 	b := <-got
 	if !strings.Contains(b, "/hook/secrettoken") || !strings.Contains(b, "the title") || !strings.Contains(b, "the body") {
