@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +10,6 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/testmail"
 )
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // secretsIn fails the test when text holds one of the secrets.
 func secretsIn(t *testing.T, what, text string, secrets ...string) {
@@ -152,8 +137,8 @@ func TestNotifyUnreachable(t *testing.T) {
 	f := newFixture(t)
 	const token = "c0ffee00-unreachable-hook"
 	const pass = "Unre4chable-smtp-pass"
-	f.env["BACKUP_NOTIFY_URLS"] = "generic+http://" + closedAddr(t) + "/hook/" + token +
-		" smtp://mailer:" + pass + "@" + closedAddr(t) + "/?from=a@example.com&to=b@example.com"
+	f.env["BACKUP_NOTIFY_URLS"] = "generic+http://" + freeAddr(t) + "/hook/" + token +
+		" smtp://mailer:" + pass + "@" + freeAddr(t) + "/?from=a@example.com&to=b@example.com"
 	f.env["BACKUP_NOTIFY_ON"] = "always"
 	r := f.run("backup")
 	if r.code != 0 {
@@ -170,34 +155,17 @@ func TestNotifyUnreachable(t *testing.T) {
 	secretsIn(t, "doctor's output", r.stdout+r.stderr, token, pass)
 }
 
-// runBinary runs the binary in dir with exactly env (no database needed).
-func runBinary(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
 // notify --test delivers one message per URL and exits 0; with an
 // unreachable URL among them it still delivers to the others, reports
 // which failed (text and JSON) and exits 1.
 func TestNotifyTestCommand(t *testing.T) {
 	mail := testmail.Get(t)
 	a, b := mail.NewInbox(t), mail.NewInbox(t)
-	dir := t.TempDir()
+	bare := newBare(t)
+	env := bare.env
 	const pass = "T3st-cmd-smtp-pass"
-	urls := a.URL("mailer", pass) + "\n" + b.URL("mailer", pass)
-	r := runBinary(t, dir, []string{"BACKUP_NOTIFY_URLS=" + urls}, "notify", "--test")
+	bare.env = append(env, "BACKUP_NOTIFY_URLS="+a.URL("mailer", pass)+"\n"+b.URL("mailer", pass))
+	r := bare.run("notify", "--test")
 	if r.code != 0 {
 		t.Fatalf("notify --test: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -212,8 +180,8 @@ func TestNotifyTestCommand(t *testing.T) {
 	}
 
 	const token = "d00df00d-closed-hook-token"
-	r = runBinary(t, dir, []string{"BACKUP_NOTIFY_URLS=" + a.URL("mailer", pass) + ",generic+http://" + closedAddr(t) + "/h/" + token},
-		"notify", "--test", "--json")
+	bare.env = append(env, "BACKUP_NOTIFY_URLS="+a.URL("mailer", pass)+",generic+http://"+freeAddr(t)+"/h/"+token)
+	r = bare.run("notify", "--test", "--json")
 	if r.code != 1 {
 		t.Fatalf("notify --test with an unreachable URL: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -242,8 +210,8 @@ func TestNotifyTestCommand(t *testing.T) {
 // backups folder made), naming the setting and its origin, never the URL's
 // secrets.
 func TestNotifyInvalidSettings(t *testing.T) {
-	dir := t.TempDir()
-	base := []string{"DB_DATABASE=directus", "DB_PASSWORD=x", "BACKUP_DB_METHOD=local", "BACKUP_UPLOADS_DIR=" + dir}
+	bare := newBare(t)
+	base := append(bare.env, "DB_DATABASE=directus", "DB_PASSWORD=x", "BACKUP_DB_METHOD=local")
 	const pass = "Inv4lid-url-pass"
 	for _, tc := range []struct {
 		env  string
@@ -253,12 +221,13 @@ func TestNotifyInvalidSettings(t *testing.T) {
 		{"BACKUP_NOTIFY_URLS=nosuch://" + pass + "@x", `unknown service: "nosuch"`},
 		{"BACKUP_NOTIFY_ON=sometimes", `BACKUP_NOTIFY_ON="sometimes" is invalid: set in the environment; accepted: failure`},
 	} {
-		r := runBinary(t, dir, append(base, tc.env), "backup")
+		bare.env = append(base[:len(base):len(base)], tc.env)
+		r := bare.run("backup")
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%s: exit %d, want 2 and %q:\n%s", tc.env, r.code, tc.want, r.stderr)
 		}
 		secretsIn(t, "the error", r.stderr, pass)
-		if _, err := os.Stat(filepath.Join(dir, "directus")); !os.IsNotExist(err) {
+		if _, err := os.Stat(bare.backups); !os.IsNotExist(err) {
 			t.Errorf("%s: the backups folder was made: %v", tc.env, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,18 +52,9 @@ func TestLabelAndSecrets(t *testing.T) {
 		t.Errorf("token survives: %s", got)
 	}
 	g := Secrets("generic+https://hooks.example.com/backup/tok3n?x=1")
-	if !contains(g, "backup/tok3n") {
+	if !slices.Contains(g, "backup/tok3n") {
 		t.Errorf("generic path not secret: %q", g)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestSendGenericWebhook(t *testing.T) {
