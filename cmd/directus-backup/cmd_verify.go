@@ -147,9 +147,9 @@ func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, 
 func verifyTarget(backup string, all bool) string {
 	switch {
 	case all:
-		return "of all backups"
+		return "all backups"
 	case backup != "":
-		return "of " + backup
+		return backup
 	}
-	return "of the latest backup"
+	return "the latest backup"
 }

@@ -18,7 +18,7 @@ import (
 // outcome is what a notification says about one backup or verify run.
 type outcome struct {
 	Command string // "backup" or "verify"
-	Name    string // the backup, or what verify checked
+	Name    string // the backup, or what verify checked ("all backups")
 	Err     error  // nil on success
 	Summary string // the run's summary as the text output renders it
 }
@@ -51,6 +51,10 @@ func runMessage(host string, o outcome) notify.Message {
 	if name == "" {
 		name = "(not started)"
 	}
+	run := o.Command + " " + name // "backup backup_...", "verify of all backups"
+	if o.Command == "verify" {
+		run = "verify of " + name
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "host:   %s\n%-7s %s\n", host, o.Command+":", name)
 	if o.Err == nil {
@@ -58,7 +62,7 @@ func runMessage(host string, o outcome) notify.Message {
 		if o.Summary != "" {
 			b.WriteString("\n" + o.Summary)
 		}
-		return notify.Message{Title: fmt.Sprintf("directus-backup on %s: %s %s succeeded", host, o.Command, name), Body: b.String()}
+		return notify.Message{Title: fmt.Sprintf("directus-backup on %s: %s succeeded", host, run), Body: b.String()}
 	}
 	code := exitcode.Of(o.Err)
 	var se *job.StepError
@@ -66,9 +70,9 @@ func runMessage(host string, o outcome) notify.Message {
 	if errors.As(o.Err, &se) {
 		step = se.Step
 	}
-	title := fmt.Sprintf("directus-backup on %s: %s %s FAILED (exit %d)", host, o.Command, name, code)
+	title := fmt.Sprintf("directus-backup on %s: %s FAILED (exit %d)", host, run, code)
 	if step != "" {
-		title = fmt.Sprintf("directus-backup on %s: %s %s FAILED (step %s, exit %d)", host, o.Command, name, step, code)
+		title = fmt.Sprintf("directus-backup on %s: %s FAILED (step %s, exit %d)", host, run, step, code)
 	}
 	fmt.Fprintf(&b, "result: FAILED, exit code %d\n", code)
 	if step != "" {

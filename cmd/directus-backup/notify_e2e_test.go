@@ -72,8 +72,8 @@ func TestNotifyBackupOutcome(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].path != "/hooks/"+hookToken {
 		t.Fatalf("webhook requests: %s, want one to the hook", paths(reqs))
 	}
-	if !strings.Contains(reqs[0].body, "password authentication failed") || !strings.Contains(reqs[0].body, "host:   "+host) {
-		t.Errorf("webhook body lacks the error or host:\n%s", reqs[0].body)
+	if !strings.HasPrefix(reqs[0].body, m.Subject+"\n") || !strings.Contains(reqs[0].body, "password authentication failed") || !strings.Contains(reqs[0].body, "host:   "+host) {
+		t.Errorf("webhook body lacks the title, error or host:\n%s", reqs[0].body)
 	}
 	secretsIn(t, "the webhook body", reqs[0].body, secrets...)
 	for _, d := range f.errorDirs() {

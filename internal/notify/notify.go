@@ -183,7 +183,9 @@ func sendOne(ctx context.Context, raw string, msg Message) error {
 	body := msg.Body
 	if titled[scheme(raw)] {
 		params["title"] = msg.Title
-	} else {
+	}
+	// A plain generic webhook (no template=) posts the body alone.
+	if !titled[scheme(raw)] || scheme(raw) == "generic" && !strings.Contains(raw, "template=") {
 		body = msg.Title + "\n\n" + body
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
