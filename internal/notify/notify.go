@@ -32,6 +32,9 @@ import (
 // are sent to in parallel, so a run waits at most about this long.
 const Timeout = 15 * time.Second
 
+// sendTimeout is Timeout, shortened by tests.
+var sendTimeout = Timeout
+
 // Schemes is what an invalid URL's error says is accepted.
 const Schemes = "a shoutrrr notification URL such as smtp://user:pass@host:587/?from=a@b&to=c@d, " +
 	"ntfy://ntfy.sh/topic, slack://..., discord://..., telegram://..., generic+https://host/path"
@@ -188,7 +191,7 @@ func sendOne(ctx context.Context, raw string, msg Message) error {
 	if !titled[scheme(raw)] || scheme(raw) == "generic" && !strings.Contains(raw, "template=") {
 		body = msg.Title + "\n\n" + body
 	}
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	// The services take no context: a send that outlives the deadline is
 	// left to finish or fail in its goroutine, its result dropped.
@@ -197,7 +200,7 @@ func sendOne(ctx context.Context, raw string, msg Message) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("no answer within %s", Timeout)
+		err = fmt.Errorf("no answer within %s", sendTimeout)
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = ctx.Err()
 		}

@@ -3,11 +3,13 @@ package notify
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheck(t *testing.T) {
@@ -85,5 +87,43 @@ func TestSendGenericWebhook(t *testing.T) {
 	}
 	if _, err := Reachable(context.Background(), "generic+http://127.0.0.1:1/closed"); err == nil {
 		t.Errorf("a closed port is reachable")
+	}
+}
+
+// A server that accepts the connection and never answers (an SMTP server
+// that sends no greeting, a webhook that sends no response) costs at most
+// the timeout, for all URLs together: they are sent to in parallel.
+func TestSendTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent
+		}
+	}()
+	sendTimeout = 500 * time.Millisecond
+	defer func() { sendTimeout = Timeout }()
+	addr := l.Addr().String()
+	urls := []string{
+		"smtp://" + addr + "/?from=a@example.com&to=b@example.com",
+		"generic+http://" + addr + "/hook",
+		"generic+http://" + addr + "/hook2",
+	}
+	start := time.Now()
+	res := Send(context.Background(), urls, Message{Title: "t", Body: "b"})
+	if d := time.Since(start); d > 1200*time.Millisecond { // in sequence it would be 1.5s
+		t.Errorf("Send took %s with a 500ms timeout", d)
+	}
+	for _, r := range res {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "no answer within 500ms") {
+			t.Errorf("%s: %v", r.Label, r.Err)
+		}
 	}
 }
