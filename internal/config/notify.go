@@ -37,7 +37,7 @@ func (r *resolver) notifyURLs() []string {
 			setting = envNotifyURLsFile
 		}
 	}
-	urls := SplitNotifyURLs(v)
+	urls := splitNotifyURLs(v)
 	for i, u := range urls {
 		if err := notify.Check(u); err != nil {
 			r.failHidden(setting, notify.Schemes, fmt.Errorf("URL %d of %d (%s): %w", i+1, len(urls), notify.Label(u), err))
@@ -51,10 +51,10 @@ func (r *resolver) originOf(name string) origin {
 	return o
 }
 
-// SplitNotifyURLs splits a BACKUP_NOTIFY_URLS value: URLs separated by
+// splitNotifyURLs splits a BACKUP_NOTIFY_URLS value: URLs separated by
 // spaces or line breaks, or by a comma right before the next URL's scheme
 // (a comma inside a URL, as in smtp's to=a@x,b@y, stays in it).
-func SplitNotifyURLs(v string) []string {
+func splitNotifyURLs(v string) []string {
 	var out []string
 	for _, field := range strings.Fields(v) {
 		start := 0

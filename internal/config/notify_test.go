@@ -11,7 +11,7 @@ import (
 // URLs are split at spaces, line breaks and commas before a scheme; a comma
 // inside a URL (smtp's to= list) stays.
 func TestSplitNotifyURLs(t *testing.T) {
-	got := SplitNotifyURLs(" smtp://h/?from=a@x&to=b@x,c@x,ntfy://ntfy.sh/t\n generic+https://h/p,, ")
+	got := splitNotifyURLs(" smtp://h/?from=a@x&to=b@x,c@x,ntfy://ntfy.sh/t\n generic+https://h/p,, ")
 	want := []string{"smtp://h/?from=a@x&to=b@x,c@x", "ntfy://ntfy.sh/t", "generic+https://h/p"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
