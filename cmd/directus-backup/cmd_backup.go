@@ -96,19 +96,49 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		display.Stop()
 	}
 	mon.finish(c.Context(), rep, err, capture.Bytes())
-	// The summary says "complete": print it only when the backup is, and
-	// backup_latest points at it (a cleanup failure leaves both true).
-	var se *job.StepError
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context()), monitorBudget)
+	notifyRun(nctx, cfg, log, backupOutcome(rep, err, retentionDry))
+	cancel()
 	if asJSON {
 		if rep == nil {
 			return err
 		}
 		return a.printResult(newBackupDoc(rep, retentionDry, err), err)
 	}
-	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && (se.Step == job.StepCleanup || se.Step == job.StepOffsite)) {
+	if !a.quiet && summaryDue(rep, err) {
 		printSummary(a.stdout, rep, retentionDry)
 	}
 	return err
+}
+
+// summaryDue: the summary says "complete", so it is printed only when the
+// backup is, and backup_latest points at it (a cleanup failure leaves both
+// true).
+func summaryDue(rep *job.Report, err error) bool {
+	var se *job.StepError
+	return rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && (se.Step == job.StepCleanup || se.Step == job.StepOffsite))
+}
+
+// backupOutcome is a backup run as a notification tells it: the text
+// output's summary, or the steps done when the backup is not complete.
+func backupOutcome(rep *job.Report, err error, retentionDry bool) outcome {
+	o := outcome{Command: "backup", Err: err}
+	if rep == nil {
+		return o
+	}
+	o.Name = rep.Name
+	var b strings.Builder
+	if summaryDue(rep, err) {
+		printSummary(&b, rep, retentionDry)
+	} else if len(rep.Steps) > 0 {
+		b.WriteString("steps run:")
+		for _, s := range rep.Steps {
+			fmt.Fprintf(&b, " %s (%.1fs)", s.Name, s.Seconds)
+		}
+		b.WriteString("\n")
+	}
+	o.Summary = b.String()
+	return o
 }
 
 // runBeforeCommand runs BACKUP_BEFORE_COMMAND before any work (no lock, no

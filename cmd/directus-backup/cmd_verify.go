@@ -126,6 +126,13 @@ func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, 
 			req.Log.Warn("metrics file not written", "file", cfg.MetricsFile, "err", merr)
 		}
 	}
+	var summary strings.Builder
+	if rep.Backups != nil {
+		printVerify(&summary, rep.Backups, rep.Latest)
+	}
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorBudget)
+	notifyRun(nctx, cfg, req.Log, outcome{Command: "verify", Name: verifyTarget(backup, all), Err: err, Summary: summary.String()})
+	cancel()
 	if rep.Backups == nil {
 		return err // nothing was checked
 	}
@@ -134,4 +141,15 @@ func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, 
 	}
 	printVerify(a.stdout, rep.Backups, rep.Latest)
 	return err
+}
+
+// verifyTarget names what a verify run checked, for its notification.
+func verifyTarget(backup string, all bool) string {
+	switch {
+	case all:
+		return "all backups"
+	case backup != "":
+		return backup
+	}
+	return "the latest backup"
 }

@@ -90,7 +90,7 @@ Settings come from command-line flags, then environment variables, then the
 	pf.BoolVar(&a.noProgress, "no-progress", false, "no progress display, even on a terminal")
 	a.flags = pf
 
-	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newListCommand(a), newVerifyCommand(a), newRestoreCommand(a), newDoctorCommand(a), newOffsiteCommand(a), newVersionCommand(a), newScheduleCommand(a))
+	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newListCommand(a), newVerifyCommand(a), newRestoreCommand(a), newDoctorCommand(a), newOffsiteCommand(a), newVersionCommand(a), newScheduleCommand(a), newNotifyCommand(a))
 	return root, a
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/notify"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -65,6 +66,8 @@ type Config struct {
 	// (BACKUP_LOCK_WAIT); LockWaitSet: some source sets it.
 	LockWait    time.Duration
 	LockWaitSet bool
+	NotifyURLs []string // BACKUP_NOTIFY_URLS, each checked; secrets
+	NotifyOn   string   // NotifyOnFailure or NotifyOnAlways
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -224,6 +227,9 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.Schedule = r.schedule(envSchedule)
 	c.VerifySchedule = r.schedule(envVerifySchedule)
 	c.LockWait, c.LockWaitSet = r.lockWait()
+	c.NotifyURLs = r.notifyURLs()
+	c.NotifyOn = r.choice(envNotifyOn, "failure (notify when a run fails) or always (also on success)",
+		map[string]string{NotifyOnFailure: NotifyOnFailure, NotifyOnAlways: NotifyOnAlways})
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -284,13 +290,16 @@ func (c *Config) Environ() []string {
 }
 
 // Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path, the notification URLs' credentials), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
 	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}
+	}
+	for _, u := range c.NotifyURLs {
+		out = append(out, notify.Secrets(u)...)
 	}
 	return out
 }

@@ -149,6 +149,7 @@ func TestLoadDefaults(t *testing.T) {
 		Verify:                 VerifyOff,
 		RecheckPercent:         5,
 		MinFree:                MinFree{Bytes: 1 << 30},
+		NotifyOn:               NotifyOnFailure,
 		EnvFile:                "",
 	}
 	c.vars = layers{}
@@ -250,6 +251,7 @@ BACKUP_RECHECK_PERCENT=100
 		Verify:                 VerifyOff,
 		RecheckPercent:         100,
 		MinFree:                MinFree{Bytes: 1 << 30},
+		NotifyOn:               NotifyOnFailure,
 		EnvFile:                filepath.Join(wd, "conf", "my.env"),
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -195,6 +195,13 @@ var Settings = []Setting{
 	// Lock wait (issue 11): queue behind another run instead of failing.
 	{Env: envLockWait, Flag: "lock-wait", Default: "0",
 		Usage: "how long backup, prune and restore wait for another run to release BACKUPS_DIR before failing with exit code 11: a duration (30s, 5m, 1h30m, at most 24h); 0 = fail at once; schedule waits 1h unless it is set"},
+	// Notifications (issue 11): shoutrrr URLs told about each run.
+	{Env: envNotifyURLs, Flag: "", Default: "", Secret: true,
+		Usage: "notification URLs (shoutrrr convention: smtp://, ntfy://, slack://, discord://, telegram://, generic+https://...) separated by spaces, or by commas before the next URL; checked at load; environment or .env only, since they hold passwords and tokens (empty = no notifications)"},
+	{Env: envNotifyURLsFile, Flag: "notify-urls-file", Default: "",
+		Usage: "file holding BACKUP_NOTIFY_URLS (one or more per line), by the same rules as DB_PASSWORD_FILE"},
+	{Env: envNotifyOn, Flag: "notify-on", Default: NotifyOnFailure,
+		Usage: "when backup and verify runs send to BACKUP_NOTIFY_URLS: failure, or always (also on success)"},
 }
 
 // settingDefault returns the Default of the named setting.
