@@ -66,8 +66,8 @@ type Config struct {
 	// (BACKUP_LOCK_WAIT); LockWaitSet: some source sets it.
 	LockWait    time.Duration
 	LockWaitSet bool
-	NotifyURLs []string // BACKUP_NOTIFY_URLS, each checked; secrets
-	NotifyOn   string   // NotifyOnFailure or NotifyOnAlways
+	NotifyURLs  []string // BACKUP_NOTIFY_URLS, each checked; secrets
+	NotifyOn    string   // NotifyOnFailure or NotifyOnAlways
 
 	vars layers // the raw sources, for Lookup and Environ
 }
