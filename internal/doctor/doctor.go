@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		fs = append(fs, f)
 	}
 
+	fs = append(fs, connection(cfg))
 	cmd := preflight.Command(cfg)
 	fs = append(fs, cmd)
 	if f, ok := preflight.DBHost(cfg); ok {
