@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Directus's other ways to describe the database (issue 12):
+// DB_CONNECTION_STRING, DB_SSL__*, DB_SEARCH_PATH, against the test
+// cluster, which also speaks TLS (scripts/pg.sh).
+
+// pgCA is the test cluster's CA certificate.
+func pgCA(t *testing.T) string {
+	t.Helper()
+	ca := os.Getenv("DIRECTUS_BACKUP_TEST_PG_CA")
+	if ca == "" {
+		if os.Getenv("DIRECTUS_BACKUP_TEST_REQUIRE_PG") != "" {
+			t.Fatal("DIRECTUS_BACKUP_TEST_PG_CA is not set: the test cluster has no TLS; start it with scripts/pg.sh")
+		}
+		t.Skip("no TLS test cluster")
+	}
+	return ca
+}
+
+// pctEncode percent-encodes every byte but letters and digits, as a user
+// writes a password with special characters into a URL.
+func pctEncode(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// connURL is the fixture's database as a connection string.
+func (f *fixture) connURL(host, query string) string {
+	u := "postgres://" + f.user + ":" + pctEncode(f.password) + "@" + host + ":" + f.pg.Port + "/" + f.db
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// spyClients puts pg_dump and psql wrappers first on PATH: each logs its
+// arguments (argv.log) and the libpq settings it was given (pgenv.log,
+// with the mode of the root certificate file), then runs the real one.
+func spyClients(t *testing.T, f *fixture) {
+	t.Helper()
+	bin := t.TempDir()
+	for _, prog := range []string{"pg_dump", "psql"} {
+		real, err := exec.LookPath(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := fmt.Sprintf(`#!/bin/sh
+printf '%%s\n' "%s $*" >> %q
+{ echo "%s PGSSLMODE=$PGSSLMODE PGSSLROOTCERT=$PGSSLROOTCERT PGOPTIONS=$PGOPTIONS PGHOST=$PGHOST PGDATABASE=$PGDATABASE"
+  [ -n "$PGSSLROOTCERT" ] && [ -e "$PGSSLROOTCERT" ] && echo "rootcert mode $(stat -c %%a "$PGSSLROOTCERT")"
+  [ -n "$PGPASSWORD" ] && echo "password given"; } >> %q
+exec %q "$@"
+`, prog, filepath.Join(f.dir, "argv.log"), prog, filepath.Join(f.dir, "pgenv.log"), real)
+		if err := os.WriteFile(filepath.Join(bin, prog), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.path = bin + ":" + os.Getenv("PATH")
+}
+
+func (f *fixture) readLog(name string) string {
+	data, _ := os.ReadFile(filepath.Join(f.dir, name))
+	os.Remove(filepath.Join(f.dir, name))
+	return string(data)
+}
+
+// noSecretIn fails when the password or the connection string shows in s.
+func noSecretIn(t *testing.T, what, s string, secrets ...string) {
+	t.Helper()
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			t.Errorf("%s holds a secret (%.12s...):\n%s", what, sec, s)
+		}
+	}
+}
+
+// A .env with nothing but DB_CONNECTION_STRING backs up and restores; the
+// password never reaches a process argument, the output or the backup.
+func TestConnectionStringOnly(t *testing.T) {
+	f := newFixture(t)
+	spyClients(t, f)
+	cs := f.connURL(f.pg.Host, "sslmode=disable&connect_timeout=10")
+	f.env = map[string]string{} // defaults: ./directus/uploads, ./directus/data/backups, method auto -> local
+	writeFile(t, filepath.Join(f.dir, ".env"), "DB_CONNECTION_STRING="+cs+"\n")
+	want := f.tableData(f.db)
+
+	r := f.run("doctor")
+	if !strings.Contains(r.stdout, "host "+f.pg.Host+" (DB_CONNECTION_STRING in the .env file "+filepath.Join(f.dir, ".env")+")") ||
+		!strings.Contains(r.stdout, fmt.Sprintf("database %q", f.db)) || !strings.Contains(r.stdout, "sslmode disable") {
+		t.Errorf("doctor does not show the connection and its origin:\n%s%s", r.stdout, r.stderr)
+	}
+	b := f.mustBackup()
+	f.pg.MustExec(t, "postgres", `DROP DATABASE "`+f.db+`" WITH (FORCE)`)
+	if r := f.run("restore", "--create", "--db"); r.code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	compareData(t, "connection string round trip", f.tableData(f.db), want)
+
+	argv, env := f.readLog("argv.log"), f.readLog("pgenv.log")
+	if !strings.Contains(argv, "pg_dump") || !strings.Contains(env, "password given") ||
+		!strings.Contains(env, "PGHOST="+f.pg.Host+" PGDATABASE="+f.db) || !strings.Contains(env, "PGSSLMODE=disable") {
+		t.Errorf("the clients did not get the connection through the environment:\n%s", env)
+	}
+	raw := pctEncode(f.password)
+	noSecretIn(t, "process arguments", argv, f.password, raw, cs)
+	noSecretIn(t, "doctor output", r.stdout+r.stderr, f.password, raw, cs)
+	filepath.WalkDir(b, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.Contains(p, "uploads") {
+			data, _ := os.ReadFile(p)
+			noSecretIn(t, p, string(data), f.password, raw, cs)
+		}
+		return nil
+	})
+}
+
+// DB_SSL__CA (PEM content) with DB_SSL__REJECT_UNAUTHORIZED=true verifies
+// the server (verify-full); the CA is written to a private file that is
+// gone after the run; a wrong CA fails clearly and leaves no backup;
+// REJECT_UNAUTHORIZED=false encrypts without verifying (require).
+func TestDBSSL(t *testing.T) {
+	ca := pgCA(t)
+	f := newFixture(t)
+	spyClients(t, f)
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	f.env["TMPDIR"] = tmp
+	f.env["DB_HOST"] = "localhost" // the certificate's name
+	f.env["DB_SSL__REJECT_UNAUTHORIZED"] = "true"
+	f.env["DB_SSL__CA"] = strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`) // as a one-line .env value
+
+	f.mustBackup()
+	env := f.readLog("pgenv.log")
+	if !strings.Contains(env, "pg_dump PGSSLMODE=verify-full PGSSLROOTCERT="+tmp) || !strings.Contains(env, "rootcert mode 600") {
+		t.Errorf("pg_dump did not get verify-full with a private CA file:\n%s", env)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("temporary files left after the run: %v", ents)
+	}
+
+	// Another CA: the server's certificate is not trusted.
+	other := filepath.Join(t.TempDir(), "other-ca.crt")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+		"-subj", "/CN=other CA", "-keyout", other+".key", "-out", other).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	delete(f.env, "DB_SSL__CA")
+	f.env["DB_SSL__CA_FILE"] = other
+	before := f.backupNames()
+	r := f.run("backup")
+	if r.code == 0 || !strings.Contains(r.stderr, "certificate verify failed") {
+		t.Errorf("wrong CA: exit %d, want a failure saying the certificate is not trusted\n%s", r.code, r.stderr)
+	}
+	if got := f.backupNames(); len(got) != len(before) {
+		t.Errorf("a failed run left a backup: %v", got)
+	}
+	noSecretIn(t, "output", r.stdout+r.stderr, f.password)
+
+	// Without verification the same wrong CA does not matter: require.
+	f.env["DB_SSL__REJECT_UNAUTHORIZED"] = "false"
+	f.readLog("pgenv.log")
+	f.mustBackup()
+	if env := f.readLog("pgenv.log"); !strings.Contains(env, "pg_dump PGSSLMODE=require PGSSLROOTCERT= ") {
+		t.Errorf("REJECT_UNAUTHORIZED=false: want sslmode require without a root certificate:\n%s", env)
+	}
+}
+
+// The connection string's own TLS parameters, and one we cannot honour.
+func TestConnectionStringTLSAndRefusal(t *testing.T) {
+	ca := pgCA(t)
+	f := newFixture(t)
+	spyClients(t, f)
+	for _, k := range []string{"DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USER", "DB_PASSWORD"} {
+		delete(f.env, k)
+	}
+	f.env["DB_CONNECTION_STRING"] = f.connURL("127.0.0.1", "sslmode=verify-full&sslrootcert="+ca)
+	f.mustBackup()
+	if env := f.readLog("pgenv.log"); !strings.Contains(env, "pg_dump PGSSLMODE=verify-full PGSSLROOTCERT="+ca) {
+		t.Errorf("pg_dump did not get the URL's TLS settings:\n%s", env)
+	}
+	noSecretIn(t, "process arguments", f.readLog("argv.log"), f.password, pctEncode(f.password), f.env["DB_CONNECTION_STRING"])
+
+	f.env["DB_CONNECTION_STRING"] = f.connURL("127.0.0.1", "target_session_attrs=read-write")
+	r := f.run("backup")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "target_session_attrs") {
+		t.Errorf("unsupported parameter: exit %d, want %d naming it\n%s", r.code, exitUsage, r.stderr)
+	}
+	noSecretIn(t, "output", r.stdout+r.stderr, f.password, pctEncode(f.password))
+	if f.readLog("argv.log") != "" {
+		t.Error("a client ran despite the invalid setting")
+	}
+}
+
+// DB_SEARCH_PATH: Directus's tables in a second schema are backed up and
+// restored, and every session gets the search path.
+func TestSearchPathSchema(t *testing.T) {
+	f := newFixture(t)
+	spyClients(t, f)
+	f.execAsUser(f.db, `CREATE SCHEMA cms;
+CREATE TABLE cms.directus_settings (id serial PRIMARY KEY, project_name text);
+INSERT INTO cms.directus_settings (project_name) VALUES ('in cms'), ('Ünïcødé');`)
+	f.env["DB_SEARCH_PATH"] = "cms,public"
+	const q = "COPY (SELECT * FROM cms.directus_settings ORDER BY 1) TO STDOUT"
+	want := f.pg.MustExec(t, f.db, q)
+	f.mustBackup()
+	if env := f.readLog("pgenv.log"); !strings.Contains(env, `pg_dump PGSSLMODE= PGSSLROOTCERT= PGOPTIONS=-c search_path="cms","public"`) {
+		t.Errorf("pg_dump did not get the search path:\n%s", env)
+	}
+	f.pg.MustExec(t, "postgres", `DROP DATABASE "`+f.db+`" WITH (FORCE)`)
+	if r := f.run("restore", "--create", "--db"); r.code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := f.pg.MustExec(t, f.db, q); got != want {
+		t.Errorf("cms.directus_settings after restore:\n got  %q\n want %q", got, want)
+	}
+	// The restored database answers unqualified names through the path.
+	out := f.execAsUser(f.db, `SET search_path = cms, public; SELECT count(*) FROM directus_settings;`)
+	if out != "2" {
+		t.Errorf("unqualified count = %q", out)
+	}
+}
