@@ -284,7 +284,8 @@ func (c *Config) Environ() []string {
 	return out
 }
 
-// Secrets returns the secret values in use (the database password, the S3
+// Secrets returns the secret values in use (the database password, the
+// connection string and the password as it spells it, the client key, the S3
 // keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string

@@ -349,8 +349,10 @@ func (r *resolver) dbSSL(db *DB) {
 		db.SSLMode = "verify-full"
 		if pem[0] == "" && path[0] == "" {
 			db.SSLRootCert = r.systemCABundle(envDBSSLReject)
+		} else if pem[0] != "" {
+			src = envDBSSLCA + " " + r.from(envDBSSLCA)
 		} else {
-			src = "DB_SSL__CA"
+			src = envDBSSLCAFile + " " + r.from(envDBSSLCAFile)
 		}
 	} else {
 		// With a root certificate, libpq's require would check the CA,
