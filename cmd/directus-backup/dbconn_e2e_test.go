@@ -237,3 +237,35 @@ INSERT INTO cms.directus_settings (project_name) VALUES ('in cms'), ('Ünïcød�
 		t.Errorf("unqualified count = %q", out)
 	}
 }
+
+// The docker method with a connection string: user and database from the
+// string, the password and the search path passed by name (-e NAME), never
+// on docker's command line.
+func TestConnectionStringDockerMethod(t *testing.T) {
+	f := newFixture(t)
+	wd, _ := os.Getwd()
+	argvLog := filepath.Join(f.dir, "docker-argv.log")
+	f.path = filepath.Join(wd, "testdata") + ":" + os.Getenv("PATH")
+	for _, k := range []string{"DB_HOST", "DB_PORT", "DB_DATABASE", "DB_USER", "DB_PASSWORD"} {
+		delete(f.env, k)
+	}
+	cs := "postgres://" + f.user + ":" + pctEncode(f.password) + "@database:5432/" + f.db
+	f.env["DB_CONNECTION_STRING"] = cs
+	f.env["DB_SEARCH_PATH"] = "public"
+	f.env["BACKUP_DB_METHOD"] = "docker"
+	f.env["FAKE_DOCKER_ARGV_LOG"] = argvLog
+	f.env["FAKE_DOCKER_PGHOST"] = f.pg.Host
+	f.env["FAKE_DOCKER_PGPORT"] = f.pg.Port
+	os.WriteFile(filepath.Join(f.dir, "docker-compose.base.yml"), []byte("services: {}\n"), 0o644)
+	want := f.tableData(f.db)
+	b := f.mustBackup()
+	argv, _ := os.ReadFile(argvLog)
+	if !strings.Contains(string(argv), "exec -T -e PGPASSWORD -e PGOPTIONS database pg_dump -U "+f.user+" -d dbname='"+f.db+"' application_name=") {
+		t.Errorf("docker called as %q", argv)
+	}
+	noSecretIn(t, "docker's command line", string(argv), f.password, pctEncode(f.password), cs)
+	fresh := f.db + "_docker"
+	f.pg.CreateDB(t, fresh, f.user)
+	f.specRestore(filepath.Join(b, "db_backup.sql.gz"), fresh)
+	compareData(t, "docker dump restore", f.tableData(fresh), want)
+}
