@@ -105,7 +105,11 @@ func TestConnectionStringOnly(t *testing.T) {
 		!strings.Contains(r.stdout, fmt.Sprintf("database %q", f.db)) || !strings.Contains(r.stdout, "sslmode disable") {
 		t.Errorf("doctor does not show the connection and its origin:\n%s%s", r.stdout, r.stderr)
 	}
-	b := f.mustBackup()
+	br := f.run("backup")
+	if br.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", br.code, br.stderr)
+	}
+	b := f.latest()
 	f.pg.MustExec(t, "postgres", `DROP DATABASE "`+f.db+`" WITH (FORCE)`)
 	if r := f.run("restore", "--create", "--db"); r.code != 0 {
 		t.Fatalf("restore: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -120,6 +124,31 @@ func TestConnectionStringOnly(t *testing.T) {
 	raw := pctEncode(f.password)
 	noSecretIn(t, "process arguments", argv, f.password, raw, cs)
 	noSecretIn(t, "doctor output", r.stdout+r.stderr, f.password, raw, cs)
+	noSecretIn(t, "backup output", br.stdout+br.stderr, f.password, raw, cs)
+
+	// A failed run's error folder (its environment, its log) shows
+	// neither: the connection string is a secret as a whole.
+	writeFile(t, filepath.Join(f.dir, ".env"), "DB_CONNECTION_STRING="+f.connURL(f.pg.Host, "port="+closedPort(t))+"\n")
+	if r := f.run("backup"); r.code == 0 {
+		t.Fatal("backup to a closed port succeeded")
+	} else {
+		noSecretIn(t, "failed backup output", r.stdout+r.stderr, f.password, raw, cs)
+	}
+	dirs := f.errorDirs()
+	if len(dirs) == 0 {
+		t.Fatal("no error folder")
+	}
+	envTxt, _ := os.ReadFile(filepath.Join(dirs[0], "environment.txt"))
+	if !strings.Contains(string(envTxt), "DB_CONNECTION_STRING=") {
+		t.Errorf("environment.txt lacks DB_CONNECTION_STRING:\n%s", envTxt)
+	}
+	filepath.WalkDir(dirs[0], func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			noSecretIn(t, p, string(data), f.password, raw, cs)
+		}
+		return nil
+	})
 	filepath.WalkDir(b, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && !strings.Contains(p, "uploads") {
 			data, _ := os.ReadFile(p)
