@@ -326,9 +326,11 @@ func (r *resolver) dbSSL(db *DB) {
 	}
 	reject := true
 	if v, _, ok := r.get(envDBSSLReject); ok {
+		// Only the words: Directus reads 0 and 1 as numbers, and Node
+		// verifies unless the value is exactly false, so 0 would surprise.
 		switch strings.ToLower(v) {
-		case "true", "1":
-		case "false", "0":
+		case "true":
+		case "false":
 			reject = false
 		default:
 			r.fail(envDBSSLReject, v, "true (verify the server's certificate and name: sslmode verify-full) or false (encrypt without verifying: sslmode require)", nil)

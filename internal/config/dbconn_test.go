@@ -166,6 +166,7 @@ func TestDBSSL(t *testing.T) {
 		{"a path in DB_SSL__CA", "DB_SSL__CA", map[string]string{"DB_SSL__CA": caFile}},
 		{"missing CA file", "DB_SSL__CA_FILE", map[string]string{"DB_SSL__CA_FILE": filepath.Join(dir, "nope.pem")}},
 		{"bad boolean", "DB_SSL__REJECT_UNAUTHORIZED", map[string]string{"DB_SSL__REJECT_UNAUTHORIZED": "maybe"}},
+		{"0, which Node would read as verify", "DB_SSL__REJECT_UNAUTHORIZED", map[string]string{"DB_SSL__REJECT_UNAUTHORIZED": "0"}},
 		{"key without certificate", "DB_SSL__KEY", map[string]string{"DB_SSL__KEY": key, "DB_SSL__CA_FILE": caFile}},
 	}
 	for _, tt := range refused {
