@@ -204,6 +204,7 @@ func connKeywordList() []string {
 // parseConnURL reads a postgres:// URL into libpq keywords; query
 // parameters are keywords too (libpq's rule), and win over the URL's parts.
 func parseConnURL(s string) (map[string]string, error) {
+	s, socket := socketHost(s)
 	u, err := url.Parse(s)
 	if err != nil {
 		var ue *url.Error
@@ -225,7 +226,9 @@ func parseConnURL(s string) (map[string]string, error) {
 			}
 		}
 	}
-	if h := u.Hostname(); h != "" {
+	if h := u.Hostname(); socket != "" {
+		kw["host"] = socket
+	} else if h != "" {
 		kw["host"] = h
 	}
 	if p := u.Port(); p != "" {
@@ -245,6 +248,36 @@ func parseConnURL(s string) (map[string]string, error) {
 		kw[k] = v[len(v)-1]
 	}
 	return kw, nil
+}
+
+// socketHost takes a percent-encoded socket folder out of a URL's host
+// (postgres://user@%2Frun%2Fpostgresql/db, as libpq and node-postgres
+// accept it), which Go's URL parser refuses, and puts localhost in its
+// place.
+func socketHost(s string) (string, string) {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s, ""
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	auth := rest[:end]
+	at := strings.LastIndex(auth, "@") + 1
+	host := auth[at:]
+	if !strings.HasPrefix(strings.ToLower(host), "%2f") {
+		return s, ""
+	}
+	port := ""
+	if i := strings.LastIndex(host, ":"); i >= 0 {
+		host, port = host[:i], host[i:]
+	}
+	dir, err := url.PathUnescape(host)
+	if err != nil {
+		return s, ""
+	}
+	return scheme + "://" + auth[:at] + "localhost" + port + rest[end:], dir
 }
 
 // parseConnKeywords reads libpq's "host=a port=5432 dbname='my db'" form.

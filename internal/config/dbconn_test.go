@@ -36,6 +36,8 @@ func TestConnectionString(t *testing.T) {
 			want: DB{Host: "h", Port: "5432", User: "u", Password: "p", Database: "d", SSLMode: "require"}},
 		{name: "socket folder as host parameter", cs: "postgres://u@/d?host=/run/postgresql&port=5433",
 			want: DB{Host: "/run/postgresql", Port: "5433", User: "u", Database: "d"}},
+		{name: "percent-encoded socket folder", cs: "postgres://u:p@%2Frun%2Fpostgresql:5433/d",
+			want: DB{Host: "/run/postgresql", Port: "5433", User: "u", Password: "p", Database: "d"}},
 		{name: "options", cs: "postgres://u@h/d?options=-c%20statement_timeout%3D0",
 			want: DB{Host: "h", Port: "5432", User: "u", Database: "d", Options: "-c statement_timeout=0"}},
 		{name: "key=value", cs: `host=h port=5433 dbname='my db' user=u password='it\'s' sslmode=require`,
