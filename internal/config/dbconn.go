@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func (r *resolver) connString(db *DB, cs string) {
 	}
 	var kw map[string]string
 	var err error
-	if strings.Contains(cs, "://") {
+	if urlScheme.MatchString(cs) {
 		kw, err = parseConnURL(cs)
 	} else {
 		kw, err = parseConnKeywords(cs)
@@ -156,6 +157,13 @@ func (r *resolver) connString(db *DB, cs string) {
 		if db.SSLMode, ok = sslModes[m]; !ok {
 			bad(fmt.Sprintf("sslmode %q is not one of disable, allow, prefer, require, verify-ca, verify-full (or no-verify)", m))
 		}
+		if strings.HasPrefix(db.SSLMode, "verify-") && db.SSLRootCert == "" {
+			// Node verifies against its own list of authorities; libpq
+			// would look for ~/.postgresql/root.crt, unless told.
+			if _, _, set := r.vars.lookup("PGSSLROOTCERT"); !set {
+				db.SSLRootCert = firstSystemCABundle()
+			}
+		}
 	} else if s, ok := kw["ssl"]; ok {
 		// node-postgres's ssl=true: TLS, the server verified.
 		switch strings.ToLower(s) {
@@ -180,6 +188,10 @@ func (r *resolver) connString(db *DB, cs string) {
 		db.Sources[key] = from
 	}
 }
+
+// urlScheme tells a URL from libpq's key=value form, whose values may
+// hold "://" too.
+var urlScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
 
 // rawPasswordKey carries the password as the URL spells it (percent
 // encoded), which is a secret too.
@@ -431,13 +443,21 @@ func (r *resolver) pemOrFile(name, fileName string) (pem, path string) {
 // systemCABundle is the system's bundle of trusted authorities, for a
 // verification Directus would make against Node's own list.
 func (r *resolver) systemCABundle(setting string) string {
+	if p := firstSystemCABundle(); p != "" {
+		return p
+	}
+	r.fail(setting, "", "verifying the server needs its certificate authority: set "+envDBSSLCAFile+
+		" (or sslrootcert= in "+envDBConnString+"); no system bundle found in "+strings.Join(SystemCABundles, ", "), nil)
+	return ""
+}
+
+// firstSystemCABundle is the first of SystemCABundles that exists, or "".
+func firstSystemCABundle() string {
 	for _, p := range SystemCABundles {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p
 		}
 	}
-	r.fail(setting, "", "verifying the server needs its certificate authority: set "+envDBSSLCAFile+
-		" (or sslrootcert= in "+envDBConnString+"); no system bundle found in "+strings.Join(SystemCABundles, ", "), nil)
 	return ""
 }
 

@@ -22,6 +22,9 @@ func loadDB(t *testing.T, env map[string]string, flags map[string]string) (*Conf
 }
 
 func TestConnectionString(t *testing.T) {
+	old := SystemCABundles
+	SystemCABundles = []string{"/nonexistent/bundle.pem"} // verify-full without sslrootcert: libpq's own default
+	defer func() { SystemCABundles = old }()
 	tests := []struct {
 		name string
 		cs   string
@@ -30,6 +33,10 @@ func TestConnectionString(t *testing.T) {
 		{name: "URL", cs: "postgres://app:p%40ss%2Fw%3Ard@db.example.com:6543/directus?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x&connect_timeout=7",
 			want: DB{Host: "db.example.com", Port: "6543", User: "app", Password: "p@ss/w:rd", Database: "directus",
 				SSLMode: "verify-full", SSLRootCert: "/etc/ca.pem", AppName: "x", ConnectTimeout: "7"}},
+		{name: "key=value holding ://", cs: "host=h dbname=d options='-c x=http://y'",
+			want: DB{Host: "h", Port: "5432", Database: "d", Options: "-c x=http://y"}},
+		{name: "verify-full without a root certificate", cs: "postgres://u@h/d?sslmode=verify-full",
+			want: DB{Host: "h", Port: "5432", User: "u", Database: "d", SSLMode: "verify-full"}},
 		{name: "postgresql scheme, default port", cs: "postgresql://app@localhost/d",
 			want: DB{Host: "localhost", Port: "5432", User: "app", Database: "d"}},
 		{name: "no-verify is require", cs: "postgres://u:p@h/d?sslmode=no-verify",
@@ -188,6 +195,24 @@ func TestDBSSL(t *testing.T) {
 	_, err = loadDB(t, minimalEnv(map[string]string{"DB_SSL__REJECT_UNAUTHORIZED": "true"}), nil)
 	if errs := settingErrors(t, err); len(errs) != 1 || !strings.Contains(errs[0].Error(), "DB_SSL__CA_FILE") {
 		t.Errorf("without a system bundle: %v", err)
+	}
+}
+
+// verify-full in the URL without sslrootcert: the system's authorities,
+// as Node uses its own, unless PGSSLROOTCERT says otherwise.
+func TestConnectionStringSystemCAs(t *testing.T) {
+	bundle := writeFile(t, filepath.Join(t.TempDir(), "bundle.pem"), testPEM+"\n")
+	old := SystemCABundles
+	SystemCABundles = []string{bundle}
+	defer func() { SystemCABundles = old }()
+	env := map[string]string{"DB_CONNECTION_STRING": "postgres://u@h/d?sslmode=verify-full"}
+	c, err := loadDB(t, env, nil)
+	if err != nil || c.DB.SSLRootCert != bundle {
+		t.Fatalf("root certificate %q, err %v", c.DB.SSLRootCert, err)
+	}
+	env["PGSSLROOTCERT"] = "/elsewhere.pem"
+	if c, err = loadDB(t, env, nil); err != nil || c.DB.SSLRootCert != "" {
+		t.Errorf("with PGSSLROOTCERT set: root certificate %q, err %v", c.DB.SSLRootCert, err)
 	}
 }
 
