@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -297,4 +298,35 @@ func TestConnectionStringDockerMethod(t *testing.T) {
 	f.pg.CreateDB(t, fresh, f.user)
 	f.specRestore(filepath.Join(b, "db_backup.sql.gz"), fresh)
 	compareData(t, "docker dump restore", f.tableData(fresh), want)
+}
+
+// The certificate files written for libpq are removed when a run is
+// stopped with SIGTERM too.
+func TestDBSSLFilesRemovedOnSIGTERM(t *testing.T) {
+	ca := pgCA(t)
+	f := newFixture(t)
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	f.env["TMPDIR"] = tmp
+	f.env["DB_HOST"] = "localhost"
+	f.env["DB_SSL__CA"] = strings.TrimSpace(string(pem))
+	slowPgDump(t, f, "5")
+	cmd, _, stderr := f.command("backup")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "temp folder", func() bool { return hasTemp(f) })
+	if ents, _ := os.ReadDir(tmp); len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "directus-backup-tls-") {
+		t.Errorf("certificate folder during the run: %v", ents)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("backup stopped by SIGTERM succeeded\n%s", stderr)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("left after SIGTERM: %v", ents)
+	}
 }
