@@ -199,11 +199,11 @@ var Settings = []Setting{
 		Usage: "file holding DB_CONNECTION_STRING, by the same rules as DB_PASSWORD_FILE"},
 	{Env: envDBSSLReject, Flag: "db-ssl-reject-unauthorized", Default: "",
 		Usage: "true: TLS, the server's certificate and name verified (libpq sslmode verify-full, against DB_SSL__CA or else the system's authorities); false: TLS without verification (sslmode require); unset with no other DB_SSL__* setting: no TLS settings"},
-	{Env: envDBSSLCA, Flag: "", Default: "",
+	{Env: envDBSSLCA, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
 		Usage: "PEM content of the certificate authority that signed the server's certificate (implies verify-full unless DB_SSL__REJECT_UNAUTHORIZED=false); written to a private temporary file for libpq"},
 	{Env: envDBSSLCAFile, Flag: "db-ssl-ca-file", Default: "",
 		Usage: "path of the server's certificate authority PEM file, instead of DB_SSL__CA (libpq sslrootcert)"},
-	{Env: envDBSSLCert, Flag: "", Default: "",
+	{Env: envDBSSLCert, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
 		Usage: "PEM content of a client certificate, with DB_SSL__KEY (libpq sslcert)"},
 	{Env: envDBSSLCertFile, Flag: "db-ssl-cert-file", Default: "",
 		Usage: "path of the client certificate PEM file, instead of DB_SSL__CERT"},
