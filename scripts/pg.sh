@@ -3,7 +3,8 @@
 # DIRECTUS_BACKUP_TEST_PG{HOST,PORT,USER,PASSWORD} and PG_BIN. The server
 # also accepts TLS (ssl = on, plain connections still work) with a
 # certificate for localhost and 127.0.0.1 signed by a throwaway CA, whose
-# certificate is DIRECTUS_BACKUP_TEST_PG_CA.
+# certificate is DIRECTUS_BACKUP_TEST_PG_CA (its key beside it, ca.key, for
+# client certificates); the server trusts client certificates it signed.
 
 pg_find_bin() {
   local d
@@ -85,7 +86,7 @@ pg_start_cluster() {
   for try in 1 2 3; do
     port=$(pg_free_port $((port + 1))) || { log "no free port for PostgreSQL"; return 1; }
     if "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key" start >/dev/null; then
+      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key -c ssl_ca_file=$PG_DIR/tls/ca.crt" start >/dev/null; then
       break
     fi
     # Taken between the check and the bind: try the next one.
@@ -114,10 +115,11 @@ pg_make_certs() {
       openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
         -extfile san.ext -out server.crt
   ) >"$PG_DIR/openssl.log" 2>&1 || { cat "$PG_DIR/openssl.log" >&2; return 1; }
-  rm -f "$d/ca.key" "$d/server.csr"
+  # ca.key stays (mode 0600) so that tests can sign client certificates.
+  rm -f "$d/server.csr"
   chmod 755 "$d"
   chmod 644 "$d/ca.crt" "$d/server.crt"
-  chmod 600 "$d/server.key"
+  chmod 600 "$d/server.key" "$d/ca.key"
   [ "$(id -u)" -eq 0 ] && chown postgres "$d/server.key"
   return 0
 }

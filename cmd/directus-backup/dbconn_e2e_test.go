@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/directus-backup/directus-backup/internal/testpg"
 )
 
 // Directus's other ways to describe the database (issue 12):
@@ -328,5 +330,75 @@ func TestDBSSLFilesRemovedOnSIGTERM(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("left after SIGTERM: %v", ents)
+	}
+}
+
+// A client certificate (DB_SSL__CERT and DB_SSL__KEY as PEM content) logs
+// in a role that the server admits by certificate only: the key reaches
+// libpq as a private file, and never shows.
+func TestDBSSLClientCertificate(t *testing.T) {
+	ca := pgCA(t)
+	f := newFixture(t)
+	role := testpg.UniqueName("cert")
+	f.pg.MustExec(t, "postgres", `CREATE ROLE "`+role+`" LOGIN IN ROLE "`+f.user+`"`)
+	t.Cleanup(func() { f.pg.Exec("postgres", `DROP ROLE IF EXISTS "`+role+`"`) })
+
+	// The server admits the role over TLS by certificate, nothing else.
+	hba := f.pg.MustExec(t, "postgres", "SHOW hba_file")
+	orig, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatalf("read %s: %v", hba, err)
+	}
+	line := "hostssl all " + role + " 127.0.0.1/32 cert\nhost all " + role + " 127.0.0.1/32 reject\n"
+	if err := os.WriteFile(hba, append([]byte(line), orig...), 0o600); err != nil {
+		t.Fatalf("write %s: %v", hba, err)
+	}
+	t.Cleanup(func() {
+		// Only our lines go; another test may have added its own meanwhile.
+		cur, _ := os.ReadFile(hba)
+		os.WriteFile(hba, []byte(strings.Replace(string(cur), line, "", 1)), 0o600)
+		f.pg.Exec("postgres", "SELECT pg_reload_conf()")
+	})
+	f.pg.MustExec(t, "postgres", "SELECT pg_reload_conf()")
+
+	dir := t.TempDir()
+	key, crt := filepath.Join(dir, "client.key"), filepath.Join(dir, "client.crt")
+	for _, args := range [][]string{
+		{"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + role, "-keyout", key, "-out", key + ".csr"},
+		{"x509", "-req", "-in", key + ".csr", "-CA", ca, "-CAkey", filepath.Join(filepath.Dir(ca), "ca.key"),
+			"-CAcreateserial", "-CAserial", filepath.Join(dir, "ca.srl"), "-days", "1", "-out", crt},
+	} {
+		if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	keyPEM, _ := os.ReadFile(key)
+	crtPEM, _ := os.ReadFile(crt)
+
+	delete(f.env, "DB_PASSWORD")
+	f.env["DB_USER"] = role
+	f.env["DB_HOST"] = "localhost"
+	f.env["DB_SSL__CA_FILE"] = ca
+	f.env["DB_SSL__CERT"] = string(crtPEM)
+	f.env["DB_SSL__KEY"] = string(keyPEM)
+	spyClients(t, f)
+	want := f.tableData(f.db)
+	r := f.run("backup")
+	if r.code != 0 {
+		t.Fatalf("backup with a client certificate: exit %d\n%s", r.code, r.stderr)
+	}
+	fresh := f.db + "_cert"
+	f.pg.CreateDB(t, fresh, f.user)
+	f.specRestore(filepath.Join(f.latest(), "db_backup.sql.gz"), fresh)
+	compareData(t, "client certificate backup", f.tableData(fresh), want)
+	body := strings.TrimSpace(strings.Split(strings.Split(string(keyPEM), "-----\n")[1], "-----END")[0])
+	noSecretIn(t, "process arguments", f.readLog("argv.log"), body[:40])
+	noSecretIn(t, "output", r.stdout+r.stderr, body[:40])
+
+	// Without the certificate the same role is turned away.
+	delete(f.env, "DB_SSL__CERT")
+	delete(f.env, "DB_SSL__KEY")
+	if r := f.run("backup"); r.code == 0 {
+		t.Error("backup without the client certificate succeeded")
 	}
 }
