@@ -104,7 +104,8 @@ func TestConnectionStringOnly(t *testing.T) {
 	want := f.tableData(f.db)
 
 	r := f.run("doctor")
-	if !strings.Contains(r.stdout, "host "+f.pg.Host+" (DB_CONNECTION_STRING in the .env file "+filepath.Join(f.dir, ".env")+")") ||
+	if !strings.Contains(r.stdout, "host "+f.pg.Host+", port "+f.pg.Port+", sslmode disable") ||
+		!strings.Contains(r.stdout, "from DB_CONNECTION_STRING in the .env file "+filepath.Join(f.dir, ".env")) ||
 		!strings.Contains(r.stdout, fmt.Sprintf("database %q", f.db)) || !strings.Contains(r.stdout, "sslmode disable") {
 		t.Errorf("doctor does not show the connection and its origin:\n%s%s", r.stdout, r.stderr)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -96,7 +97,9 @@ func (r *resolver) dbFields(db *DB, noDatabase bool) {
 	db.User = r.value(envDBUser)
 	db.Password = r.password()
 	for key, name := range map[string]string{"host": envDBHost, "port": envDBPort, "database": envDBDatabase, "user": envDBUser} {
-		db.Sources[key] = name + " " + cmpOr(r.from(name), "(not set)")
+		if from := r.from(name); from != "" {
+			db.Sources[key] = name + " " + from
+		}
 	}
 }
 
@@ -136,7 +139,7 @@ func (r *resolver) connString(db *DB, cs string) {
 		return
 	}
 	db.Host, db.User, db.Password, db.Database = kw["host"], kw["user"], kw["password"], kw["dbname"]
-	db.Port = cmpOr(kw["port"], "5432")
+	db.Port = cmp.Or(kw["port"], "5432")
 	if p, err := strconv.Atoi(db.Port); err != nil || p < 1 || p > 65535 {
 		bad(fmt.Sprintf("port %q is not a port number from 1 to 65535", db.Port))
 	} else {
@@ -360,14 +363,14 @@ func parseConnKeywords(s string) (map[string]string, error) {
 // node-postgres verifies the server and its name, which is verify-full,
 // against DB_SSL__CA or else the system's authorities as Node does.
 func (r *resolver) dbSSL(db *DB) {
-	any := false
+	src := ""
 	for _, name := range dbSSLSettings {
-		if _, _, ok := r.get(name); ok {
-			any = true
+		if _, _, ok := r.get(name); ok && src == "" {
+			src = name + " " + r.from(name)
 		}
 	}
-	if !any {
-		return
+	if src == "" {
+		return // no TLS settings: libpq's defaults, as node-postgres without ssl
 	}
 	reject := true
 	if v, _, ok := r.get(envDBSSLReject); ok {
@@ -391,7 +394,6 @@ func (r *resolver) dbSSL(db *DB) {
 	if (pem[1] != "" || path[1] != "") != (pem[2] != "" || path[2] != "") {
 		r.fail(envDBSSLKey, "", "a client certificate and its key together ("+envDBSSLCert+" or "+envDBSSLCertFile+" with "+envDBSSLKey+" or "+envDBSSLKeyFile+")", nil)
 	}
-	src := envDBSSLReject + " " + cmpOr(r.from(envDBSSLReject), "(not set)")
 	if reject {
 		db.SSLMode = "verify-full"
 		if pem[0] == "" && path[0] == "" {
@@ -520,11 +522,4 @@ func (r *resolver) searchPath(db *DB) {
 	}
 	opt := "-c search_path=" + strings.Join(quoted, ",")
 	db.Options = strings.TrimSpace(db.Options + " " + opt)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

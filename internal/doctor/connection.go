@@ -15,8 +15,16 @@ import (
 // overrides the individual settings in Directus.
 func connection(cfg *config.Config) Finding {
 	db := cfg.DB
+	// One source for all (a connection string): named once, at the end.
+	same, one := true, ""
+	for _, s := range db.Sources {
+		if one != "" && s != one {
+			same = false
+		}
+		one = s
+	}
 	src := func(key string) string {
-		if s := db.Sources[key]; s != "" {
+		if s := db.Sources[key]; s != "" && !same {
 			return " (" + s + ")"
 		}
 		return ""
@@ -47,7 +55,11 @@ func connection(cfg *config.Config) Finding {
 		pw = "password set"
 	}
 	parts = append(parts, pw)
-	f := Finding{Check: "database connection", Status: OK, Detail: strings.Join(parts, ", ")}
+	detail := strings.Join(parts, ", ")
+	if same && one != "" {
+		detail += "; from " + one
+	}
+	f := Finding{Check: "database connection", Status: OK, Detail: detail}
 	if len(db.Ignored) > 0 {
 		f.Status = Warn
 		f.Detail += "; ignored because DB_CONNECTION_STRING is set (Directus ignores them too): " + strings.Join(db.Ignored, ", ")
