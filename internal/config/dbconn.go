@@ -163,7 +163,10 @@ func (r *resolver) connString(db *DB, cs string) {
 		if strings.HasPrefix(db.SSLMode, "verify-") && db.SSLRootCert == "" {
 			// Node verifies against its own list of authorities; libpq
 			// would look for ~/.postgresql/root.crt, unless told.
-			if _, _, set := r.vars.lookup("PGSSLROOTCERT"); !set {
+			// Only the real environment reaches the clients.
+			if r.vars.env == nil {
+				db.SSLRootCert = firstSystemCABundle()
+			} else if v, set := r.vars.env("PGSSLROOTCERT"); !set || v == "" {
 				db.SSLRootCert = firstSystemCABundle()
 			}
 		}
