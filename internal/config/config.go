@@ -24,6 +24,25 @@ type DB struct {
 	Database string
 	User     string // "" = libpq default
 	Password string // from DB_PASSWORD or DB_PASSWORD_FILE; never log it
+
+	// Issue 12: DB_CONNECTION_STRING, DB_SSL__*, DB_SEARCH_PATH, as libpq
+	// settings ("" = libpq's default).
+	ConnString                   string // DB_CONNECTION_STRING as given; a secret
+	SSLMode                      string // libpq sslmode
+	SSLRootCert, SSLCert, SSLKey string // paths for libpq
+	SSLRootCertPEM, SSLCertPEM   string // PEM content, to be written to files (dbcerts.Write)
+	SSLKeyPEM                    string // PEM content of the client key; a secret
+	Options                      string // PGOPTIONS, search_path included
+	AppName, ConnectTimeout      string // application_name, connect_timeout from the connection string
+	SearchPath                   []string
+	// Sources says which setting gave host, port, database, user and
+	// sslmode, and where it was set (for doctor).
+	Sources map[string]string
+	// Ignored lists the settings DB_CONNECTION_STRING overrides that are
+	// set all the same (Directus ignores them too).
+	Ignored []string
+
+	passwordRaw string // the password as the connection string spells it
 }
 
 // Config is the resolved, validated settings of one run.
@@ -169,19 +188,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.ErrorLogsRetentionDays = r.integer(envErrorLogsDays, 0, maxDays, "an integer from 0 to 36500 (0 = keep all)")
 
 	c.DB.Client = r.dbClient()
-	c.DB.Host = r.value(envDBHost)
-	c.DB.Port = r.value(envDBPort)
-	if p, err := strconv.Atoi(c.DB.Port); err != nil || p < 1 || p > 65535 {
-		r.fail(envDBPort, c.DB.Port, "a port number from 1 to 65535", nil)
-	} else {
-		c.DB.Port = strconv.Itoa(p) // "+05432" would puzzle libpq
-	}
-	c.DB.Database = r.value(envDBDatabase)
-	if c.DB.Database == "" && !src.NoDatabase {
-		r.fail(envDBDatabase, "", "the name of the Directus database (required)", nil)
-	}
-	c.DB.User = r.value(envDBUser)
-	c.DB.Password = r.password()
+	r.dbConnection(&c.DB, src.NoDatabase)
 
 	c.UploadsDir = r.uploadsDir()
 	// Backups inside the uploads folder would be copied into every new
@@ -289,11 +296,13 @@ func (c *Config) Environ() []string {
 	return out
 }
 
-// Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path, the notification URLs' credentials), for redact.String on log text, pg_dump output and error folders.
+// Secrets returns the secret values in use (the database password, the
+// connection string and the password as it spells it, the client key, the S3
+// keys, the ping URL and its path, the notification URLs' credentials), for
+// redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
+	for _, s := range []string{c.DB.Password, c.DB.ConnString, c.DB.passwordRaw, c.DB.SSLKeyPEM, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}

@@ -153,6 +153,7 @@ func TestLoadDefaults(t *testing.T) {
 		EnvFile:                "",
 	}
 	c.vars = layers{}
+	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -231,6 +232,7 @@ BACKUP_RECHECK_PERCENT=100
 `)
 	c := mustLoad(t, Sources{Flags: map[string]string{"BACKUP_ENV_FILE": "conf/my.env"}, WorkDir: wd})
 	c.vars = layers{}
+	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
 	want := &Config{
 		BackupsDir:             "/srv/backups",
 		RetentionDays:          14,

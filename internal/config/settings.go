@@ -202,6 +202,27 @@ var Settings = []Setting{
 		Usage: "file holding BACKUP_NOTIFY_URLS (one or more per line), by the same rules as DB_PASSWORD_FILE"},
 	{Env: envNotifyOn, Flag: "notify-on", Default: NotifyOnFailure,
 		Usage: "when backup and verify runs send to BACKUP_NOTIFY_URLS: failure, or always (also on success)"},
+	// Directus's database settings beyond host, port, database, user (issue 12).
+	{Env: envDBConnString, Flag: "", Default: "", Secret: true,
+		Usage: "PostgreSQL connection string, as Directus takes it: postgres://user:password@host:5432/database?sslmode=require, or libpq's key=value form; when set, DB_HOST, DB_PORT, DB_DATABASE, DB_USER, DB_PASSWORD and DB_SSL__* are ignored, as Directus ignores them; environment or .env only, since it holds the password"},
+	{Env: envDBConnStringFile, Flag: "db-connection-string-file", Default: "",
+		Usage: "file holding DB_CONNECTION_STRING, by the same rules as DB_PASSWORD_FILE"},
+	{Env: envDBSSLReject, Flag: "db-ssl-reject-unauthorized", Default: "",
+		Usage: "true: TLS, the server's certificate and name verified (libpq sslmode verify-full, against DB_SSL__CA or else the system's authorities); false: TLS without verification (sslmode require); unset with no other DB_SSL__* setting: no TLS settings"},
+	{Env: envDBSSLCA, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
+		Usage: "PEM content of the certificate authority that signed the server's certificate (implies verify-full unless DB_SSL__REJECT_UNAUTHORIZED=false); written to a private temporary file for libpq"},
+	{Env: envDBSSLCAFile, Flag: "db-ssl-ca-file", Default: "",
+		Usage: "path of the server's certificate authority PEM file, instead of DB_SSL__CA (libpq sslrootcert)"},
+	{Env: envDBSSLCert, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
+		Usage: "PEM content of a client certificate, with DB_SSL__KEY (libpq sslcert)"},
+	{Env: envDBSSLCertFile, Flag: "db-ssl-cert-file", Default: "",
+		Usage: "path of the client certificate PEM file, instead of DB_SSL__CERT"},
+	{Env: envDBSSLKey, Flag: "", Default: "", Secret: true,
+		Usage: "PEM content of the client certificate's private key (libpq sslkey); environment or .env only"},
+	{Env: envDBSSLKeyFile, Flag: "db-ssl-key-file", Default: "",
+		Usage: "path of the client key PEM file, instead of DB_SSL__KEY (libpq requires mode 0600 or 0640 owned by root)"},
+	{Env: envDBSearchPath, Flag: "db-search-path", Default: "",
+		Usage: "comma-separated schemas, as Directus's search path: every psql and pg_dump session gets -c search_path=\"a\",\"b\" (PGOPTIONS); the dump always holds every schema of the database"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -26,7 +26,8 @@ func (r *run) init(ctx context.Context) error {
 			"compose_files", strings.Join(cfg.ComposeFiles, ","), "project", cfg.ComposeProject, "service", cfg.DockerService)
 	} else {
 		r.log.Info("database will be dumped with the local pg_dump",
-			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
+			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database,
+			"sslmode", cmp.Or(cfg.DB.SSLMode, "(libpq default)"))
 	}
 	// The checks doctor prints too; the command is pg_dump's (or docker's)
 	// unless the caller brings its own dumper.
