@@ -189,6 +189,20 @@ func printRestore(w io.Writer, rep restore.Report) {
 		}
 		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", d.Database,
 			humanize.Bytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
+		if len(d.EmptyTables) > 0 {
+			lines = append(lines, "  these tables were restored empty (BACKUP_EXCLUDE_TABLE_DATA left their rows out of the backup): "+
+				strings.Join(d.EmptyTables, ", "))
+		}
+		if m := d.Migrations; m != nil {
+			switch {
+			case m.Skipped != "":
+				lines = append(lines, "  migrations "+m.Skipped)
+			case m.Differ():
+				lines = append(lines, "  migrations "+m.Explain())
+			default:
+				lines = append(lines, fmt.Sprintf("  migrations the backup's Directus migrations match the replaced database's (newest %s)", m.BackupNewest))
+			}
+		}
 	}
 	if u := rep.Uploads; u != nil {
 		// Say what was read: linked live files were checked by size and

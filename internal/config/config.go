@@ -61,6 +61,10 @@ type Config struct {
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
 
+	// ExcludeTableData: tables whose rows the dump leaves out
+	// (BACKUP_EXCLUDE_TABLE_DATA), checked names; nil = none.
+	ExcludeTableData []string
+
 	vars layers // the raw sources, for Lookup and Environ
 }
 
@@ -218,6 +222,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.AfterCommand = r.value(envAfterCommand)
 	c.Schedule = r.schedule(envSchedule)
 	c.VerifySchedule = r.schedule(envVerifySchedule)
+	c.ExcludeTableData = r.excludeTableData()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

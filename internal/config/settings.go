@@ -192,6 +192,9 @@ var Settings = []Setting{
 		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
 	{Env: envComposeProject, Flag: "compose-project", Default: "",
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
+	// Smaller dumps on request (issue 12).
+	{Env: envExcludeTableData, Flag: "exclude-table-data", Default: "",
+		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept, and a restore brings them back empty; exact names, optionally schema.table (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.
