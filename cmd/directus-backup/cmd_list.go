@@ -106,7 +106,9 @@ func printEmptyTables(w io.Writer, backups []listing.Backup) {
 	}
 	for _, k := range sets {
 		which := fmt.Sprintf("all %d backups", len(backups))
-		if n := len(in[k]); n < len(backups) {
+		if len(backups) == 1 {
+			which = "the one backup"
+		} else if n := len(in[k]); n < len(backups) {
 			which = strings.Join(in[k], ", ")
 		}
 		fmt.Fprintf(w, "Tables backed up without their rows (BACKUP_EXCLUDE_TABLE_DATA; restored empty): %s, in %s\n", k, which)

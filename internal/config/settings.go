@@ -194,7 +194,7 @@ var Settings = []Setting{
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
 	// Smaller dumps on request (issue 12).
 	{Env: envExcludeTableData, Flag: "exclude-table-data", Default: "",
-		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept, and a restore brings them back empty; exact names, optionally schema.table (empty = none)"},
+		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept and a restore brings them back empty (those rows are gone); exact names (case kept, no wildcards), optionally schema.table; directus_migrations is refused (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -136,8 +136,10 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 		explain := res.Migrations.Explain()
 		if explain != "" {
 			q += "\n" + explain + "\n"
+		} else {
+			q += " "
 		}
-		q += " Replace them with the backup?"
+		q += "Replace them with the backup?"
 		if opts.Confirm == nil || !opts.Confirm(q) {
 			err := fmt.Errorf("%w: %s has %s (use --yes to restore over it)", ErrNotEmpty, t.Database, has)
 			if explain != "" {

@@ -57,11 +57,14 @@ func (c *MigrationCheck) Explain() string {
 	if len(c.OnlyInTarget) > 0 {
 		fmt.Fprintf(&b, "Applied in the target, not in the backup: %s. ", listMigrations(c.OnlyInTarget))
 	}
+	// After the restore the database has the backup's migrations: a
+	// Directus release older than the backup will not start on it, a newer
+	// one migrates it on start.
 	switch {
 	case len(c.OnlyInTarget) == 0:
-		b.WriteString("The backup was made by a newer Directus than the one that last migrated the target: a Directus release older than the backup will not start on the restored database; upgrade Directus there to the backup's release (or newer) before starting it.")
+		b.WriteString("The backup was made by a newer Directus than the one that last migrated the target: a Directus release older than the backup will not start on the restored database, so upgrade Directus there to the backup's release (or newer) before starting it; a newer release will migrate it on start.")
 	case len(c.OnlyInBackup) == 0:
-		b.WriteString("The target was migrated by a newer Directus than the backup's: the restored database goes back to the backup's migrations, and the newer Directus deployed there will migrate it again on start; to go back to the older release, deploy that release too.")
+		b.WriteString("The target was migrated by a newer Directus than the one that made the backup: the restored database goes back to the backup's migrations, and the newer Directus deployed there will migrate it again on start (a Directus release older than the backup would not start on it). To go back to the older Directus, deploy that release too.")
 	default:
 		b.WriteString("Each has migrations the other lacks (another release line, or custom migrations from extensions): a Directus release older than the backup will not start on the restored database; a newer one will migrate it on start.")
 	}
