@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -154,8 +156,10 @@ func TestMigrationsQuestionAtTerminal(t *testing.T) {
 	cmd.Stdin = strings.NewReader("yes\n")
 	err = cmd.Run()
 	out := stdout.String()
-	if err != nil || !strings.Contains(out, "will migrate it again on start") || !strings.Contains(out, "Type yes to go on") ||
-		!strings.Contains(out, "Restored from") {
+	// The difference is in the question, before "Type yes".
+	ask := strings.Index(out, "Type yes to go on")
+	if err != nil || ask < 0 || !strings.Contains(out[:ask], "will migrate it again on start") ||
+		!strings.Contains(out[:ask], "20250101A (Migration 20250101A)") || !strings.Contains(out, "Restored from") {
 		t.Fatalf("restore at a terminal: %v\n%s", err, out)
 	}
 	if got := f.migrationVersions(newer); got != "20201028A,20201029A,20240806A" {
@@ -216,5 +220,41 @@ func TestExcludeTableData(t *testing.T) {
 	r = f.run("verify", "--restore-test")
 	if r.code != 0 || !strings.Contains(r.stdout, "restored empty") {
 		t.Errorf("verify --restore-test: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The docker method: pg_dump in the container gets the same
+// --exclude-table-data arguments, the migrations are read from its dump,
+// and the restore reads the target's migrations through the container's psql.
+func TestDockerMethodMigrationsAndExcludedData(t *testing.T) {
+	f, argvLog := composeFixture(t, false)
+	writeFile(t, filepath.Join(f.dir, "docker-compose.yml"), "services: {}\n")
+	f.execAsUser(f.db, migrationsSQL(backupMigrations...)+`CREATE TABLE directus_activity (id int); INSERT INTO directus_activity VALUES (1), (2);`)
+	f.env["BACKUP_EXCLUDE_TABLE_DATA"] = "directus_activity"
+	b := f.mustBackup()
+	argv, _ := os.ReadFile(argvLog)
+	if !strings.Contains(string(argv), `pg_dump -U `+f.user) || !strings.Contains(string(argv), ` --exclude-table-data="directus_activity"`) {
+		t.Errorf("docker called as %q", argv)
+	}
+	m, err := manifest.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Database.Method != "docker" || m.Database.Migrations == nil || m.Database.Migrations.Newest != "20240806A" ||
+		strings.Join(m.Database.EmptyTables, ",") != "directus_activity" {
+		t.Errorf("manifest: method %s, migrations %+v, empty tables %v", m.Database.Method, m.Database.Migrations, m.Database.EmptyTables)
+	}
+
+	older := f.targetDB(migrationsSQL("20201028A"))
+	os.Remove(argvLog)
+	r := f.run("restore", "--db", "--target-db", older)
+	if r.code != exitcode.Refused || !strings.Contains(r.stderr, "will not start on the restored database") {
+		t.Errorf("restore over an older target: %d\n%s", r.code, r.stderr)
+	}
+	if argv, _ := os.ReadFile(argvLog); !strings.Contains(string(argv), "exec -T -e PGPASSWORD database psql") {
+		t.Errorf("the target was not read through the container: %q", argv)
+	}
+	if got := f.migrationVersions(older); got != "20201028A" {
+		t.Errorf("refused restore changed the target: %s", got)
 	}
 }
