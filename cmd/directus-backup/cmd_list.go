@@ -26,7 +26,9 @@ func newListCommand(a *app) *cobra.Command {
 legacy = made by the old backup.sh, incomplete, damaged), dump size raw and
 stored, uploads file count, total bytes, and the bytes this backup alone holds
 (what removing it would free; the rest is shared with other backups through
-hard links). The backup that backup_latest points at is marked with *.
+hard links), and the newest Directus migration its database had applied.
+The backup that backup_latest points at is marked with *. Backups made with
+BACKUP_EXCLUDE_TABLE_DATA are named with the tables they hold no rows of.
 Recent failed runs (error folders) follow.
 
 ` + exitcode.Help("list"),

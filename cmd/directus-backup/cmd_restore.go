@@ -38,7 +38,12 @@ pg_dump. The whole restore is one transaction that stops at the first
 error, and the dump's checksum and completion line are checked before psql
 is allowed to commit: a failed restore leaves the database as it was.
 Restoring over a database that has tables needs --yes (or a "yes" typed
-at a terminal). --create makes a missing target database, owned by DB_USER.
+at a terminal). When the backup's Directus migrations (directus_migrations)
+differ from the target's, the question (or the refusal) says which Directus
+release can run on the restored database: one older than the backup will
+not start on it, a newer one migrates it on start. --create makes a missing
+target database, owned by DB_USER. Tables backed up without their rows
+(BACKUP_EXCLUDE_TABLE_DATA) are restored empty; the summary names them.
 
 Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. A target that
 already equals the backup is left alone. Otherwise a new folder is built

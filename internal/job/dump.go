@@ -79,8 +79,8 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	if m := res.Migrations; m != nil && len(m.Applied) > 0 {
 		r.log.Info("Directus migrations recorded", "applied", len(m.Applied), "newest", m.Applied[len(m.Applied)-1].Version)
 	}
-	var dumped []string
-	r.emptyTables, dumped = leftOut(r.cfg.ExcludeTableData, res.TableRows)
+	var dumped, missing []string
+	r.emptyTables, dumped, missing = leftOut(r.cfg.ExcludeTableData, res.TableRows, res.Tables)
 	if len(r.emptyTables) > 0 {
 		r.log.Info("table rows left out of the dump (BACKUP_EXCLUDE_TABLE_DATA); a restore brings these tables back empty",
 			"tables", strings.Join(r.emptyTables, ","))
@@ -88,6 +88,10 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 	if len(dumped) > 0 {
 		r.log.Warn("BACKUP_EXCLUDE_TABLE_DATA names tables whose rows are in the dump all the same: pg_dump matches an unqualified name only on the default search_path; write it as schema.table",
 			"tables", strings.Join(dumped, ","))
+	}
+	if len(missing) > 0 {
+		r.log.Warn("BACKUP_EXCLUDE_TABLE_DATA names tables the database does not have; nothing was left out for them (check the spelling: names are exact, case kept)",
+			"tables", strings.Join(missing, ","))
 	}
 	if c := res.Chunks; c != nil && c.Refreshed > 0 {
 		r.log.Warn("the previous backup's dump is damaged: run verify on it; this backup does not carry the damage",

@@ -77,6 +77,8 @@ type Result struct {
 	// Migrations are the dump's directus_migrations rows; nil when the
 	// dump has no such table.
 	Migrations *Migrations
+	// Tables are the tables the dump defines, with or without rows.
+	Tables []dumpscan.TableName
 }
 
 // Migrations are the Directus migrations a dump holds.
@@ -175,6 +177,7 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	res.Bytes = fileCount.n
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
 	res.TableRows = scan.Rows
+	res.Tables = scan.Tables
 	if migrations.Seen() {
 		res.Migrations = &Migrations{Table: migrations.Table, Applied: migrations.Applied()}
 	}
