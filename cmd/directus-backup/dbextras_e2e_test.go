@@ -222,6 +222,16 @@ func TestExcludeTableData(t *testing.T) {
 	}
 	compareData(t, "restore", f.tableData(target), f.tableData(f.db))
 
+	// This database has no directus_migrations: the backup records none, and
+	// a restore over tables says once that nothing was compared.
+	if m.Database.Migrations != nil {
+		t.Errorf("manifest migrations of a database without directus_migrations: %+v", m.Database.Migrations)
+	}
+	r = f.run("restore", "--db", "--yes", "--target-db", target)
+	if r.code != 0 || strings.Count(r.stdout+r.stderr, "records no Directus migrations") != 1 {
+		t.Errorf("restore of a backup without migrations: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	r = f.run("verify", "--restore-test")
 	if r.code != 0 || !strings.Contains(r.stdout, "restored empty") {
 		t.Errorf("verify --restore-test: %d\n%s%s", r.code, r.stdout, r.stderr)
