@@ -89,12 +89,12 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 	t := opts.Target
 
 	if opts.Force && !opts.Create {
-		// Nothing to decide: skip the extra connection. A missing database
-		// shows up as psql's own error.
+		// Nothing to decide: the tables are not counted. A missing
+		// database shows up as psql's own error.
 		res.HadTables = -1
 		if opts.CheckMigrations {
-			// Only reported: --yes asks no question. A missing database
-			// shows up as psql's error below.
+			// Only reported (--yes asks nothing), so a failure to read
+			// them is reported too, not fatal.
 			mc, err := checkMigrations(ctx, t, opts.Migrations)
 			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("database %q does not exist", t.Database)) {
 				mc = &MigrationCheck{Skipped: err.Error()}
