@@ -236,6 +236,16 @@ func TestExcludeTableData(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "restored empty") {
 		t.Errorf("verify --restore-test: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The restore test also checks that they are there: a manifest naming a
+	// table the dump does not define is a problem.
+	m.Database.EmptyTables = append(m.Database.EmptyTables, "public.not_in_the_dump")
+	if err := manifest.Write(b, m); err != nil {
+		t.Fatal(err)
+	}
+	r = f.run("verify", "--restore-test")
+	if r.code != exitcode.Problems || !strings.Contains(r.stdout, "public.not_in_the_dump: the backup left this table's rows out") {
+		t.Errorf("verify --restore-test with a table missing: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // The docker method: pg_dump in the container gets the same
