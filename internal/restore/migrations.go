@@ -119,6 +119,10 @@ func checkMigrations(ctx context.Context, t pgexec.Target, backup *manifest.Migr
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		return nil, fmt.Errorf("read the target's Directus migrations: unexpected answer: %w", err)
 	}
+	inBackup := map[string]bool{}
+	for _, m := range backup.Applied {
+		inBackup[m.Version] = true
+	}
 	target := map[string]bool{}
 	for _, r := range rows {
 		if r[0] == nil {
@@ -130,7 +134,7 @@ func checkMigrations(ctx context.Context, t pgexec.Target, backup *manifest.Migr
 		}
 		target[m.Version] = true
 		c.TargetNewest = m.Version // in version order
-		if !hasVersion(backup.Applied, m.Version) {
+		if !inBackup[m.Version] {
 			c.OnlyInTarget = append(c.OnlyInTarget, m)
 		}
 	}
@@ -140,13 +144,4 @@ func checkMigrations(ctx context.Context, t pgexec.Target, backup *manifest.Migr
 		}
 	}
 	return c, nil
-}
-
-func hasVersion(ms []manifest.Migration, v string) bool {
-	for _, m := range ms {
-		if m.Version == v {
-			return true
-		}
-	}
-	return false
 }
