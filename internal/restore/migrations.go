@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
@@ -133,11 +134,13 @@ func checkMigrations(ctx context.Context, t pgexec.Target, backup *manifest.Migr
 			m.Name = *r[1]
 		}
 		target[m.Version] = true
-		c.TargetNewest = m.Version // in version order
+		// Byte order, as the backup's: the server's collation may differ.
+		c.TargetNewest = max(c.TargetNewest, m.Version)
 		if !inBackup[m.Version] {
 			c.OnlyInTarget = append(c.OnlyInTarget, m)
 		}
 	}
+	sort.Slice(c.OnlyInTarget, func(i, j int) bool { return c.OnlyInTarget[i].Version < c.OnlyInTarget[j].Version })
 	for _, m := range backup.Applied {
 		if !target[m.Version] {
 			c.OnlyInBackup = append(c.OnlyInBackup, m)
