@@ -38,7 +38,12 @@ pg_dump. The whole restore is one transaction that stops at the first
 error, and the dump's checksum and completion line are checked before psql
 is allowed to commit: a failed restore leaves the database as it was.
 Restoring over a database that has tables needs --yes (or a "yes" typed
-at a terminal). --create makes a missing target database, owned by DB_USER.
+at a terminal). When the backup's Directus migrations (directus_migrations)
+differ from the target's, the question (or the refusal) says which Directus
+release can run on the restored database: one older than the backup will
+not start on it, a newer one migrates it on start. --create makes a missing
+target database, owned by DB_USER. Tables backed up without their rows
+(BACKUP_EXCLUDE_TABLE_DATA) are restored empty; the summary names them.
 
 Uploads (--uploads): into BACKUP_UPLOADS_DIR or --target-dir. A target that
 already equals the backup is left alone. Otherwise a new folder is built
@@ -189,6 +194,20 @@ func printRestore(w io.Writer, rep restore.Report) {
 		}
 		lines = append(lines, fmt.Sprintf("  database   %s: %s of SQL, %d tables, %s (%s)", d.Database,
 			humanize.Bytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
+		if len(d.EmptyTables) > 0 {
+			lines = append(lines, "  these tables were restored empty (BACKUP_EXCLUDE_TABLE_DATA left their rows out of the backup): "+
+				strings.Join(d.EmptyTables, ", "))
+		}
+		if m := d.Migrations; m != nil {
+			switch {
+			case m.Skipped != "":
+				lines = append(lines, "  migrations "+m.Skipped)
+			case m.Differ():
+				lines = append(lines, "  migrations "+m.Explain())
+			default:
+				lines = append(lines, fmt.Sprintf("  migrations the backup's Directus migrations match the replaced database's (newest %s)", m.BackupNewest))
+			}
+		}
 	}
 	if u := rep.Uploads; u != nil {
 		// Say what was read: linked live files were checked by size and

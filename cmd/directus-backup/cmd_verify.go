@@ -85,6 +85,12 @@ func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Prob
 		}
 		fmt.Fprintf(w, "%-8s %s (%s): %d files checked, %s read, %d Directus files present, %.1fs\n",
 			status, r.Backup, r.State, r.Files, humanize.Bytes(r.Bytes), r.Directus, r.Seconds)
+		if r.Migration != "" {
+			fmt.Fprintf(w, "         Directus migration: %s (the newest applied in the backup's database)\n", r.Migration)
+		}
+		if len(r.EmptyTables) > 0 {
+			fmt.Fprintf(w, "         tables backed up without their rows (restored empty): %s\n", strings.Join(r.EmptyTables, ", "))
+		}
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "         %s\n", p.String())
 		}

@@ -87,6 +87,9 @@ type Config struct {
 	LockWaitSet bool
 	NotifyURLs  []string // BACKUP_NOTIFY_URLS, each checked; secrets
 	NotifyOn    string   // NotifyOnFailure or NotifyOnAlways
+	// ExcludeTableData: tables whose rows the dump leaves out
+	// (BACKUP_EXCLUDE_TABLE_DATA), checked names; nil = none.
+	ExcludeTableData []string
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -237,6 +240,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.NotifyURLs = r.notifyURLs()
 	c.NotifyOn = r.choice(envNotifyOn, "failure (notify when a run fails) or always (also on success)",
 		map[string]string{NotifyOnFailure: NotifyOnFailure, NotifyOnAlways: NotifyOnAlways})
+	c.ExcludeTableData = r.excludeTableData()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

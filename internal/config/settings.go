@@ -223,6 +223,9 @@ var Settings = []Setting{
 		Usage: "path of the client key PEM file, instead of DB_SSL__KEY (libpq requires mode 0600 or 0640 owned by root)"},
 	{Env: envDBSearchPath, Flag: "db-search-path", Default: "",
 		Usage: "comma-separated schemas, as Directus's search path: every psql and pg_dump session gets -c search_path=\"a\",\"b\" (PGOPTIONS); the dump always holds every schema of the database"},
+	// Smaller dumps on request (issue 12).
+	{Env: envExcludeTableData, Flag: "exclude-table-data", Default: "",
+		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept and a restore brings them back empty (those rows are gone); exact names (case kept, no wildcards), optionally schema.table; directus_migrations is refused (empty = none)"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -91,6 +91,9 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Bytes: r.rep.Dump.Bytes, SHA256: r.rep.Dump.SHA256,
 			TableRows: r.rep.Dump.TableRows,
 			Chunks:    r.manifestChunks(),
+
+			Migrations:  r.manifestMigrations(),
+			EmptyTables: r.emptyTables,
 		},
 		Uploads: manifest.Uploads{
 			Source: cfg.UploadsDir, Previous: r.rep.Previous,
@@ -103,6 +106,15 @@ func (r *run) buildManifest() *manifest.Manifest {
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
 	}
+}
+
+// manifestMigrations records the dump's Directus migrations, if any.
+func (r *run) manifestMigrations() *manifest.Migrations {
+	m := r.rep.Dump.Migrations
+	if m == nil {
+		return nil
+	}
+	return manifest.NewMigrations(m.Table, m.Applied)
 }
 
 // manifestChunks records the dump's chunks, when it was written in chunks.

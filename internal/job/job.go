@@ -121,6 +121,9 @@ type run struct {
 	// backup whose dump members were reused.
 	chunksSHA  string
 	chunksPrev string
+	// emptyTables are the BACKUP_EXCLUDE_TABLE_DATA tables the dump holds
+	// no rows of.
+	emptyTables []string
 	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
 	// starts the uploads copy with it); nil when nothing waits for them.
 	dumpData func()

@@ -39,6 +39,12 @@ type Backup struct {
 	Bytes       int64     `json:"bytes"`
 	UniqueBytes int64     `json:"unique_bytes"`
 	Problem     string    `json:"problem,omitempty"`
+	// Migration is the newest Directus migration the backup's database
+	// had (manifest); "" when none is recorded.
+	Migration string `json:"directus_migration,omitempty"`
+	// EmptyTables: tables backed up without their rows
+	// (BACKUP_EXCLUDE_TABLE_DATA).
+	EmptyTables []string `json:"empty_tables,omitempty"`
 }
 
 // Report is the listing, newest backup first.
@@ -83,6 +89,10 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		if b.Manifest != nil {
 			lb.DumpRaw = b.Manifest.Database.RawBytes
 			lb.DumpStored = b.Manifest.Database.Bytes
+			if m := b.Manifest.Database.Migrations; m != nil {
+				lb.Migration = m.Newest
+			}
+			lb.EmptyTables = b.Manifest.Database.EmptyTables
 		} else if f := b.DumpFile(); f != "" {
 			if fi, err := os.Stat(f); err == nil {
 				lb.DumpStored = fi.Size()

@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -82,6 +83,35 @@ type Database struct {
 	// content-defined chunk; absent for dumps made before (one member) and
 	// for uncompressed ones.
 	Chunks *Chunks `json:"chunks,omitempty"`
+	// Migrations are Directus's applied migrations, read from the dump's
+	// directus_migrations rows; nil when the dump has no such table (not a
+	// Directus database) and in manifests of earlier versions.
+	Migrations *Migrations `json:"directus_migrations,omitempty"`
+	// EmptyTables are the tables whose rows were left out of the dump
+	// (BACKUP_EXCLUDE_TABLE_DATA): restored with their definition, empty.
+	EmptyTables []string `json:"empty_tables,omitempty"`
+}
+
+// Migrations records the Directus migrations a backup's database had.
+type Migrations struct {
+	Table string `json:"table"` // as the dump names it, e.g. public.directus_migrations
+	// Newest is the greatest version (the order Directus applies them in),
+	// NewestName its name; both "" when the table is empty.
+	Newest     string      `json:"newest"`
+	NewestName string      `json:"newest_name"`
+	Applied    []Migration `json:"applied"` // in version order
+}
+
+// Migration is one applied Directus migration (version and name).
+type Migration = dumpscan.Migration
+
+// NewMigrations records applied (in version order) as read from table.
+func NewMigrations(table string, applied []Migration) *Migrations {
+	m := &Migrations{Table: table, Applied: append([]Migration{}, applied...)}
+	if n := len(applied); n > 0 {
+		m.Newest, m.NewestName = applied[n-1].Version, applied[n-1].Name
+	}
+	return m
 }
 
 // Chunks describes the members of a chunked dump and what the run reused.

@@ -84,6 +84,12 @@ type DBReport struct {
 	RawBytes  int64   `json:"raw_bytes"`
 	Tables    int     `json:"tables"`
 	Seconds   float64 `json:"seconds"`
+	// EmptyTables were backed up without their rows
+	// (BACKUP_EXCLUDE_TABLE_DATA): restored with their definition, empty.
+	EmptyTables []string `json:"empty_tables,omitempty"`
+	// Migrations compares the backup's Directus migrations with those of
+	// the database replaced; nil when not compared (an empty target).
+	Migrations *MigrationCheck `json:"migrations,omitempty"`
 }
 
 // UploadsReport is the uploads part of a Report.
@@ -194,9 +200,13 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 	off := req.Offsite
 	if req.DB {
 		t := req.Target
-		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm}
+		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm,
+			CheckMigrations: true}
+		var empty []string
 		if b.Manifest != nil {
 			opts.SHA256 = b.Manifest.Database.SHA256
+			opts.Migrations = b.Manifest.Database.Migrations
+			empty = b.Manifest.Database.EmptyTables
 		}
 		if off != nil {
 			opts.Dump = b.Manifest.Database.File
@@ -211,8 +221,12 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore database %s failed; it was left as it was: %w", t.Database, err)))
 		}
 		rep.Database = &DBReport{Database: t.Database, Method: t.Method, Created: res.Created, HadTables: res.HadTables,
-			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds()}
+			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds(),
+			EmptyTables: empty, Migrations: res.Migrations}
 		log.Info("database restored", "database", t.Database, "seconds", res.Duration.Seconds())
+		if res.Migrations.Differ() && req.Yes {
+			log.Warn(res.Migrations.Explain())
+		}
 	}
 	if req.Uploads {
 		dir := req.UploadsDir

@@ -116,6 +116,7 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 		}
 		df.names = append(df.names, name)
 	}
+	migrations := scan.CollectMigrations()
 	sink := io.MultiWriter(raw, scan)
 
 	// decodeErr is a failure of the dump's own format (gzip); file.err is a
@@ -198,6 +199,11 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 			res.add(KindDumpIncomplete, rel, fmt.Sprintf("does not end with pg_dump's completion line %q: the dump was cut short", dumpscan.CompletionLine))
 		}
 		compareRows(res, rel, m, scan.Rows)
+		if migrations.Seen() {
+			if a := migrations.Applied(); len(a) > 0 {
+				res.Migration = a[len(a)-1].Version
+			}
+		}
 	}
 
 	for table, idx := range cols {

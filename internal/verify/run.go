@@ -49,14 +49,20 @@ type Report struct {
 
 // BackupReport is what was found in one backup.
 type BackupReport struct {
-	Backup      string             `json:"backup"`
-	State       string             `json:"state"`
-	OK          bool               `json:"ok"`
-	Problems    []Problem          `json:"problems"`
-	Skipped     []string           `json:"skipped"`
-	Files       int64              `json:"files_checked"`
-	Bytes       int64              `json:"bytes_read"`
-	Directus    int                `json:"directus_files_checked"`
+	Backup   string    `json:"backup"`
+	State    string    `json:"state"`
+	OK       bool      `json:"ok"`
+	Problems []Problem `json:"problems"`
+	Skipped  []string  `json:"skipped"`
+	Files    int64     `json:"files_checked"`
+	Bytes    int64     `json:"bytes_read"`
+	Directus int       `json:"directus_files_checked"`
+	// Migration is the newest Directus migration applied in the backup's
+	// database, read from the dump (or its manifest); "" when none.
+	Migration string `json:"directus_migration,omitempty"`
+	// EmptyTables: tables backed up without their rows
+	// (BACKUP_EXCLUDE_TABLE_DATA), restored empty.
+	EmptyTables []string           `json:"empty_tables,omitempty"`
 	Seconds     float64            `json:"seconds"`
 	RestoreTest *RestoreTestResult `json:"restore_test,omitempty"`
 	// Removed: the backup was retired while verify read it; not checked,
@@ -115,6 +121,13 @@ func Run(ctx context.Context, req Request) (Report, error) {
 			rep.Problems = append(rep.Problems, res.Problems...)
 			rep.Skipped = append(rep.Skipped, res.Skipped...)
 			rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
+			rep.Migration = res.Migration
+			if m := b.Manifest; m != nil {
+				if rep.Migration == "" && m.Database.Migrations != nil {
+					rep.Migration = m.Database.Migrations.Newest
+				}
+				rep.EmptyTables = m.Database.EmptyTables
+			}
 			// Remembered, so the next backup copies these files afresh.
 			if n, err := RecordDamage(b, res); err != nil {
 				log.Warn("could not record the damaged files; the next backup may link them again", "backup", b.Name, "err", err)

@@ -74,7 +74,10 @@ type Result struct {
 	Bytes         int64 // bytes read (dump file + uploads files)
 	DumpRawBytes  int64 // size of the decompressed dump
 	DirectusFiles int   // filename_disk values checked (0 when the dump has no directus_files)
-	Duration      time.Duration
+	// Migration is the newest Directus migration in the dump's
+	// directus_migrations; "" when it has none or could not be read.
+	Migration string
+	Duration  time.Duration
 }
 
 // OK reports whether no problem was found.
