@@ -7,6 +7,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -25,6 +26,8 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		Level:       r.cfg.GzipLevel,
 		Stderr:      r.stderr,
 		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n); r.sawDumpData() },
+		Want:        filetable.IsTable,
+		OnRow:       r.fileRows.OnRow,
 	}
 	var list *chunkList
 	if opts.Compression != compress.None {

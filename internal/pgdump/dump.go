@@ -58,6 +58,11 @@ type Options struct {
 	// OnDamaged is called for a member of Previous that failed its check
 	// (its chunk is compressed afresh); may be nil.
 	OnDamaged func(prev chunked.Chunk, err error)
+	// Want and OnRow, when set, get the rows of chosen tables as the dump
+	// streams by (dumpscan.Scanner's fields of the same names): the backup
+	// reads directus_files without a second pass.
+	Want  func(table string) bool
+	OnRow func(table string, columns []string, line []byte)
 }
 
 // Result describes a finished dump.
@@ -132,6 +137,7 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	}
 	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
+	scan.Want, scan.OnRow = opts.Want, opts.OnRow
 	if err := src.Dump(ctx, io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes})); err != nil {
 		return res, err
 	}
