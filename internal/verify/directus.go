@@ -105,13 +105,22 @@ func checkFileTable(ctx context.Context, b repo.Backup, res *Result, df *directu
 		return nil, nil
 	}
 	res.FileTable = &rep
-	recorded := b.Manifest.FileTable != nil
+	// The locations the backup run checked: only for those is a file
+	// absent from the entry list known to have been absent at the source.
+	recorded := map[string]bool{}
+	if ft := b.Manifest.FileTable; ft != nil {
+		for _, l := range ft.Locations {
+			recorded[l.Name] = true
+		}
+	}
 	lacked := map[string]bool{}
 	for _, l := range rep.Locations {
-		if s := l.MissingText(); s != "" && recorded {
+		if s := l.MissingText(); s != "" && recorded[l.Name] {
 			res.note("Directus storage location %q: %s (already missing at the source when the backup was made)", l.Name, s)
 			for _, n := range l.Missing {
-				lacked[n] = true
+				if l.Name == filetable.DefaultLocation { // the one checkDirectus looks for in uploads/
+					lacked[n] = true
+				}
 			}
 		}
 		if s := l.OrphansText(); s != "" {
