@@ -211,7 +211,7 @@ func printFileTable(w io.Writer, ft *filetable.Report) {
 		return
 	}
 	for _, l := range ft.Locations {
-		fmt.Fprintf(w, "  files      %q: %d directus_files rows, %d files (%d thumbnails): %d missing, %d orphans\n",
+		fmt.Fprintf(w, "  files      %q: %d directus_files rows, %d files (thumbnails: %d): %d missing, %d orphans\n",
 			l.Name, l.Rows, l.Files, l.Thumbnails, len(l.Missing), len(l.Orphans))
 		for _, s := range []string{l.MissingText(), l.OrphansText()} {
 			if s != "" {

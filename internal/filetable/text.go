@@ -57,7 +57,11 @@ func (r Report) NotCheckedText() string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = fmt.Sprintf("%d rows on %q", r.NotChecked[n], n)
+		rows := "rows"
+		if r.NotChecked[n] == 1 {
+			rows = "row"
+		}
+		parts[i] = fmt.Sprintf("%d %s on %q", r.NotChecked[n], rows, n)
 	}
 	return "directus_files: " + strings.Join(parts, ", ") + " not checked: location not in this backup"
 }
