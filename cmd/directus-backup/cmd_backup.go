@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/hooks"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
@@ -213,6 +214,7 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	if rep.Previous != "" {
 		fmt.Fprintf(w, "  previous   %s\n", rep.Previous)
 	}
+	printFileTable(w, rep.FileTable)
 	cl := rep.Cleanup
 	if retentionDry {
 		printCleanupPlan(w, "  cleanup    dry run: nothing was removed", "  ", cl)
@@ -229,6 +231,26 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	if o := rep.Offsite; o != nil {
 		fmt.Fprintf(w, "  offsite    %s: %d objects sent (%s), %d already stored (%s)\n",
 			o.Where, o.ObjectsSent, humanize.Bytes(o.BytesSent), o.ObjectsSkipped, humanize.Bytes(o.BytesSkipped))
+	}
+}
+
+// printFileTable says, per storage location, how directus_files and the
+// backed-up files compare.
+func printFileTable(w io.Writer, ft *filetable.Report) {
+	if ft == nil {
+		return
+	}
+	for _, l := range ft.Locations {
+		fmt.Fprintf(w, "  files      %q: %d directus_files rows, %d files (thumbnails: %d): %d missing, %d orphans\n",
+			l.Name, l.Rows, l.Files, l.Thumbnails, len(l.Missing), len(l.Orphans))
+		for _, s := range []string{l.MissingText(), l.OrphansText()} {
+			if s != "" {
+				fmt.Fprintf(w, "             %s\n", s)
+			}
+		}
+	}
+	if s := ft.NotCheckedText(); s != "" {
+		fmt.Fprintf(w, "             %s\n", s)
 	}
 }
 
@@ -262,6 +284,9 @@ type backupDoc struct {
 	Cleanup  cleanupDoc `json:"cleanup"`
 	// Offsite is the push to the bucket (absent when none is set).
 	Offsite *offsite.PushReport `json:"offsite,omitempty"`
+	// FileTable is directus_files held against the backed-up files, with
+	// every name (absent when the dump has no directus_files table).
+	FileTable *filetable.Report `json:"file_table,omitempty"`
 }
 
 type dumpDoc struct {
@@ -302,8 +327,9 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 		Uploads: uploadsDoc{Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped, Bytes: u.Bytes,
 			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
 			Refreshed: u.Refreshed},
-		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
-		Offsite: rep.Offsite,
+		Cleanup:   newCleanupDoc(rep.Cleanup, retentionDry, nil),
+		Offsite:   rep.Offsite,
+		FileTable: rep.FileTable,
 	}
 	if c := d.Chunks; c != nil {
 		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}

@@ -32,7 +32,10 @@ without touching the database server:
   - every file in the manifest exists with the recorded size and SHA-256
     (bit rot, truncation, tampering and missing files are reported by path),
     and uploads/ holds nothing the manifest does not list
-  - every directus_files.filename_disk in the dump exists in uploads/
+  - every directus_files.filename_disk in the dump exists in uploads/, and
+    every file in uploads/ has a row (Directus's thumbnails of an existing
+    row excepted); rows the instance already lacked when the backup was
+    made and files with no row are notes, not problems
   - backup_latest points at a complete backup
 
 Backups made by the old backup.sh (no manifest) get the checks that are
@@ -96,6 +99,9 @@ func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Prob
 		}
 		for _, s := range r.Skipped {
 			fmt.Fprintf(w, "         skipped: %s\n", s)
+		}
+		for _, s := range r.Notes {
+			fmt.Fprintf(w, "         note: %s\n", s)
 		}
 		if rt := r.RestoreTest; rt != nil && (rt.Tables > 0 || len(rt.Problems) > 0) {
 			users := "no directus_users table"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -28,6 +29,8 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n); r.sawDumpData() },
 
 		ExcludeTableData: r.cfg.ExcludeTableData,
+		Want:             filetable.IsTable,
+		OnRow:            r.fileRows.OnRow,
 	}
 	var list *chunkList
 	if opts.Compression != compress.None {

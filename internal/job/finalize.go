@@ -12,11 +12,15 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// finalize makes the backup durable: everything written is synced, the
+// finalize holds the file table against the files (reported, never
+// fatal) and makes the backup durable: everything written is synced, the
 // manifest (the mark of completeness) is written last, and the folder is
 // renamed to its final name. backup_latest is switched later, by publish,
 // once the backup has passed the optional verify step.
 func (r *run) finalize(ctx context.Context) error {
+	if err := r.checkFileTable(ctx); err != nil {
+		return err
+	}
 	// Everything written must be on disk before the manifest says
 	// "complete".
 	if err := r.syncWritten(ctx); err != nil {
@@ -105,6 +109,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
+		FileTable: r.fileTableRecord(),
 	}
 }
 
@@ -115,6 +120,14 @@ func (r *run) manifestMigrations() *manifest.Migrations {
 		return nil
 	}
 	return manifest.NewMigrations(m.Table, m.Applied)
+}
+
+// fileTableRecord is the file table check as the manifest keeps it.
+func (r *run) fileTableRecord() *manifest.FileTable {
+	if r.rep.FileTable == nil {
+		return nil
+	}
+	return r.rep.FileTable.Record()
 }
 
 // manifestChunks records the dump's chunks, when it was written in chunks.

@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
@@ -89,6 +90,9 @@ type Report struct {
 	// Offsite is the push to the bucket; nil when no bucket is set or the
 	// push did not start.
 	Offsite *offsite.PushReport
+	// FileTable is directus_files held against the backed-up files; nil
+	// when the dump has no such table or it could not be checked.
+	FileTable *filetable.Report
 }
 
 // run is the state of one backup job.
@@ -127,6 +131,8 @@ type run struct {
 	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
 	// starts the uploads copy with it); nil when nothing waits for them.
 	dumpData func()
+	// fileRows are the directus_files rows the dump step read.
+	fileRows filetable.Collector
 }
 
 // Run makes one backup as cfg says.

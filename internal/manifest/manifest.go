@@ -56,6 +56,31 @@ type Manifest struct {
 	Steps      []Step    `json:"steps"`
 	Database   Database  `json:"database"`
 	Uploads    Uploads   `json:"uploads"`
+	// FileTable is Directus's file table held against the files backed
+	// up; absent when the dump has no directus_files table, and in
+	// backups made before the check existed.
+	FileTable *FileTable `json:"file_table,omitempty"`
+}
+
+// FileTable records, per storage location, the directus_files rows whose
+// file the instance lacked and the files no row names (orphans) at backup
+// time: counts and the first few names (verify and backup --json list all).
+type FileTable struct {
+	Rows       int                 `json:"rows"`
+	Locations  []FileTableLocation `json:"locations"`
+	NotChecked map[string]int      `json:"not_checked,omitempty"` // rows per location this backup does not hold
+}
+
+// FileTableLocation is FileTable's record of one storage location.
+type FileTableLocation struct {
+	Name         string   `json:"name"`
+	Rows         int      `json:"rows"`
+	Files        int      `json:"files"`
+	Thumbnails   int      `json:"thumbnails"`
+	Missing      int      `json:"missing"`
+	MissingFirst []string `json:"missing_first,omitempty"`
+	Orphans      int      `json:"orphans"`
+	OrphansFirst []string `json:"orphans_first,omitempty"`
 }
 
 // Step records how long one step of the run took.

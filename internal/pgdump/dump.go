@@ -61,6 +61,11 @@ type Options struct {
 	// ExcludeTableData names tables (checked by the caller: plain or
 	// schema-qualified identifiers) whose rows pg_dump leaves out.
 	ExcludeTableData []string
+	// Want and OnRow, when set, get the rows of chosen tables as the dump
+	// streams by (dumpscan.Scanner's fields of the same names): the backup
+	// reads directus_files without a second pass.
+	Want  func(table string) bool
+	OnRow func(table string, columns []string, line []byte)
 }
 
 // Result describes a finished dump.
@@ -146,6 +151,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	}
 	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
+	// The caller's reader first; CollectMigrations adds itself beside it.
+	scan.Want, scan.OnRow = opts.Want, opts.OnRow
 	migrations := scan.CollectMigrations()
 	if err := src.Dump(ctx, io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes})); err != nil {
 		return res, err

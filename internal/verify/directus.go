@@ -10,12 +10,15 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// checkDirectus reports every directus_files.filename_disk that is not a
-// file in the backup's uploads folder: a restore would bring back a file
-// record whose file is gone.
+// checkDirectus holds directus_files against the backup. A row whose file
+// is not in the backup's uploads folder now is a problem (a restore would
+// bring back a record whose file is gone), unless the backup run recorded
+// that the instance lacked it already: then it is a note, as are the files
+// no row names (orphans).
 func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directusFiles) error {
 	if !df.seen {
 		switch {
@@ -29,19 +32,32 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 	if df.partial {
 		res.skip("Directus files: only the directus_files rows before the damage in the dump were checked")
 	}
-	if df.remote > 0 {
-		res.skip("Directus files: %d files on other storage locations than %q are not in uploads/ and were not checked", df.remote, localStorage)
+	var names []string
+	remote := 0
+	for _, r := range df.rows.Rows {
+		if r.Storage == filetable.DefaultLocation {
+			names = append(names, r.Filename)
+		} else {
+			remote++
+		}
 	}
-	if len(df.names) == 0 {
+	if remote > 0 {
+		res.skip("Directus files: %d files on other storage locations than %q are not in uploads/ and were not checked", remote, filetable.DefaultLocation)
+	}
+	lacked, err := checkFileTable(ctx, b, res, df)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
 		return nil
 	}
 	root := b.UploadsPath()
 	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
 		res.add(KindDirectusMissingFile, repo.BackupUploadsName,
-			fmt.Sprintf("the uploads folder is missing: none of the %d files in directus_files is there", len(df.names)))
+			fmt.Sprintf("the uploads folder is missing: none of the %d files in directus_files is there", len(names)))
 		return nil
 	}
-	for i, name := range df.names {
+	for i, name := range names {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("Directus files: %w", err)
@@ -56,6 +72,8 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 		rel := repo.UploadsRel(name)
 		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(name)))
 		switch {
+		case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && lacked[name]:
+			// Noted by checkFileTable: the instance lacked it when backed up.
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			res.add(KindDirectusMissingFile, rel, "listed in directus_files (filename_disk) but not in the backup")
 		case err != nil:
@@ -65,6 +83,51 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 		}
 	}
 	return nil
+}
+
+// checkFileTable holds the rows against the files the backup recorded
+// (its entry list), both ways, and notes what it finds. It returns the
+// filename_disk values the backup run recorded as missing at the source,
+// which are then not damage; none when the run did not check (an earlier
+// version, the original backup.sh).
+func checkFileTable(ctx context.Context, b repo.Backup, res *Result, df *directusFiles) (map[string]bool, error) {
+	if b.State != repo.Complete || b.Manifest == nil {
+		res.skip("Directus files: orphans not checked: the backup has no entry list")
+		return nil, nil
+	}
+	listPath, _, _ := b.ListPath()
+	rep, err := filetable.Check(ctx, df.rows.Rows, map[string]string{filetable.DefaultLocation: listPath})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("Directus files: %w", err)
+	}
+	if err != nil {
+		res.skip("Directus files: orphans not checked: %v", err)
+		return nil, nil
+	}
+	res.FileTable = &rep
+	// The locations the backup run checked: only for those is a file
+	// absent from the entry list known to have been absent at the source.
+	recorded := map[string]bool{}
+	if ft := b.Manifest.FileTable; ft != nil {
+		for _, l := range ft.Locations {
+			recorded[l.Name] = true
+		}
+	}
+	lacked := map[string]bool{}
+	for _, l := range rep.Locations {
+		if s := l.MissingText(); s != "" && recorded[l.Name] {
+			res.note("Directus storage location %q: %s (already missing at the source when the backup was made)", l.Name, s)
+			for _, n := range l.Missing {
+				if l.Name == filetable.DefaultLocation { // the one checkDirectus looks for in uploads/
+					lacked[n] = true
+				}
+			}
+		}
+		if s := l.OrphansText(); s != "" {
+			res.note("Directus storage location %q: %s", l.Name, s)
+		}
+	}
+	return lacked, nil
 }
 
 // safeName reports whether a filename_disk stays inside the uploads folder:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -54,9 +55,13 @@ type BackupReport struct {
 	OK       bool      `json:"ok"`
 	Problems []Problem `json:"problems"`
 	Skipped  []string  `json:"skipped"`
+	Notes    []string  `json:"notes"`
 	Files    int64     `json:"files_checked"`
 	Bytes    int64     `json:"bytes_read"`
 	Directus int       `json:"directus_files_checked"`
+	// FileTable lists every directus_files row missing its file and every
+	// file with no row, per storage location.
+	FileTable *filetable.Report `json:"file_table,omitempty"`
 	// Migration is the newest Directus migration applied in the backup's
 	// database, read from the dump (or its manifest); "" when none.
 	Migration string `json:"directus_migration,omitempty"`
@@ -104,7 +109,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	reports := []BackupReport{}
 	problems, unchecked := 0, 0
 	for _, b := range backups {
-		rep := BackupReport{Backup: b.Name, State: string(b.State), Problems: []Problem{}, Skipped: []string{}}
+		rep := BackupReport{Backup: b.Name, State: string(b.State), Problems: []Problem{}, Skipped: []string{}, Notes: []string{}}
 		res, err := Backup(ctx, b, Options{})
 		if (err != nil || !res.OK()) && ctx.Err() == nil && b.Gone() {
 			// What looked missing was renamed away by a removal.
@@ -120,6 +125,8 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		} else {
 			rep.Problems = append(rep.Problems, res.Problems...)
 			rep.Skipped = append(rep.Skipped, res.Skipped...)
+			rep.Notes = append(rep.Notes, res.Notes...)
+			rep.FileTable = res.FileTable
 			rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
 			rep.Migration = res.Migration
 			if m := b.Manifest; m != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -69,7 +70,13 @@ type Result struct {
 	State    repo.State
 	Problems []Problem
 	// Skipped lists the checks that could not be made, and why.
-	Skipped       []string
+	Skipped []string
+	// Notes are findings that are not damage to the backup: what the
+	// instance itself lacked or held beyond its file table.
+	Notes []string
+	// FileTable is directus_files held against the entry list, with every
+	// name; nil when it could not be checked.
+	FileTable     *filetable.Report
 	Files         int64 // uploads files checked
 	Bytes         int64 // bytes read (dump file + uploads files)
 	DumpRawBytes  int64 // size of the decompressed dump
@@ -85,6 +92,10 @@ func (r Result) OK() bool { return len(r.Problems) == 0 }
 
 func (r *Result) add(kind, path, detail string) {
 	r.Problems = append(r.Problems, Problem{Kind: kind, Path: path, Detail: detail})
+}
+
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
 }
 
 func (r *Result) skip(format string, args ...any) {
