@@ -47,12 +47,12 @@ func addStorageDoc(doc *backupDoc, rep *job.Report) {
 	}
 }
 
-// printStorage writes the storage lines of the backup summary; it says
-// whether the uploads line applies (false: no uploads/ in this backup).
-func printStorage(w io.Writer, rep *job.Report) bool {
+// printStorage writes the storage lines of the backup summary, after the
+// uploads line.
+func printStorage(w io.Writer, rep *job.Report) {
 	if rep.FilesOff {
 		fmt.Fprintf(w, "  files      off (BACKUP_FILES=off): database only\n")
-		return false
+		return
 	}
 	line := func(label string, a job.AreaReport) {
 		u := a.Result
@@ -65,7 +65,6 @@ func printStorage(w io.Writer, rep *job.Report) bool {
 	if rep.Extensions != nil {
 		line("extensions", *rep.Extensions)
 	}
-	return rep.DefaultLocation != ""
 }
 
 // addStorageRequest fills the storage part of a restore request from the

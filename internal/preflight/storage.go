@@ -30,8 +30,11 @@ func Storage(cfg *config.Config) []Finding {
 					l.Name, strings.ToUpper(l.Name), l.S3.Bucket),
 				Fix: "remove it from STORAGE_LOCATIONS for the backup (e.g. STORAGE_LOCATIONS=local in the environment), or set BACKUP_FILES=off for database-only backups"})
 		case l.Name == def.Name && l.Driver == config.DriverLocal:
-			out = append(out, Uploads(cfg)) // its check keeps its name: scripts read it
-
+			f := Uploads(cfg) // its check keeps its name: scripts read it
+			if f.Status == OK {
+				f.Detail += fmt.Sprintf(" (storage location %s, driver local, backed up into uploads/)", l.Name)
+			}
+			out = append(out, f)
 		default:
 			out = append(out, folder(check, l.Root, "STORAGE_"+strings.ToUpper(l.Name)+"_ROOT"))
 		}
