@@ -298,15 +298,15 @@ func (c *Config) Environ() []string {
 }
 
 // Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path, the s3 storage locations' keys), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range append([]string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)}, c.storageSecrets()...) {
+	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}
 	}
-	return out
+	return append(out, c.storageSecrets()...)
 }
 
 // origin is where a value came from; higher wins.
