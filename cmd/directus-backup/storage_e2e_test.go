@@ -132,14 +132,33 @@ func TestStorageLocationsEndToEnd(t *testing.T) {
 	}
 
 	// verify catches a damaged file in storage/archive/ (same size).
+	// Bit rot keeps the file's size and times.
 	damaged := filepath.Join(b2, "storage", "archive", "2.txt")
+	before, err := os.Stat(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.Chmod(damaged, 0o644)
 	if err := os.WriteFile(damaged, []byte("SECOND FILE"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(damaged, before.Mode())
+	os.Chtimes(damaged, before.ModTime(), before.ModTime())
 	r = f.run("verify", filepath.Base(b2))
 	if r.code != 9 || !strings.Contains(r.stdout, "content: storage/archive/2.txt") {
 		t.Errorf("verify of a damaged archive file: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// verify recorded it: the next backup copies it afresh instead of
+	// linking the damaged copy again.
+	b3 := f.mustBackup()
+	if data, _ := os.ReadFile(filepath.Join(b3, "storage", "archive", "2.txt")); string(data) != "second file" {
+		t.Errorf("the backup after verify found damage holds %q", data)
+	}
+	if r := f.run("verify", filepath.Base(b3)); r.code != 0 {
+		t.Errorf("verify of the backup after the damage: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := f.run("prune"); r.code != 0 {
+		t.Errorf("prune: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
