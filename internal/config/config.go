@@ -189,13 +189,16 @@ func Load(src Sources, now time.Time) (*Config, error) {
 		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
 	// Backups inside a copied folder would be copied into every new
 	// backup (and files inside the backups folder would be pruned).
-	for _, l := range c.Storage {
+	for _, l := range append(c.Storage, StorageLocation{Name: envExtensionsPath, Driver: DriverLocal, Root: c.ExtensionsDir}) {
 		if l.Driver != DriverLocal || l.Root == "" {
 			continue
 		}
 		what := "the storage location " + l.Name + "'s folder " + l.Root
-		if l.Name == c.DefaultLocation {
+		switch l.Name {
+		case c.DefaultLocation:
 			what = "the uploads folder " + l.Root
+		case envExtensionsPath:
+			what = "the extensions folder " + l.Root
 		}
 		if within(l.Root, c.BackupsDir) || within(c.BackupsDir, l.Root) {
 			r.fail(envBackupsDir, c.BackupsDir, "a folder outside "+what+" (and not containing it)", nil)
