@@ -57,6 +57,9 @@ func targets(req Request, b repo.Backup) ([]target, error) {
 		if err != nil {
 			return refuse("%w (it holds: %s)", err, strings.Join(held(m), ", "))
 		}
+		if l, ok := m.Location(name); ok {
+			name = l.Name // as the backup spells it
+		}
 		dir := req.LocationDirs[strings.ToLower(name)]
 		if dir == "" && req.TargetDir == "" {
 			return refuse("the storage location %q of %s is not a local location in STORAGE_LOCATIONS: set its STORAGE_%s_DRIVER=local and STORAGE_%s_ROOT, or give --target-dir",
