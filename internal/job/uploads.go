@@ -90,7 +90,9 @@ func (r *run) areas() []area {
 	def, hasDef := cfg.Default()
 	for _, l := range cfg.Locations() {
 		if l.Driver != config.DriverLocal {
-			continue // refused by init until copied
+			// s3: refused before any work (preflight.Storage) until it is
+			// mirrored into storage/<name>/ like a local location.
+			continue
 		}
 		if hasDef && l.Name == def.Name {
 			out = append(out, area{name: l.Name, driver: l.Driver, source: cfg.UploadsDir, folder: repo.BackupUploadsName,
