@@ -205,8 +205,11 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 		fmt.Fprintln(w)
 	}
 	u := rep.Uploads
-	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
-		u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	if !rep.FilesOff && rep.DefaultLocation != "" {
+		fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
+			u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	}
+	printStorage(w, rep)
 	if u.Rechecked+u.Compared+u.Refreshed > 0 {
 		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
 			u.Rechecked, u.Compared, u.Refreshed)
@@ -287,6 +290,11 @@ type backupDoc struct {
 	// FileTable is directus_files held against the backed-up files, with
 	// every name (absent when the dump has no directus_files table).
 	FileTable *filetable.Report `json:"file_table,omitempty"`
+	// Storage locations (storage_report.go).
+	Files           string        `json:"files"` // "on", or "off" for a database-only backup
+	DefaultLocation string        `json:"default_location"`
+	Storage         []locationDoc `json:"storage"`
+	Extensions      *locationDoc  `json:"extensions"`
 }
 
 type dumpDoc struct {
@@ -331,6 +339,7 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 		Offsite:   rep.Offsite,
 		FileTable: rep.FileTable,
 	}
+	addStorageDoc(&doc, rep)
 	if c := d.Chunks; c != nil {
 		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}
 	}

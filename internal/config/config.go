@@ -90,6 +90,13 @@ type Config struct {
 	// ExcludeTableData: tables whose rows the dump leaves out
 	// (BACKUP_EXCLUDE_TABLE_DATA), checked names; nil = none.
 	ExcludeTableData []string
+	// Storage is every Directus storage location (STORAGE_LOCATIONS), in
+	// order; DefaultLocation names the one in UploadsDir (the first local
+	// one), "" when none is local (then UploadsDir is "").
+	Storage         []StorageLocation
+	DefaultLocation string
+	ExtensionsDir   string // EXTENSIONS_PATH, absolute
+	NoFiles         bool   // BACKUP_FILES=off: database-only backups
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -193,14 +200,29 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.DB.Client = r.dbClient()
 	r.dbConnection(&c.DB, src.NoDatabase)
 
-	c.UploadsDir = r.uploadsDir()
-	// Backups inside the uploads folder would be copied into every new
-	// backup (and uploads inside the backups folder would be pruned).
-	if within(c.UploadsDir, c.BackupsDir) || within(c.BackupsDir, c.UploadsDir) {
-		r.fail(envBackupsDir, c.BackupsDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
-	}
-	if within(c.UploadsDir, c.ErrorDir) || within(c.ErrorDir, c.UploadsDir) {
-		r.fail(envErrorDir, c.ErrorDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
+	r.storageAndUploads(c)
+	c.ExtensionsDir = r.extensionsDir()
+	c.NoFiles = r.choice(envFiles, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
+		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
+	// Backups inside a copied folder would be copied into every new
+	// backup (and files inside the backups folder would be pruned).
+	for _, l := range append(c.Storage, StorageLocation{Name: envExtensionsPath, Driver: DriverLocal, Root: c.ExtensionsDir}) {
+		if l.Driver != DriverLocal || l.Root == "" {
+			continue
+		}
+		what := "the storage location " + l.Name + "'s folder " + l.Root
+		switch l.Name {
+		case c.DefaultLocation:
+			what = "the uploads folder " + l.Root
+		case envExtensionsPath:
+			what = "the extensions folder " + l.Root
+		}
+		if within(l.Root, c.BackupsDir) || within(c.BackupsDir, l.Root) {
+			r.fail(envBackupsDir, c.BackupsDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
+		if within(l.Root, c.ErrorDir) || within(c.ErrorDir, l.Root) {
+			r.fail(envErrorDir, c.ErrorDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
 	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
@@ -302,8 +324,9 @@ func (c *Config) Environ() []string {
 
 // Secrets returns the secret values in use (the database password, the
 // connection string and the password as it spells it, the client key, the S3
-// keys, the ping URL and its path, the notification URLs' credentials), for
-// redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path, the notification URLs' credentials, the s3
+// storage locations' keys), for redact.String on log text, pg_dump output and
+// error folders.
 func (c *Config) Secrets() []string {
 	var out []string
 	for _, s := range []string{c.DB.Password, c.DB.ConnString, c.DB.passwordRaw, c.DB.SSLKeyPEM, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
@@ -314,7 +337,7 @@ func (c *Config) Secrets() []string {
 	for _, u := range c.NotifyURLs {
 		out = append(out, notify.Secrets(u)...)
 	}
-	return out
+	return append(out, c.storageSecrets()...)
 }
 
 // origin is where a value came from; higher wins.

@@ -154,6 +154,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	c.vars = layers{}
 	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
+	clearStorage(t, c, wd)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -233,6 +234,7 @@ BACKUP_RECHECK_PERCENT=100
 	c := mustLoad(t, Sources{Flags: map[string]string{"BACKUP_ENV_FILE": "conf/my.env"}, WorkDir: wd})
 	c.vars = layers{}
 	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
+	clearStorage(t, c, filepath.Join(wd, "conf"))
 	want := &Config{
 		BackupsDir:             "/srv/backups",
 		RetentionDays:          14,

@@ -74,6 +74,8 @@ const (
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
+
+	envFiles = "BACKUP_FILES" // issue 12
 )
 
 // Settings lists every setting in display order (single source of truth for
@@ -226,6 +228,9 @@ var Settings = []Setting{
 	// Smaller dumps on request (issue 12).
 	{Env: envExcludeTableData, Flag: "exclude-table-data", Default: "",
 		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept and a restore brings them back empty (those rows are gone); exact names (case kept, no wildcards), optionally schema.table; directus_migrations is refused (empty = none)"},
+	// Storage locations and extensions (issue 12).
+	{Env: envFiles, Flag: "files", Default: "on",
+		Usage: "on: back up the database, every local storage location (STORAGE_LOCATIONS) and the extensions folder (EXTENSIONS_PATH); off: the database only"},
 }
 
 // settingDefault returns the Default of the named setting.
