@@ -118,6 +118,53 @@ INSERT INTO directus_files (id, storage, filename_disk, filesize) VALUES
 	}
 }
 
+// Each storage location a backup holds is checked against the rows that
+// name it: a second local location (storage/archive/) as the default one.
+func TestFileTableSecondLocation(t *testing.T) {
+	f := newFixture(t)
+	const (
+		here = "6a1c2b8e-0000-4000-8000-000000000001"
+		gone = "6a1c2b8e-0000-4000-8000-000000000002"
+	)
+	archive := filepath.Join(f.dir, "archive")
+	writeTree(t, archive, map[string]string{here + ".pdf": "pdf bytes", "stray.bin": "no row"})
+	f.env["STORAGE_LOCATIONS"] = "local,archive"
+	f.env["STORAGE_ARCHIVE_DRIVER"] = "local"
+	f.env["STORAGE_ARCHIVE_ROOT"] = archive
+	f.execAsUser(f.db, `
+ALTER TABLE directus_files ADD COLUMN storage varchar(255) NOT NULL DEFAULT 'local';
+INSERT INTO directus_files (id, storage, filename_disk, filesize) VALUES
+  ('`+here+`', 'archive', '`+here+`.pdf', 9),
+  ('`+gone+`', 'archive', '`+gone+`.pdf', 9);`)
+
+	var b struct {
+		Name      string
+		FileTable filetable.Report `json:"file_table"`
+	}
+	r := f.run("backup", "--json")
+	mustJSON(t, "backup --json", r, &b)
+	loc, ok := b.FileTable.Location("archive")
+	if r.code != 0 || !ok || loc.Rows != 2 || !slices.Equal(loc.Missing, []string{gone + ".pdf"}) ||
+		!slices.Equal(loc.Orphans, []string{"stray.bin"}) || b.FileTable.NotChecked["archive"] != 0 {
+		t.Fatalf("backup: exit %d, file_table %+v\n%s", r.code, b.FileTable, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `WARN: Directus storage location "archive": 1 directus_files row whose file is missing`) {
+		t.Errorf("no WARN line for archive:\n%s", r.stderr)
+	}
+	r = f.run("verify", b.Name)
+	if r.code != 0 || !strings.Contains(r.stdout, `note: Directus storage location "archive": 1 directus_files row whose file is missing: "`+gone+`.pdf" (already missing at the source`) {
+		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The file the backup held, lost from storage/archive/ since: damage.
+	if err := os.Remove(filepath.Join(f.backups, b.Name, "storage", "archive", here+".pdf")); err != nil {
+		t.Fatal(err)
+	}
+	r = f.run("verify", b.Name)
+	if r.code != exitProblems || !strings.Contains(r.stdout, "directus-missing-file: storage/archive/"+here+".pdf") {
+		t.Errorf("verify after deleting storage/archive/%s.pdf: exit %d, want %d\n%s", here, r.code, exitProblems, r.stdout)
+	}
+}
+
 func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)

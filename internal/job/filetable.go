@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -25,7 +26,15 @@ func (r *run) checkFileTable(ctx context.Context) error {
 	}
 	// One entry per storage location this backup holds, keyed by its
 	// Directus name.
-	lists := map[string]string{filetable.DefaultLocation: repo.ListIn(r.in())}
+	lists := map[string]string{}
+	if def, ok := r.cfg.Default(); ok && !r.cfg.NoFiles {
+		lists[def.Name] = repo.ListIn(r.in())
+	}
+	for _, a := range r.extra {
+		if !a.extension {
+			lists[a.name] = filepath.Join(r.in(), a.list)
+		}
+	}
 	rep, err := filetable.Check(ctx, r.fileRows.Rows, lists)
 	if err := ctx.Err(); err != nil {
 		return err

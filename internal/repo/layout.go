@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path"
@@ -160,6 +161,33 @@ func (b Backup) Area(name string, extensions bool) (Backup, error) {
 	b.Manifest = &mc
 	return b, nil
 }
+
+// Locations returns a view (Area) of b for each Directus storage location
+// it holds, keyed by its name: the default one in uploads/ ("local" in
+// backups made before storage locations were read, and in those of the
+// original backup.sh) and the others in storage/. None for a
+// database-only backup.
+func (b Backup) Locations() map[string]Backup {
+	out := map[string]Backup{}
+	m := b.Manifest
+	if m == nil {
+		out[DefaultLocationName] = b
+		return out
+	}
+	if m.HasUploads() {
+		out[cmp.Or(m.DefaultLocation, DefaultLocationName)] = b
+	}
+	for _, l := range m.Storage {
+		if v, err := b.Area(l.Name, false); err == nil {
+			out[l.Name] = v
+		}
+	}
+	return out
+}
+
+// DefaultLocationName is Directus's default storage location, the one the
+// original backup.sh copied into uploads/.
+const DefaultLocationName = "local"
 
 // ListPath returns the path of the backup's entry list and its name (see
 // ListName; a backup without a manifest gets the default name).

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -14,11 +15,11 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// checkDirectus holds directus_files against the backup. A row whose file
-// is not in the backup's uploads folder now is a problem (a restore would
-// bring back a record whose file is gone), unless the backup run recorded
-// that the instance lacked it already: then it is a note, as are the files
-// no row names (orphans).
+// checkDirectus holds directus_files against the backup, per storage
+// location it holds. A row whose file is not in its location's folder now
+// is a problem (a restore would bring back a record whose file is gone),
+// unless the backup run recorded that the instance lacked it already: then
+// it is a note, as are the files no row names (orphans).
 func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directusFiles) error {
 	if !df.seen {
 		switch {
@@ -32,29 +33,43 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 	if df.partial {
 		res.skip("Directus files: only the directus_files rows before the damage in the dump were checked")
 	}
-	var names []string
-	remote := 0
+	locs := b.Locations()
+	if len(locs) == 0 {
+		res.skip("Directus files: the backup holds no files (database only); directus_files not checked")
+		return nil
+	}
+	names := map[string][]string{}
+	remote := map[string]int{}
 	for _, r := range df.rows.Rows {
-		if r.Storage == filetable.DefaultLocation {
-			names = append(names, r.Filename)
+		if _, ok := locs[r.Storage]; ok {
+			names[r.Storage] = append(names[r.Storage], r.Filename)
 		} else {
-			remote++
+			remote[r.Storage]++
 		}
 	}
-	if remote > 0 {
-		res.skip("Directus files: %d files on other storage locations than %q are not in uploads/ and were not checked", remote, filetable.DefaultLocation)
+	for _, st := range sortedKeys(remote) {
+		res.skip("Directus files: %d files on storage location %q, which this backup does not hold, were not checked", remote[st], st)
 	}
-	lacked, err := checkFileTable(ctx, b, res, df)
+	lacked, err := checkFileTable(ctx, b, locs, res, df)
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return nil
+	for _, name := range sortedKeys(names) {
+		if err := checkLocationFiles(ctx, locs[name], names[name], lacked[name], res); err != nil {
+			return err
+		}
 	}
-	root := b.UploadsPath()
+	return nil
+}
+
+// checkLocationFiles reports every name that is not a file in the folder
+// of the location loc (a view of the backup from repo.Backup.Locations),
+// but those the backup run recorded as lacked at the source.
+func checkLocationFiles(ctx context.Context, loc repo.Backup, names []string, lacked map[string]bool, res *Result) error {
+	root := loc.UploadsPath()
 	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
-		res.add(KindDirectusMissingFile, repo.BackupUploadsName,
-			fmt.Sprintf("the uploads folder is missing: none of the %d files in directus_files is there", len(names)))
+		res.add(KindDirectusMissingFile, loc.FilesFolder(),
+			fmt.Sprintf("the files folder is missing: none of the %d files in directus_files is there", len(names)))
 		return nil
 	}
 	for i, name := range names {
@@ -65,11 +80,11 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 		}
 		res.DirectusFiles++
 		if !safeName(name) {
-			res.add(KindDirectusBadPath, repo.BackupUploadsName,
-				fmt.Sprintf("directus_files has filename_disk %q, which points outside the uploads folder", name))
+			res.add(KindDirectusBadPath, loc.FilesFolder(),
+				fmt.Sprintf("directus_files has filename_disk %q, which points outside the files folder", name))
 			continue
 		}
-		rel := repo.UploadsRel(name)
+		rel := loc.FilesRel(name)
 		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(name)))
 		switch {
 		case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && lacked[name]:
@@ -86,17 +101,25 @@ func checkDirectus(ctx context.Context, b repo.Backup, res *Result, df *directus
 }
 
 // checkFileTable holds the rows against the files the backup recorded
-// (its entry list), both ways, and notes what it finds. It returns the
-// filename_disk values the backup run recorded as missing at the source,
-// which are then not damage; none when the run did not check (an earlier
-// version, the original backup.sh).
-func checkFileTable(ctx context.Context, b repo.Backup, res *Result, df *directusFiles) (map[string]bool, error) {
+// (its entry lists), both ways, and notes what it finds. It returns, per
+// location, the filename_disk values the backup run recorded as missing at
+// the source, which are then not damage; none when the run did not check
+// (an earlier version, the original backup.sh).
+func checkFileTable(ctx context.Context, b repo.Backup, locs map[string]repo.Backup, res *Result, df *directusFiles) (map[string]map[string]bool, error) {
 	if b.State != repo.Complete || b.Manifest == nil {
 		res.skip("Directus files: orphans not checked: the backup has no entry list")
 		return nil, nil
 	}
-	listPath, _, _ := b.ListPath()
-	rep, err := filetable.Check(ctx, df.rows.Rows, map[string]string{filetable.DefaultLocation: listPath})
+	lists := map[string]string{}
+	for name, loc := range locs {
+		p, _, err := loc.ListPath()
+		if err != nil {
+			res.skip("Directus files: orphans of %q not checked: %v", name, err)
+			continue
+		}
+		lists[name] = p
+	}
+	rep, err := filetable.Check(ctx, df.rows.Rows, lists)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("Directus files: %w", err)
 	}
@@ -113,14 +136,13 @@ func checkFileTable(ctx context.Context, b repo.Backup, res *Result, df *directu
 			recorded[l.Name] = true
 		}
 	}
-	lacked := map[string]bool{}
+	lacked := map[string]map[string]bool{}
 	for _, l := range rep.Locations {
 		if s := l.MissingText(); s != "" && recorded[l.Name] {
 			res.note("Directus storage location %q: %s (already missing at the source when the backup was made)", l.Name, s)
+			lacked[l.Name] = map[string]bool{}
 			for _, n := range l.Missing {
-				if l.Name == filetable.DefaultLocation { // the one checkDirectus looks for in uploads/
-					lacked[n] = true
-				}
+				lacked[l.Name][n] = true
 			}
 		}
 		if s := l.OrphansText(); s != "" {
@@ -128,6 +150,15 @@ func checkFileTable(ctx context.Context, b repo.Backup, res *Result, df *directu
 		}
 	}
 	return lacked, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // safeName reports whether a filename_disk stays inside the uploads folder:
