@@ -248,12 +248,16 @@ WEBSOCKETS_ENABLED=false
 ENV
 )
 
+# Directus with a bare environment too: it would take variables from it
+# over its .env (PORT, DB_*, ... from the caller's shell). The subshell
+# execs node, so a background `directus start` has node's own PID.
 directus() {
-  (cd "$PROJECT" && PATH="$NODE_BIN:$PATH" exec node "$DX_CLI" "$@")
+  cd "$PROJECT" && exec env -i PATH="$NODE_BIN:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" LANG=C.UTF-8 \
+    node "$DX_CLI" "$@"
 }
 
 directus_start() {
-  (cd "$PROJECT" && PATH="$NODE_BIN:$PATH" exec node "$DX_CLI" start) >>"$WORK/directus.log" 2>&1 &
+  (directus start) >>"$WORK/directus.log" 2>&1 &
   DX_PID=$!
   local i
   for i in $(seq 1 600); do
@@ -298,7 +302,7 @@ login() {
 }
 
 phase "directus bootstrap"
-directus bootstrap >>"$WORK/directus.log" 2>&1 || {
+(directus bootstrap) >>"$WORK/directus.log" 2>&1 || {
   tail -n 30 "$WORK/directus.log" >&2
   fail "directus bootstrap failed (log above)"
 }
@@ -398,6 +402,9 @@ dbackup verify >"$WORK/verify.out" 2>&1 || {
 
 phase "stop, drop, delete uploads"
 directus_stop
+if (exec 3<>"/dev/tcp/127.0.0.1/$DX_PORT") 2>/dev/null; then
+  fail "something still listens on 127.0.0.1:$DX_PORT after Directus was stopped"
+fi
 pg_admin -c "DROP DATABASE \"$DB_NAME\" WITH (FORCE)"
 rm -rf "$PROJECT/uploads"
 if [ -n "$(pg_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" ]; then
