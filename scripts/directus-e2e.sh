@@ -19,8 +19,8 @@
 # is timed.
 #
 # Directus and PostgreSQL listen on 127.0.0.1 only and are stopped on exit;
-# the temporary folder is deleted on success and kept (its path printed) on
-# failure.
+# the temporary folder is deleted on success or interruption and kept (its
+# path printed) on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -122,7 +122,7 @@ cleanup() {
     drop_db_and_role
   fi
   if [ -n "$WORK" ]; then
-    if [ "$STATUS" = ok ]; then
+    if [ "$STATUS" != fail ]; then
       rm -rf "$WORK"
     else
       log "kept for inspection: $WORK (Directus log: $WORK/directus.log)"
@@ -131,7 +131,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Interrupted: nothing to inspect, delete the folder as on success.
+trap 'STATUS=interrupted; exit 130' INT TERM
 
 directus_stop() {
   [ -n "$DX_PID" ] || return 0
