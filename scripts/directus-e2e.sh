@@ -61,9 +61,17 @@ print_timings() {
   log "  $(printf '%-28s %7.1f s' total "$(echo "$EPOCHREALTIME - $RUN_START" | bc)")"
 }
 
-for tool in curl jq bc npm sha256sum; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install $tool)"
+# Tools this script and the install use, with their Debian packages.
+need=()
+for tp in curl:curl jq:jq bc:bc npm:npm g++:g++ make:make python3:python3; do
+  command -v "${tp%%:*}" >/dev/null || need+=("${tp#*:}")
 done
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || fail "missing: ${need[*]} (sudo apt-get install ${need[*]})"
+  log "installing ${need[*]} (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
 
 # --- Directus, installed once ---------------------------------------------
 
