@@ -10,13 +10,15 @@
 # scripts/test.sh started), writes a Directus .env in a temporary folder,
 # runs `directus bootstrap`, starts Directus on loopback, logs in through the
 # REST API, creates a collection with items, uploads files (and has Directus
-# make a thumbnail), then runs `directus-backup doctor`, `backup` and `verify` from that
-# folder with a bare environment. It stops Directus, drops the database,
+# make a thumbnail), then runs `directus-backup doctor`, `backup` and
+# `verify` from that folder with a bare environment. It changes an item and
+# the files and makes a second backup; stops Directus, drops the database,
 # deletes the uploads folder, runs `directus-backup restore --yes --create`,
-# starts Directus again and checks through its API that the items are the
-# same and that every file downloads byte for byte as uploaded. Any
-# difference exits non-zero with a message saying what differs. Each phase
-# is timed.
+# starts Directus again and checks through its API that the items and the
+# file rows are those of the second backup and that every file downloads
+# byte for byte as uploaded; then restores the first backup by name over
+# them (`--yes --delete`) and checks again. Any difference exits non-zero
+# with a message saying what differs. Each phase is timed.
 #
 # --env-style chooses how the .env gives the database settings: plain
 # (DB_PORT=5432, the default), cast (Directus's type prefixes,
@@ -58,7 +60,7 @@ PHASE_START=
 RUN_START=$EPOCHREALTIME
 phase_end() {
   [ -n "$PHASE_NAME" ] || return 0
-  PHASES+=("$(printf '%-28s %7.1f s' "$PHASE_NAME" "$(echo "$EPOCHREALTIME - $PHASE_START" | bc)")")
+  PHASES+=("$(printf '%-32s %7.1f s' "$PHASE_NAME" "$(echo "$EPOCHREALTIME - $PHASE_START" | bc)")")
   PHASE_NAME=
 }
 phase() {
@@ -71,7 +73,7 @@ print_timings() {
   phase_end
   local p
   for p in "${PHASES[@]}"; do log "  $p"; done
-  log "  $(printf '%-28s %7.1f s' total "$(echo "$EPOCHREALTIME - $RUN_START" | bc)")"
+  log "  $(printf '%-32s %7.1f s' total "$(echo "$EPOCHREALTIME - $RUN_START" | bc)")"
 }
 
 # Tools this script and the install use, with their Debian packages.
@@ -413,13 +415,42 @@ files_state() {
 uploads_state() {
   (cd "$PROJECT/uploads" && find . -type f ! -name directus-health-file -print0 | sort -z | xargs -0 -r sha256sum)
 }
-ITEMS_BEFORE=$(items_state)
-FILES_BEFORE=$(files_state)
-UPLOADS_BEFORE=$(uploads_state)
-[ "$(jq length <<<"$ITEMS_BEFORE")" = 4 ] || fail "expected 4 items before the backup: $ITEMS_BEFORE"
-[ "$(jq length <<<"$FILES_BEFORE")" = "${#FILE_IDS[@]}" ] || fail "expected ${#FILE_IDS[@]} files before the backup: $FILES_BEFORE"
-n_uploads=$(wc -l <<<"$UPLOADS_BEFORE")
-[ "$n_uploads" -gt "${#FILE_IDS[@]}" ] || fail "expected the originals and a thumbnail in $PROJECT/uploads, found: $UPLOADS_BEFORE"
+# save_state TAG: what the API and the storage folder show now, and which
+# upload (in $WORK/originals) each file id holds.
+save_state() {
+  items_state >"$WORK/state-$1.items"
+  files_state >"$WORK/state-$1.files"
+  uploads_state >"$WORK/state-$1.uploads"
+  local name
+  for name in "${!FILE_IDS[@]}"; do echo "${FILE_IDS[$name]} $name"; done | sort >"$WORK/state-$1.ids"
+}
+# check_state TAG WHEN: the API and the storage folder show what save_state
+# TAG saved, and every file downloads as the bytes uploaded.
+check_state() {
+  local tag=$1 when=$2 part id name
+  for part in items files uploads; do
+    "${part}_state" >"$WORK/now.$part"
+    diff -u "$WORK/state-$tag.$part" "$WORK/now.$part" >"$WORK/diff.$part" || {
+      cat "$WORK/diff.$part" >&2
+      case $part in
+      items) fail "$when: the items differ from the backup's (diff above)" ;;
+      files) fail "$when: the directus_files rows differ from the backup's (diff above)" ;;
+      uploads) fail "$when: the files in $PROJECT/uploads differ from the backup's (diff above)" ;;
+      esac
+    }
+  done
+  while read -r id name; do
+    api GET "/assets/$id?download" -o "$WORK/downloads/$id" >/dev/null
+    cmp -s "$WORK/originals/$name" "$WORK/downloads/$id" ||
+      fail "$when: file $name ($id) downloaded differs from the upload ($(stat -c %s "$WORK/originals/$name") bytes uploaded, $(stat -c %s "$WORK/downloads/$id") downloaded)"
+  done <"$WORK/state-$tag.ids"
+  log "  $(jq length "$WORK/state-$tag.items") items, $(wc -l <"$WORK/state-$tag.ids") files (downloaded and compared byte for byte), $(wc -l <"$WORK/state-$tag.uploads") files in storage: as in the backup"
+}
+save_state first
+[ "$(jq length "$WORK/state-first.items")" = 4 ] || fail "expected 4 items: $(cat "$WORK/state-first.items")"
+[ "$(jq length "$WORK/state-first.files")" = "${#FILE_IDS[@]}" ] || fail "expected ${#FILE_IDS[@]} files: $(cat "$WORK/state-first.files")"
+n_uploads=$(wc -l <"$WORK/state-first.uploads")
+[ "$n_uploads" -gt "${#FILE_IDS[@]}" ] || fail "expected the originals and a thumbnail in $PROJECT/uploads, found: $(cat "$WORK/state-first.uploads")"
 log "  ${#FILE_IDS[@]} files uploaded, $n_uploads files in storage, 4 items"
 
 # directus-backup with nothing but the Directus folder and its .env: no
@@ -427,25 +458,41 @@ log "  ${#FILE_IDS[@]} files uploaded, $n_uploads files in storage, 4 items"
 dbackup() {
   (cd "$PROJECT" && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK" LANG=C.UTF-8 "$WORK/directus-backup" "$@")
 }
+# run_tool OUT ARGS...: directus-backup ARGS, its output in $WORK/OUT,
+# shown on failure.
+run_tool() {
+  local out=$1
+  shift
+  dbackup "$@" >"$WORK/$out" 2>&1 || {
+    cat "$WORK/$out" >&2
+    fail "directus-backup $* failed (output above)"
+  }
+}
 
 phase "directus-backup doctor"
-dbackup doctor >"$WORK/doctor.out" 2>&1 || {
-  cat "$WORK/doctor.out" >&2
-  fail "directus-backup doctor failed (output above)"
-}
+run_tool doctor.out doctor
 sed 's/^/  | /' "$WORK/doctor.out" >&2
 
 phase "directus-backup backup"
-dbackup backup >"$WORK/backup.out" 2>&1 || {
-  cat "$WORK/backup.out" >&2
-  fail "directus-backup backup failed (output above)"
-}
+run_tool backup1.out backup
+FIRST_BACKUP=$(sed -n 's|^Backup complete: .*/||p' "$WORK/backup1.out")
+[ -n "$FIRST_BACKUP" ] || fail "no 'Backup complete:' line in the backup's output"
 
 phase "directus-backup verify"
-dbackup verify >"$WORK/verify.out" 2>&1 || {
-  cat "$WORK/verify.out" >&2
-  fail "directus-backup verify failed (output above)"
-}
+run_tool verify.out verify
+
+phase "changes, second backup"
+# An edited item, a deleted file (Directus deletes its bytes), a new file.
+api_json PATCH "/items/articles/$(jq '.[0].id' "$WORK/state-first.items")" '{"title": "First, edited"}' >/dev/null
+api DELETE "/files/${FILE_IDS[notes.txt]}" >/dev/null
+unset 'FILE_IDS[notes.txt]'
+head -c 70000 /dev/urandom >"$WORK/originals/added.bin"
+FILE_IDS[added.bin]=$(api POST /files -F "title=added.bin" -F "file=@$WORK/originals/added.bin" | jq -r .data.id)
+save_state second
+# Backup names hold the second: make sure this one gets its own.
+while [ "$(date +%s)" = "${FIRST_BACKUP##*_}" ]; do sleep 0.1; done
+run_tool backup2.out backup
+grep -q 'uploads .* linked' "$WORK/backup2.out" || fail "the second backup's output has no 'uploads ... linked' line"
 
 phase "stop, drop, delete uploads"
 directus_stop
@@ -458,35 +505,23 @@ if [ -n "$(pg_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'
   fail "database $DB_NAME still exists after DROP"
 fi
 
-phase "directus-backup restore"
-dbackup restore --yes --create >"$WORK/restore.out" 2>&1 || {
-  cat "$WORK/restore.out" >&2
-  fail "directus-backup restore --yes --create failed (output above)"
-}
-
-phase "directus start (restored)"
+phase "restore latest (new database)"
+run_tool restore2.out restore --yes --create
 directus_start
-
-phase "compare through the API"
 login
-ITEMS_AFTER=$(items_state)
-FILES_AFTER=$(files_state)
-UPLOADS_AFTER=$(uploads_state)
-[ "$ITEMS_AFTER" = "$ITEMS_BEFORE" ] ||
-  fail "items differ after the restore: $(diff <(echo "$ITEMS_BEFORE") <(echo "$ITEMS_AFTER") || true)"
-[ "$FILES_AFTER" = "$FILES_BEFORE" ] ||
-  fail "directus_files differs after the restore: $(diff <(echo "$FILES_BEFORE") <(echo "$FILES_AFTER") || true)"
-[ "$UPLOADS_AFTER" = "$UPLOADS_BEFORE" ] ||
-  fail "the storage root differs after the restore: $(diff <(echo "$UPLOADS_BEFORE") <(echo "$UPLOADS_AFTER") || true)"
-for name in "${!FILE_IDS[@]}"; do
-  id=${FILE_IDS[$name]}
-  api GET "/assets/$id?download" -o "$WORK/downloads/$id" >/dev/null
-  cmp -s "$WORK/originals/$name" "$WORK/downloads/$id" ||
-    fail "file $name ($id) downloaded after the restore differs from the upload ($(stat -c %s "$WORK/originals/$name") bytes uploaded, $(stat -c %s "$WORK/downloads/$id") downloaded)"
-done
-log "  4 items, ${#FILE_IDS[@]} files (downloaded and compared byte for byte), $n_uploads files in storage: all as before"
+check_state second "after restore --yes --create of the latest backup"
+
+phase "restore first over it"
+# Back to the first backup, over the existing database and uploads (as
+# after a bad change): --yes replaces the tables, --delete removes the file
+# uploaded since.
+directus_stop
+run_tool restore1.out restore "$FIRST_BACKUP" --yes --delete
+directus_start
+login
+check_state first "after restore $FIRST_BACKUP --yes --delete over the live database"
 
 directus_stop
 STATUS=ok
 print_timings
-log "OK: directus $DIRECTUS_VERSION (node $DIRECTUS_NODE_VERSION), .env style $ENV_STYLE: backed up, destroyed and restored; items and files are back"
+log "OK: directus $DIRECTUS_VERSION (node $DIRECTUS_NODE_VERSION), .env style $ENV_STYLE: two backups; the latest restored into a dropped database and deleted uploads, the first over them; items and files as backed up"
