@@ -162,8 +162,7 @@ trap 'STATUS=interrupted; exit 130' INT TERM
 directus_stop() {
   [ -n "$DX_PID" ] || return 0
   kill "$DX_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kill -0 "$DX_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -308,8 +307,7 @@ directus() {
 directus_start() {
   (directus start) >>"$WORK/directus.log" 2>&1 &
   DX_PID=$!
-  local i
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     kill -0 "$DX_PID" 2>/dev/null || {
       tail -n 30 "$WORK/directus.log" >&2
       DX_PID=
@@ -488,6 +486,7 @@ api DELETE "/files/${FILE_IDS[notes.txt]}" >/dev/null
 unset 'FILE_IDS[notes.txt]'
 head -c 70000 /dev/urandom >"$WORK/originals/added.bin"
 FILE_IDS[added.bin]=$(api POST /files -F "title=added.bin" -F "file=@$WORK/originals/added.bin" | jq -r .data.id)
+[ "${FILE_IDS[added.bin]}" != null ] || fail "upload of added.bin returned no id"
 save_state second
 # Backup names hold the second: make sure this one gets its own.
 while [ "$(date +%s)" = "${FIRST_BACKUP##*_}" ]; do sleep 0.1; done
