@@ -307,7 +307,7 @@ directus() {
 directus_start() {
   (directus start) >>"$WORK/directus.log" 2>&1 &
   DX_PID=$!
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 1500); do
     kill -0 "$DX_PID" 2>/dev/null || {
       tail -n 30 "$WORK/directus.log" >&2
       DX_PID=
@@ -319,7 +319,7 @@ directus_start() {
     sleep 0.2
   done
   tail -n 30 "$WORK/directus.log" >&2
-  fail "Directus did not report healthy on $DX_URL/server/health within 120 s"
+  fail "Directus did not report healthy on $DX_URL/server/health within 300 s"
 }
 
 TOKEN=
