@@ -10,7 +10,9 @@
 # cluster. It also starts a throwaway S3 server (versitygw, built once into
 # ~/.cache/directus-backup-tools; scripts/s3.sh) for the offsite tests, and
 # a throwaway SMTP server (mailpit, same cache; scripts/mail.sh) for the
-# notification tests.
+# notification tests; without go test flags, it also runs
+# scripts/directus-e2e.sh against the cluster: a real Directus backed up and
+# restored.
 # Integration tests must not skip when run from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,17 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
   log "gofmt would change: $unformatted"
   exit 1
+fi
+
+# A real Directus backed up and restored (scripts/directus-e2e.sh; about
+# 30 s once Directus is in ~/.cache/directus-backup-tools, about 12 minutes
+# for the first install). Before go test, whose summary closes the output.
+# Skipped only in a focused run (go test flags given).
+if [ $# -eq 0 ]; then
+  log "scripts/directus-e2e.sh"
+  scripts/directus-e2e.sh
+else
+  log "go test flags given: scripts/directus-e2e.sh not run (run it alone, or scripts/test.sh without flags)"
 fi
 
 log "go test ./..."
