@@ -423,3 +423,28 @@ func TestItemsOfBadKeys(t *testing.T) {
 		t.Errorf("items %s", got)
 	}
 }
+
+// Check tells a readable location from one whose key may list but not
+// read, and names the settings when the credentials are wrong.
+func TestCheck(t *testing.T) {
+	f := newFixture(t, "")
+	ctx := context.Background()
+	res, err := Check(ctx, f.loc)
+	if err != nil || !res.Empty {
+		t.Fatalf("empty bucket: %+v, %v", res, err)
+	}
+	f.put("a.jpg", []byte("a"))
+	if res, err := Check(ctx, f.loc); err != nil || res.Empty || res.Read != "a.jpg" {
+		t.Errorf("readable bucket: %+v, %v", res, err)
+	}
+	listOnly := f.loc
+	listOnly.Key, listOnly.Secret = f.srv.NewUser(t, f.bucket, "s3:ListBucket")
+	if _, err := Check(ctx, listOnly); !errors.Is(err, s3store.ErrDenied) {
+		t.Errorf("key that may only list: %v, want access denied", err)
+	}
+	wrong := f.loc
+	wrong.Secret = "wrong"
+	if _, err := Check(ctx, wrong); !errors.Is(err, s3store.ErrDenied) || !strings.Contains(err.Error(), "STORAGE_S3_SECRET") {
+		t.Errorf("wrong secret: %v", err)
+	}
+}
