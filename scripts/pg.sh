@@ -1,6 +1,10 @@
 # Helpers to install and run a throwaway PostgreSQL cluster; sourced by
 # scripts/test.sh and scripts/demo.sh. Exports the cluster's address as
-# DIRECTUS_BACKUP_TEST_PG{HOST,PORT,USER,PASSWORD} and PG_BIN.
+# DIRECTUS_BACKUP_TEST_PG{HOST,PORT,USER,PASSWORD} and PG_BIN. The server
+# also accepts TLS (ssl = on, plain connections still work) with a
+# certificate for localhost and 127.0.0.1 signed by a throwaway CA, whose
+# certificate is DIRECTUS_BACKUP_TEST_PG_CA (its key beside it, ca.key, for
+# client certificates); the server trusts client certificates it signed.
 
 pg_find_bin() {
   local d
@@ -23,6 +27,7 @@ pg_install_if_missing() {
   command -v python3 >/dev/null || need+=(python3) # a second gzip reader for the dump tests
   command -v ps >/dev/null || need+=(procps)
   command -v chattr >/dev/null || need+=(e2fsprogs)
+  command -v openssl >/dev/null || need+=(openssl) # the test cluster's TLS certificates
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]} (apt-get)"
     if [ "$(id -u)" -ne 0 ]; then
@@ -76,11 +81,12 @@ pg_start_cluster() {
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; return 1; }
   rm -f "$PG_DIR/pwfile"
+  pg_make_certs || return 1
   local port=25431 try
   for try in 1 2 3; do
     port=$(pg_free_port $((port + 1))) || { log "no free port for PostgreSQL"; return 1; }
     if "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null; then
+      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key -c ssl_ca_file=$PG_DIR/tls/ca.crt" start >/dev/null; then
       break
     fi
     # Taken between the check and the bind: try the next one.
@@ -90,8 +96,32 @@ pg_start_cluster() {
   export DIRECTUS_BACKUP_TEST_PGPORT=$port
   export DIRECTUS_BACKUP_TEST_PGUSER=postgres
   export DIRECTUS_BACKUP_TEST_PGPASSWORD
+  export DIRECTUS_BACKUP_TEST_PG_CA=$PG_DIR/tls/ca.crt
   export PG_BIN PG_DIR
   log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$port (data in $PG_DIR)"
+}
+
+# pg_make_certs makes a CA and a server certificate (localhost, 127.0.0.1)
+# in $PG_DIR/tls; the server's key is readable only by the server.
+pg_make_certs() {
+  local d=$PG_DIR/tls
+  mkdir -p "$d"
+  (
+    cd "$d" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=directus-backup test CA" \
+        -keyout ca.key -out ca.crt &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext &&
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile san.ext -out server.crt
+  ) >"$PG_DIR/openssl.log" 2>&1 || { cat "$PG_DIR/openssl.log" >&2; return 1; }
+  # ca.key stays (mode 0600) so that tests can sign client certificates.
+  rm -f "$d/server.csr"
+  chmod 755 "$d"
+  chmod 644 "$d/ca.crt" "$d/server.crt"
+  chmod 600 "$d/server.key" "$d/ca.key"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$d/server.key"
+  return 0
 }
 
 pg_stop_cluster() {

@@ -8,7 +8,9 @@
 # missing, starts a private cluster on a free loopback port with password
 # authentication, runs `go vet` and `go test`, then stops and deletes the
 # cluster. It also starts a throwaway S3 server (versitygw, built once into
-# ~/.cache/directus-backup-tools; scripts/s3.sh) for the offsite tests.
+# ~/.cache/directus-backup-tools; scripts/s3.sh) for the offsite tests, and
+# a throwaway SMTP server (mailpit, same cache; scripts/mail.sh) for the
+# notification tests.
 # Integration tests must not skip when run from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +24,16 @@ ensure_go . || exit 1
 . scripts/pg.sh
 # shellcheck source=scripts/s3.sh
 . scripts/s3.sh
+# shellcheck source=scripts/mail.sh
+. scripts/mail.sh
 
 pg_install_if_missing
 s3_install_if_missing
-trap 's3_stop; pg_stop_cluster' EXIT
+mail_install_if_missing
+trap 'mail_stop; s3_stop; pg_stop_cluster' EXIT
 pg_start_cluster
 s3_start
+mail_start
 
 export DIRECTUS_BACKUP_TEST_REQUIRE_PG=1
 

@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/hooks"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
@@ -96,19 +97,49 @@ func (a *app) runBackup(c *cobra.Command, cfg *config.Config, asJSON, retentionD
 		display.Stop()
 	}
 	mon.finish(c.Context(), rep, err, capture.Bytes())
-	// The summary says "complete": print it only when the backup is, and
-	// backup_latest points at it (a cleanup failure leaves both true).
-	var se *job.StepError
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context()), monitorBudget)
+	notifyRun(nctx, cfg, log, backupOutcome(rep, err, retentionDry))
+	cancel()
 	if asJSON {
 		if rep == nil {
 			return err
 		}
 		return a.printResult(newBackupDoc(rep, retentionDry, err), err)
 	}
-	if !a.quiet && rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && (se.Step == job.StepCleanup || se.Step == job.StepOffsite)) {
+	if !a.quiet && summaryDue(rep, err) {
 		printSummary(a.stdout, rep, retentionDry)
 	}
 	return err
+}
+
+// summaryDue: the summary says "complete", so it is printed only when the
+// backup is, and backup_latest points at it (a cleanup failure leaves both
+// true).
+func summaryDue(rep *job.Report, err error) bool {
+	var se *job.StepError
+	return rep != nil && rep.Path != "" && (err == nil || errors.As(err, &se) && (se.Step == job.StepCleanup || se.Step == job.StepOffsite))
+}
+
+// backupOutcome is a backup run as a notification tells it: the text
+// output's summary, or the steps done when the backup is not complete.
+func backupOutcome(rep *job.Report, err error, retentionDry bool) outcome {
+	o := outcome{Command: "backup", Err: err}
+	if rep == nil {
+		return o
+	}
+	o.Name = rep.Name
+	var b strings.Builder
+	if summaryDue(rep, err) {
+		printSummary(&b, rep, retentionDry)
+	} else if len(rep.Steps) > 0 {
+		b.WriteString("steps run:")
+		for _, s := range rep.Steps {
+			fmt.Fprintf(&b, " %s (%.1fs)", s.Name, s.Seconds)
+		}
+		b.WriteString("\n")
+	}
+	o.Summary = b.String()
+	return o
 }
 
 // runBeforeCommand runs BACKUP_BEFORE_COMMAND before any work (no lock, no
@@ -174,8 +205,11 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 		fmt.Fprintln(w)
 	}
 	u := rep.Uploads
-	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
-		u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	if !rep.FilesOff && rep.DefaultLocation != "" {
+		fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
+			u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	}
+	printStorage(w, rep)
 	if u.Rechecked+u.Compared+u.Refreshed > 0 {
 		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
 			u.Rechecked, u.Compared, u.Refreshed)
@@ -183,6 +217,7 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	if rep.Previous != "" {
 		fmt.Fprintf(w, "  previous   %s\n", rep.Previous)
 	}
+	printFileTable(w, rep.FileTable)
 	cl := rep.Cleanup
 	if retentionDry {
 		printCleanupPlan(w, "  cleanup    dry run: nothing was removed", "  ", cl)
@@ -199,6 +234,26 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 	if o := rep.Offsite; o != nil {
 		fmt.Fprintf(w, "  offsite    %s: %d objects sent (%s), %d already stored (%s)\n",
 			o.Where, o.ObjectsSent, humanize.Bytes(o.BytesSent), o.ObjectsSkipped, humanize.Bytes(o.BytesSkipped))
+	}
+}
+
+// printFileTable says, per storage location, how directus_files and the
+// backed-up files compare.
+func printFileTable(w io.Writer, ft *filetable.Report) {
+	if ft == nil {
+		return
+	}
+	for _, l := range ft.Locations {
+		fmt.Fprintf(w, "  files      %q: %d directus_files rows, %d files (thumbnails: %d): %d missing, %d orphans\n",
+			l.Name, l.Rows, l.Files, l.Thumbnails, len(l.Missing), len(l.Orphans))
+		for _, s := range []string{l.MissingText(), l.OrphansText()} {
+			if s != "" {
+				fmt.Fprintf(w, "             %s\n", s)
+			}
+		}
+	}
+	if s := ft.NotCheckedText(); s != "" {
+		fmt.Fprintf(w, "             %s\n", s)
 	}
 }
 
@@ -232,6 +287,14 @@ type backupDoc struct {
 	Cleanup  cleanupDoc `json:"cleanup"`
 	// Offsite is the push to the bucket (absent when none is set).
 	Offsite *offsite.PushReport `json:"offsite,omitempty"`
+	// FileTable is directus_files held against the backed-up files, with
+	// every name (absent when the dump has no directus_files table).
+	FileTable *filetable.Report `json:"file_table,omitempty"`
+	// Storage locations (storage_report.go).
+	Files           string        `json:"files"` // "on", or "off" for a database-only backup
+	DefaultLocation string        `json:"default_location"`
+	Storage         []locationDoc `json:"storage"`
+	Extensions      *locationDoc  `json:"extensions"`
 }
 
 type dumpDoc struct {
@@ -272,9 +335,11 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 		Uploads: uploadsDoc{Files: u.Files, Dirs: u.Dirs, Symlinks: u.Symlinks, Skipped: u.Skipped, Bytes: u.Bytes,
 			Linked: u.Linked, Copied: u.Copied, CopiedBytes: u.CopiedBytes, Rechecked: u.Rechecked, Compared: u.Compared,
 			Refreshed: u.Refreshed},
-		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
-		Offsite: rep.Offsite,
+		Cleanup:   newCleanupDoc(rep.Cleanup, retentionDry, nil),
+		Offsite:   rep.Offsite,
+		FileTable: rep.FileTable,
 	}
+	addStorageDoc(&doc, rep)
 	if c := d.Chunks; c != nil {
 		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}
 	}

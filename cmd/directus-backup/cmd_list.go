@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,7 +26,9 @@ func newListCommand(a *app) *cobra.Command {
 legacy = made by the old backup.sh, incomplete, damaged), dump size raw and
 stored, uploads file count, total bytes, and the bytes this backup alone holds
 (what removing it would free; the rest is shared with other backups through
-hard links). The backup that backup_latest points at is marked with *.
+hard links), and the newest Directus migration its database had applied.
+The backup that backup_latest points at is marked with *. Backups made with
+BACKUP_EXCLUDE_TABLE_DATA are named with the tables they hold no rows of.
 Recent failed runs (error folders) follow.
 
 ` + exitcode.Help("list"),
@@ -56,7 +60,7 @@ func printListing(w io.Writer, l listing.Report) {
 		fmt.Fprintf(w, "No backups yet in %s\n", l.BackupsDir)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN")
+		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN\tMIGRATION\tHOLDS")
 		for _, b := range l.Backups {
 			mark := " "
 			if b.Latest {
@@ -66,11 +70,12 @@ func printListing(w io.Writer, l listing.Report) {
 			if b.DumpRaw > 0 {
 				raw = humanize.Bytes(b.DumpRaw)
 			}
-			fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", mark, b.Name, b.Time.Format("2006-01-02 15:04"),
+			fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", mark, b.Name, b.Time.Format("2006-01-02 15:04"),
 				humanAge(time.Duration(b.AgeSeconds)*time.Second), b.State, raw, humanize.Bytes(b.DumpStored),
-				b.Files, humanize.Bytes(b.Bytes), humanize.Bytes(b.UniqueBytes))
+				b.Files, humanize.Bytes(b.Bytes), humanize.Bytes(b.UniqueBytes), cmp.Or(b.Migration, "-"), strings.Join(b.Contents, ", "))
 		}
 		tw.Flush()
+		printEmptyTables(w, l.Backups)
 		if l.Latest == "" {
 			fmt.Fprintln(w, "backup_latest: missing")
 		}
@@ -83,6 +88,32 @@ func printListing(w io.Writer, l listing.Report) {
 		for _, r := range l.FailedRuns {
 			fmt.Fprintf(w, "  %s  %s  step %s: %s\n", r.Time.Format("2006-01-02 15:04"), r.Name, r.Step, r.Error)
 		}
+	}
+}
+
+// printEmptyTables says which backups hold tables without their rows
+// (BACKUP_EXCLUDE_TABLE_DATA), one line per set of tables.
+func printEmptyTables(w io.Writer, backups []listing.Backup) {
+	var sets []string
+	in := map[string][]string{}
+	for _, b := range backups {
+		if len(b.EmptyTables) == 0 {
+			continue
+		}
+		k := strings.Join(b.EmptyTables, ", ")
+		if _, ok := in[k]; !ok {
+			sets = append(sets, k)
+		}
+		in[k] = append(in[k], b.Name)
+	}
+	for _, k := range sets {
+		which := fmt.Sprintf("all %d backups", len(backups))
+		if len(backups) == 1 {
+			which = "the one backup"
+		} else if n := len(in[k]); n < len(backups) {
+			which = strings.Join(in[k], ", ")
+		}
+		fmt.Fprintf(w, "Tables backed up without their rows (BACKUP_EXCLUDE_TABLE_DATA; restored empty): %s, in %s\n", k, which)
 	}
 }
 

@@ -30,7 +30,11 @@ Each run is exactly a "directus-backup backup" (or verify): same steps,
 log, error folder, pings and metrics file; the settings are read afresh
 for each run (leave BACKUP_TIMESTAMP unset: it would name every backup
 the same). One run at a time: a run due
-while another is still running is skipped, with a warning. The next run
+while the same job is still running is skipped, with a warning; a verify
+due during a backup (or a backup during a verify) is queued and starts
+when that run ends. A scheduled backup waits up to BACKUP_LOCK_WAIT for
+another process's run (a manual backup, prune or restore) to release
+BACKUPS_DIR, 1h when it is not set. The next run
 times are logged at start and after each run. A failed run is logged and
 the scheduler carries on.
 
@@ -65,6 +69,9 @@ running job ended.
 					cfg, err := a.config(needs{DB: true})
 					if err != nil {
 						return err
+					}
+					if !cfg.LockWaitSet {
+						cfg.LockWait = scheduleLockWait
 					}
 					return a.runBackup(c, cfg, false, false)
 				}})
@@ -104,6 +111,13 @@ running job ended.
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON line per run on stdout (and nothing else)")
 	return c
 }
+
+// scheduleLockWait is how long a scheduled backup waits for another run
+// (a manual backup, prune or restore, a cron job) to release BACKUPS_DIR
+// when BACKUP_LOCK_WAIT is not set: nobody is there to run it again, so
+// it queues rather than failing at once; an hour covers a manual run,
+// and a lock held longer is worth the failure alert.
+const scheduleLockWait = time.Hour
 
 // scheduleRun is the --json line of one scheduled run.
 type scheduleRun struct {

@@ -32,7 +32,10 @@ without touching the database server:
   - every file in the manifest exists with the recorded size and SHA-256
     (bit rot, truncation, tampering and missing files are reported by path),
     and uploads/ holds nothing the manifest does not list
-  - every directus_files.filename_disk in the dump exists in uploads/
+  - every directus_files.filename_disk in the dump exists in uploads/, and
+    every file in uploads/ has a row (Directus's thumbnails of an existing
+    row excepted); rows the instance already lacked when the backup was
+    made and files with no row are notes, not problems
   - backup_latest points at a complete backup
 
 Backups made by the old backup.sh (no manifest) get the checks that are
@@ -85,11 +88,20 @@ func printVerify(w io.Writer, reports []verify.BackupReport, latest *verify.Prob
 		}
 		fmt.Fprintf(w, "%-8s %s (%s): %d files checked, %s read, %d Directus files present, %.1fs\n",
 			status, r.Backup, r.State, r.Files, humanize.Bytes(r.Bytes), r.Directus, r.Seconds)
+		if r.Migration != "" {
+			fmt.Fprintf(w, "         Directus migration: %s (the newest applied in the backup's database)\n", r.Migration)
+		}
+		if len(r.EmptyTables) > 0 {
+			fmt.Fprintf(w, "         tables backed up without their rows (restored empty): %s\n", strings.Join(r.EmptyTables, ", "))
+		}
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "         %s\n", p.String())
 		}
 		for _, s := range r.Skipped {
 			fmt.Fprintf(w, "         skipped: %s\n", s)
+		}
+		for _, s := range r.Notes {
+			fmt.Fprintf(w, "         note: %s\n", s)
 		}
 		if rt := r.RestoreTest; rt != nil && (rt.Tables > 0 || len(rt.Problems) > 0) {
 			users := "no directus_users table"
@@ -126,6 +138,13 @@ func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, 
 			req.Log.Warn("metrics file not written", "file", cfg.MetricsFile, "err", merr)
 		}
 	}
+	var summary strings.Builder
+	if rep.Backups != nil {
+		printVerify(&summary, rep.Backups, rep.Latest)
+	}
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorBudget)
+	notifyRun(nctx, cfg, req.Log, outcome{Command: "verify", Name: verifyTarget(backup, all), Err: err, Summary: summary.String()})
+	cancel()
 	if rep.Backups == nil {
 		return err // nothing was checked
 	}
@@ -134,4 +153,15 @@ func (a *app) runVerify(ctx context.Context, cfg *config.Config, backup string, 
 	}
 	printVerify(a.stdout, rep.Backups, rep.Latest)
 	return err
+}
+
+// verifyTarget names what a verify run checked, for its notification.
+func verifyTarget(backup string, all bool) string {
+	switch {
+	case all:
+		return "all backups"
+	case backup != "":
+		return backup
+	}
+	return "the latest backup"
 }

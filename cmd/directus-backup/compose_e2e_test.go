@@ -67,6 +67,12 @@ func TestComposeFileNames(t *testing.T) {
 		if m, _ := readManifest(t, f.latest()); m.Database.Method != "docker" {
 			t.Errorf("%s: manifest method %q", name, m.Database.Method)
 		}
+		if name == "compose.yaml" {
+			// doctor reports the same detection.
+			if r := f.run("doctor"); !strings.Contains(r.stdout, "method docker (BACKUP_DB_METHOD=auto), compose file(s) "+p) {
+				t.Errorf("doctor does not report the compose file found:\n%s", r.stdout)
+			}
+		}
 		os.Remove(p)
 	}
 }
@@ -193,5 +199,10 @@ func TestDBHostHintsDockerMethod(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("doctor output lacks %q:\n%s", s, out)
 		}
+	}
+	// A backup that then fails to connect has said the same in its log.
+	r = f.run("backup")
+	if r.code == 0 || !strings.Contains(r.stderr, "compose.yaml is here") || !strings.Contains(r.stderr, "BACKUP_DB_METHOD=docker") {
+		t.Errorf("backup: exit %d, its log does not point at the docker method:\n%s", r.code, r.stderr)
 	}
 }

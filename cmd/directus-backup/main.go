@@ -59,6 +59,7 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root, a := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	a.removeCerts()
 	if err == nil {
 		return exitOK
 	}

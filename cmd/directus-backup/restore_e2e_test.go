@@ -303,9 +303,11 @@ func TestBackupVerifySetting(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	good := f.latest()
-	// A Directus file row without its file: verification fails, the
-	// backup stays, retention is not applied.
-	f.execAsUser(f.db, "INSERT INTO directus_files VALUES (gen_random_uuid(), 'not-uploaded.png', 1)")
+	// A Directus file row pointing outside the uploads folder:
+	// verification fails, the backup stays, retention is not applied. (A
+	// row whose file the instance lacks is only reported: the backup holds
+	// what the instance had; see TestFileTableBothWays.)
+	f.execAsUser(f.db, "INSERT INTO directus_files VALUES (gen_random_uuid(), '../not-uploaded.png', 1)")
 	f.env["BACKUP_VERIFY"] = "1"
 	r = f.run("backup")
 	if r.code != exitProblems || !strings.Contains(r.stderr, "not-uploaded.png") {
@@ -319,7 +321,7 @@ func TestBackupVerifySetting(t *testing.T) {
 	}
 	// A restore test that cannot run (the role may not create databases)
 	// is "could not check", not "problems".
-	f.execAsUser(f.db, "DELETE FROM directus_files WHERE filename_disk = 'not-uploaded.png'")
+	f.execAsUser(f.db, "DELETE FROM directus_files WHERE filename_disk = '../not-uploaded.png'")
 	f.pg.MustExec(t, "postgres", `ALTER ROLE "`+f.user+`" NOCREATEDB`)
 	f.env["BACKUP_VERIFY"] = "restore"
 	if r := f.run("backup"); r.code != exitNoCheck {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/directus-backup/directus-backup/internal/config"
+	"github.com/directus-backup/directus-backup/internal/dbcerts"
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/logx"
 	"github.com/directus-backup/directus-backup/internal/redact"
@@ -41,6 +42,17 @@ type app struct {
 	// secrets of the loaded settings (the database password), scrubbed
 	// from JSON output and from the final error lines too.
 	secrets []string
+	// certsCleanup removes the database certificates the last load wrote
+	// (DB_SSL__CA and the like as PEM content); runCLI calls it at the end.
+	certsCleanup func()
+}
+
+// removeCerts removes the certificate files of the last load, if any.
+func (a *app) removeCerts() {
+	if a.certsCleanup != nil {
+		a.certsCleanup()
+		a.certsCleanup = nil
+	}
 }
 
 func newRootCommand(stdout, stderr io.Writer) (*cobra.Command, *app) {
@@ -90,7 +102,7 @@ Settings come from command-line flags, then environment variables, then the
 	pf.BoolVar(&a.noProgress, "no-progress", false, "no progress display, even on a terminal")
 	a.flags = pf
 
-	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newListCommand(a), newVerifyCommand(a), newRestoreCommand(a), newDoctorCommand(a), newOffsiteCommand(a), newVersionCommand(a), newScheduleCommand(a))
+	root.AddCommand(newBackupCommand(a), newPruneCommand(a), newListCommand(a), newVerifyCommand(a), newRestoreCommand(a), newDoctorCommand(a), newOffsiteCommand(a), newVersionCommand(a), newScheduleCommand(a), newNotifyCommand(a))
 	return root, a
 }
 
@@ -160,6 +172,13 @@ func (a *app) load(noDatabase bool) (*config.Config, error) {
 	cfg, err := config.Load(config.Sources{Flags: flags, Env: os.LookupEnv, Environ: os.Environ, WorkDir: wd, NoDatabase: noDatabase}, time.Now())
 	if cfg != nil {
 		a.secrets = cfg.Secrets()
+	}
+	if cfg != nil && err == nil && !noDatabase {
+		// One set of files at a time: schedule loads once per run.
+		a.removeCerts()
+		if a.certsCleanup, err = dbcerts.Write(&cfg.DB); err != nil {
+			return nil, exitcode.With(exitcode.Init, err)
+		}
 	}
 	return cfg, err
 }

@@ -89,12 +89,21 @@ func TestScheduleRunsVerify(t *testing.T) {
 	metricsFile := filepath.Join(f.dir, "metrics.prom")
 	f.env["BACKUP_VERIFY_SCHEDULE"] = "@every 1s"
 	f.env["BACKUP_METRICS_FILE"] = metricsFile
+	// Scheduled runs notify as the verify command does.
+	recv := newPingReceiver(t)
+	f.env["BACKUP_NOTIFY_URLS"] = "generic+" + recv.URL + "/notify"
+	f.env["BACKUP_NOTIFY_ON"] = "always"
 	cmd, stdout, stderr := f.command("schedule", "--json")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 	waitFor(t, "the verify run's metrics", func() bool { _, err := os.Stat(metricsFile); return err == nil })
+	var notified []pingRequest
+	waitFor(t, "the verify run's notification", func() bool { notified = append(notified, recv.take()...); return len(notified) > 0 })
+	if !strings.Contains(notified[0].body, "verify of all backups succeeded") || !strings.Contains(notified[0].body, "OK ") {
+		t.Errorf("notification of the scheduled verify:\n%s", notified[0].body)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	var r scheduleRun

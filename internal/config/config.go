@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/notify"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -23,6 +24,25 @@ type DB struct {
 	Database string
 	User     string // "" = libpq default
 	Password string // from DB_PASSWORD or DB_PASSWORD_FILE; never log it
+
+	// Issue 12: DB_CONNECTION_STRING, DB_SSL__*, DB_SEARCH_PATH, as libpq
+	// settings ("" = libpq's default).
+	ConnString                   string // DB_CONNECTION_STRING as given; a secret
+	SSLMode                      string // libpq sslmode
+	SSLRootCert, SSLCert, SSLKey string // paths for libpq
+	SSLRootCertPEM, SSLCertPEM   string // PEM content, to be written to files (dbcerts.Write)
+	SSLKeyPEM                    string // PEM content of the client key; a secret
+	Options                      string // PGOPTIONS, search_path included
+	AppName, ConnectTimeout      string // application_name, connect_timeout from the connection string
+	SearchPath                   []string
+	// Sources says which setting gave host, port, database, user and
+	// sslmode, and where it was set (for doctor).
+	Sources map[string]string
+	// Ignored lists the settings DB_CONNECTION_STRING overrides that are
+	// set all the same (Directus ignores them too).
+	Ignored []string
+
+	passwordRaw string // the password as the connection string spells it
 }
 
 // Config is the resolved, validated settings of one run.
@@ -60,6 +80,23 @@ type Config struct {
 	VerifySchedule                     string  // BACKUP_VERIFY_SCHEDULE, checked; "" = none
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
+
+	// LockWait is how long a run waits for the lock on BACKUPS_DIR
+	// (BACKUP_LOCK_WAIT); LockWaitSet: some source sets it.
+	LockWait    time.Duration
+	LockWaitSet bool
+	NotifyURLs  []string // BACKUP_NOTIFY_URLS, each checked; secrets
+	NotifyOn    string   // NotifyOnFailure or NotifyOnAlways
+	// ExcludeTableData: tables whose rows the dump leaves out
+	// (BACKUP_EXCLUDE_TABLE_DATA), checked names; nil = none.
+	ExcludeTableData []string
+	// Storage is every Directus storage location (STORAGE_LOCATIONS), in
+	// order; DefaultLocation names the one in UploadsDir (the first local
+	// one), "" when none is local (then UploadsDir is "").
+	Storage         []StorageLocation
+	DefaultLocation string
+	ExtensionsDir   string // EXTENSIONS_PATH, absolute
+	NoFiles         bool   // BACKUP_FILES=off: database-only backups
 
 	vars layers // the raw sources, for Lookup and Environ
 }
@@ -161,28 +198,31 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.ErrorLogsRetentionDays = r.integer(envErrorLogsDays, 0, maxDays, "an integer from 0 to 36500 (0 = keep all)")
 
 	c.DB.Client = r.dbClient()
-	c.DB.Host = r.value(envDBHost)
-	c.DB.Port = r.value(envDBPort)
-	if p, err := strconv.Atoi(c.DB.Port); err != nil || p < 1 || p > 65535 {
-		r.fail(envDBPort, c.DB.Port, "a port number from 1 to 65535", nil)
-	} else {
-		c.DB.Port = strconv.Itoa(p) // "+05432" would puzzle libpq
-	}
-	c.DB.Database = r.value(envDBDatabase)
-	if c.DB.Database == "" && !src.NoDatabase {
-		r.fail(envDBDatabase, "", "the name of the Directus database (required)", nil)
-	}
-	c.DB.User = r.value(envDBUser)
-	c.DB.Password = r.password()
+	r.dbConnection(&c.DB, src.NoDatabase)
 
-	c.UploadsDir = r.uploadsDir()
-	// Backups inside the uploads folder would be copied into every new
-	// backup (and uploads inside the backups folder would be pruned).
-	if within(c.UploadsDir, c.BackupsDir) || within(c.BackupsDir, c.UploadsDir) {
-		r.fail(envBackupsDir, c.BackupsDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
-	}
-	if within(c.UploadsDir, c.ErrorDir) || within(c.ErrorDir, c.UploadsDir) {
-		r.fail(envErrorDir, c.ErrorDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
+	r.storageAndUploads(c)
+	c.ExtensionsDir = r.extensionsDir()
+	c.NoFiles = r.choice(envFiles, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
+		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
+	// Backups inside a copied folder would be copied into every new
+	// backup (and files inside the backups folder would be pruned).
+	for _, l := range append(c.Storage, StorageLocation{Name: envExtensionsPath, Driver: DriverLocal, Root: c.ExtensionsDir}) {
+		if l.Driver != DriverLocal || l.Root == "" {
+			continue
+		}
+		what := "the storage location " + l.Name + "'s folder " + l.Root
+		switch l.Name {
+		case c.DefaultLocation:
+			what = "the uploads folder " + l.Root
+		case envExtensionsPath:
+			what = "the extensions folder " + l.Root
+		}
+		if within(l.Root, c.BackupsDir) || within(c.BackupsDir, l.Root) {
+			r.fail(envBackupsDir, c.BackupsDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
+		if within(l.Root, c.ErrorDir) || within(c.ErrorDir, l.Root) {
+			r.fail(envErrorDir, c.ErrorDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
 	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
@@ -218,6 +258,11 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.AfterCommand = r.value(envAfterCommand)
 	c.Schedule = r.schedule(envSchedule)
 	c.VerifySchedule = r.schedule(envVerifySchedule)
+	c.LockWait, c.LockWaitSet = r.lockWait()
+	c.NotifyURLs = r.notifyURLs()
+	c.NotifyOn = r.choice(envNotifyOn, "failure (notify when a run fails) or always (also on success)",
+		map[string]string{NotifyOnFailure: NotifyOnFailure, NotifyOnAlways: NotifyOnAlways})
+	c.ExcludeTableData = r.excludeTableData()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -277,16 +322,22 @@ func (c *Config) Environ() []string {
 	return out
 }
 
-// Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
+// Secrets returns the secret values in use (the database password, the
+// connection string and the password as it spells it, the client key, the S3
+// keys, the ping URL and its path, the notification URLs' credentials, the s3
+// storage locations' keys), for redact.String on log text, pg_dump output and
+// error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
+	for _, s := range []string{c.DB.Password, c.DB.ConnString, c.DB.passwordRaw, c.DB.SSLKeyPEM, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}
 	}
-	return out
+	for _, u := range c.NotifyURLs {
+		out = append(out, notify.Secrets(u)...)
+	}
+	return append(out, c.storageSecrets()...)
 }
 
 // origin is where a value came from; higher wins.

@@ -149,9 +149,12 @@ func TestLoadDefaults(t *testing.T) {
 		Verify:                 VerifyOff,
 		RecheckPercent:         5,
 		MinFree:                MinFree{Bytes: 1 << 30},
+		NotifyOn:               NotifyOnFailure,
 		EnvFile:                "",
 	}
 	c.vars = layers{}
+	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
+	clearStorage(t, c, wd)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -230,6 +233,8 @@ BACKUP_RECHECK_PERCENT=100
 `)
 	c := mustLoad(t, Sources{Flags: map[string]string{"BACKUP_ENV_FILE": "conf/my.env"}, WorkDir: wd})
 	c.vars = layers{}
+	c.DB.Sources = nil // doctor's provenance, checked in dbconn_test.go
+	clearStorage(t, c, filepath.Join(wd, "conf"))
 	want := &Config{
 		BackupsDir:             "/srv/backups",
 		RetentionDays:          14,
@@ -250,6 +255,7 @@ BACKUP_RECHECK_PERCENT=100
 		Verify:                 VerifyOff,
 		RecheckPercent:         100,
 		MinFree:                MinFree{Bytes: 1 << 30},
+		NotifyOn:               NotifyOnFailure,
 		EnvFile:                filepath.Join(wd, "conf", "my.env"),
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -74,6 +74,8 @@ const (
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
+
+	envFiles = "BACKUP_FILES" // issue 12
 )
 
 // Settings lists every setting in display order (single source of truth for
@@ -192,6 +194,43 @@ var Settings = []Setting{
 		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
 	{Env: envComposeProject, Flag: "compose-project", Default: "",
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
+	// Lock wait (issue 11): queue behind another run instead of failing.
+	{Env: envLockWait, Flag: "lock-wait", Default: "0",
+		Usage: "how long backup, prune and restore wait for another run to release BACKUPS_DIR before failing with exit code 11: a duration (30s, 5m, 1h30m, at most 24h); 0 = fail at once; schedule waits 1h unless it is set"},
+	// Notifications (issue 11): shoutrrr URLs told about each run.
+	{Env: envNotifyURLs, Flag: "", Default: "", Secret: true,
+		Usage: "notification URLs (shoutrrr convention: smtp://, ntfy://, slack://, discord://, telegram://, generic+https://...) separated by spaces, or by commas before the next URL; checked at load; environment or .env only, since they hold passwords and tokens (empty = no notifications)"},
+	{Env: envNotifyURLsFile, Flag: "notify-urls-file", Default: "",
+		Usage: "file holding BACKUP_NOTIFY_URLS (one or more per line), by the same rules as DB_PASSWORD_FILE"},
+	{Env: envNotifyOn, Flag: "notify-on", Default: NotifyOnFailure,
+		Usage: "when backup and verify runs send to BACKUP_NOTIFY_URLS: failure, or always (also on success)"},
+	// Directus's database settings beyond host, port, database, user (issue 12).
+	{Env: envDBConnString, Flag: "", Default: "", Secret: true,
+		Usage: "PostgreSQL connection string, as Directus takes it: postgres://user:password@host:5432/database?sslmode=require, or libpq's key=value form; when set, DB_HOST, DB_PORT, DB_DATABASE, DB_USER, DB_PASSWORD and DB_SSL__* are ignored, as Directus ignores them; environment or .env only, since it holds the password"},
+	{Env: envDBConnStringFile, Flag: "db-connection-string-file", Default: "",
+		Usage: "file holding DB_CONNECTION_STRING, by the same rules as DB_PASSWORD_FILE"},
+	{Env: envDBSSLReject, Flag: "db-ssl-reject-unauthorized", Default: "",
+		Usage: "true: TLS, the server's certificate and name verified (libpq sslmode verify-full, against DB_SSL__CA or else the system's authorities); false: TLS without verification (sslmode require); unset with no other DB_SSL__* setting: no TLS settings"},
+	{Env: envDBSSLCA, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
+		Usage: "PEM content of the certificate authority that signed the server's certificate (implies verify-full unless DB_SSL__REJECT_UNAUTHORIZED=false); written to a private temporary file for libpq"},
+	{Env: envDBSSLCAFile, Flag: "db-ssl-ca-file", Default: "",
+		Usage: "path of the server's certificate authority PEM file, instead of DB_SSL__CA (libpq sslrootcert)"},
+	{Env: envDBSSLCert, Flag: "", Default: "", Secret: true, // PEM content: doctor shows [set], not the blob
+		Usage: "PEM content of a client certificate, with DB_SSL__KEY (libpq sslcert)"},
+	{Env: envDBSSLCertFile, Flag: "db-ssl-cert-file", Default: "",
+		Usage: "path of the client certificate PEM file, instead of DB_SSL__CERT"},
+	{Env: envDBSSLKey, Flag: "", Default: "", Secret: true,
+		Usage: "PEM content of the client certificate's private key (libpq sslkey); environment or .env only"},
+	{Env: envDBSSLKeyFile, Flag: "db-ssl-key-file", Default: "",
+		Usage: "path of the client key PEM file, instead of DB_SSL__KEY (libpq requires mode 0600 or 0640 owned by root)"},
+	{Env: envDBSearchPath, Flag: "db-search-path", Default: "",
+		Usage: "comma-separated schemas, as Directus's search path: every psql and pg_dump session gets -c search_path=\"a\",\"b\" (PGOPTIONS); the dump always holds every schema of the database"},
+	// Smaller dumps on request (issue 12).
+	{Env: envExcludeTableData, Flag: "exclude-table-data", Default: "",
+		Usage: "comma-separated tables whose rows the dump leaves out (pg_dump --exclude-table-data), e.g. directus_activity,directus_revisions: their definitions are kept and a restore brings them back empty (those rows are gone); exact names (case kept, no wildcards), optionally schema.table; directus_migrations is refused (empty = none)"},
+	// Storage locations and extensions (issue 12).
+	{Env: envFiles, Flag: "files", Default: "on",
+		Usage: "on: back up the database, every local storage location (STORAGE_LOCATIONS) and the extensions folder (EXTENSIONS_PATH); off: the database only"},
 }
 
 // settingDefault returns the Default of the named setting.

@@ -52,6 +52,8 @@ func Target(cfg *config.Config, method string) pgexec.Target {
 	return pgexec.Target{
 		Host: cfg.DB.Host, Port: cfg.DB.Port, User: cfg.DB.User,
 		Password: cfg.DB.Password, Database: cfg.DB.Database,
+		SSLMode: cfg.DB.SSLMode, SSLRootCert: cfg.DB.SSLRootCert, SSLCert: cfg.DB.SSLCert, SSLKey: cfg.DB.SSLKey,
+		Options: cfg.DB.Options, AppName: cfg.DB.AppName, ConnectTimeout: cfg.DB.ConnectTimeout,
 		Method: method, ComposeFile: cfg.DockerComposeFile, Service: cfg.DockerService,
 		ComposeFiles: cfg.ComposeFiles, Project: cfg.ComposeProject,
 		Compose: composeFor(method),

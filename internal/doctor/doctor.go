@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		fs = append(fs, f)
 	}
 
+	fs = append(fs, connection(cfg))
 	cmd := preflight.Command(cfg)
 	fs = append(fs, cmd)
 	if f, ok := preflight.DBHost(cfg); ok {
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 			v, err := pgdump.Probe(pctx, target)
 			if err != nil {
 				add("database", Fail, fmt.Sprintf("cannot dump database %q: %v", cfg.DB.Database, err),
-					"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD; pg_dump must not be older than the server")
+					"check DB_HOST, DB_PORT, DB_DATABASE, DB_USER and DB_PASSWORD (or DB_CONNECTION_STRING), and DB_SSL__* for TLS; pg_dump must not be older than the server")
 			} else {
 				add("database", OK, fmt.Sprintf("pg_dump connects to %q (server %s)", cfg.DB.Database, v), "")
 			}
@@ -79,8 +80,10 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		cancel()
 	}
 
-	fs = append(fs, preflight.Uploads(cfg))
-	fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
+	fs = append(fs, preflight.Storage(cfg)...)
+	if cfg.UploadsDir != "" {
+		fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
+	}
 	fs = append(fs, preflight.Writable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
 	if cfg.ErrorDir != repo.DefaultErrorDir(cfg.BackupsDir) {
 		fs = append(fs, preflight.Writable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)

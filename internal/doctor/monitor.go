@@ -9,6 +9,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/fsmeta"
+	"github.com/directus-backup/directus-backup/internal/notify"
 	"github.com/directus-backup/directus-backup/internal/ping"
 )
 
@@ -31,6 +32,7 @@ func checkMonitoring(ctx context.Context, cfg *config.Config) []Finding {
 				Detail: host + " accepts connections (no ping sent)"})
 		}
 	}
+	out = append(out, checkNotify(ctx, cfg)...)
 	if cfg.MetricsFile != "" {
 		dir := filepath.Dir(cfg.MetricsFile)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -49,6 +51,31 @@ func checkMonitoring(ctx context.Context, cfg *config.Config) []Finding {
 				Fix:    "fix the folder's permissions or set BACKUP_METRICS_FILE to a writable folder"})
 		} else {
 			out = append(out, Finding{Check: "metrics file", Status: OK, Detail: dir + " is writable"})
+		}
+	}
+	return out
+}
+
+// checkNotify reports, for each notification URL, whether its server
+// resolves and accepts a TCP connection; no message is sent. The URLs
+// parse: the settings would not have loaded otherwise.
+func checkNotify(ctx context.Context, cfg *config.Config) []Finding {
+	var out []Finding
+	for i, raw := range cfg.NotifyURLs {
+		name := fmt.Sprintf("notify URL %d", i+1)
+		label := notify.Label(raw)
+		hp, err := notify.Reachable(ctx, raw)
+		switch {
+		case err != nil && hp == "":
+			out = append(out, Finding{Check: name, Status: Warn,
+				Detail: fmt.Sprintf("%s: server not checked: %v", label, err)})
+		case err != nil:
+			out = append(out, Finding{Check: name, Status: Warn,
+				Detail: fmt.Sprintf("%s: cannot reach %s: %v", label, hp, err),
+				Fix:    "check BACKUP_NOTIFY_URLS and the network (directus-backup notify --test sends a message); a notification that cannot be sent never fails a backup"})
+		default:
+			out = append(out, Finding{Check: name, Status: OK,
+				Detail: fmt.Sprintf("%s: %s accepts connections (no message sent)", label, hp)})
 		}
 	}
 	return out

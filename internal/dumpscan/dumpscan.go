@@ -32,6 +32,9 @@ type Scanner struct {
 	OnRow func(table string, columns []string, line []byte)
 	// Blocks are the COPY blocks seen so far, in stream order.
 	Blocks []Block
+	// Tables are the tables the dump defines (its table of contents
+	// comments), with or without their rows.
+	Tables []TableName
 
 	off int64 // bytes scanned before the current Write
 

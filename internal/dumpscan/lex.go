@@ -96,7 +96,13 @@ func (s *Scanner) sql(p []byte, i int) int {
 					s.st, s.tag, s.cand = stDollarTag, s.tag[:0], false
 				}
 			case '-':
-				s.st, s.cand = stDash, false
+				// A comment line of its own may be one of pg_dump's table
+				// of contents entries (toc.go).
+				s.st, s.cand = stDash, !s.midLine && !s.midStmt
+				if s.cand {
+					from = i
+					s.line, s.truncated = s.line[:0], false
+				}
 			case '/':
 				s.st, s.cand = stSlash, false
 			case '\\':
@@ -117,7 +123,7 @@ func (s *Scanner) sql(p []byte, i int) int {
 				s.st = stLineComment
 				i++
 			} else {
-				s.st, s.midStmt = stNormal, true
+				s.st, s.midStmt, s.cand = stNormal, true, false
 			}
 		case stSlash:
 			if c == '*' {
@@ -264,6 +270,10 @@ func (s *Scanner) endCandidate() bool {
 	s.line = s.line[:0]
 	if s.truncated || s.midStmt || s.depth > 0 || s.st != stNormal {
 		return false // not one whole statement
+	}
+	if bytes.HasPrefix(line, []byte("--")) {
+		s.tocEntry(line)
+		return false
 	}
 	// pg_dump says how it wrote its strings; before PostgreSQL 9.1 a
 	// backslash in any string escaped the next character.

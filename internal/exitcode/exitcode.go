@@ -45,9 +45,10 @@ const (
 	cmdVersion  = "version"
 	cmdOffsite  = "offsite"
 	cmdSchedule = "schedule"
+	cmdNotify   = "notify"
 )
 
-var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion, cmdOffsite, cmdSchedule}
+var allCommands = []string{cmdBackup, cmdPrune, cmdList, cmdVerify, cmdRestore, cmdDoctor, cmdVersion, cmdOffsite, cmdSchedule, cmdNotify}
 
 // Info describes one exit code.
 type Info struct {
@@ -60,7 +61,7 @@ type Info struct {
 // meaning is written.
 var Table = []Info{
 	{OK, "success", allCommands},
-	{Failure, "unexpected error", allCommands},
+	{Failure, "unexpected error; for notify --test: a test message could not be sent", allCommands},
 	{Usage, "invalid settings or command line, or no such backup (nothing was done)", allCommands},
 	{Init, "init failed: missing command, no pg_dump as new as the server, not enough free space (BACKUP_MIN_FREE), uploads folder, backups folder not writable", []string{cmdBackup, cmdPrune}},
 	{Database, "database dump failed", []string{cmdBackup}},

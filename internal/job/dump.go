@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
 	"github.com/directus-backup/directus-backup/internal/regfile"
@@ -25,6 +27,10 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		Level:       r.cfg.GzipLevel,
 		Stderr:      r.stderr,
 		OnBytes:     func(n int64) { r.deps.Progress.DumpBytes.Store(n); r.sawDumpData() },
+
+		ExcludeTableData: r.cfg.ExcludeTableData,
+		Want:             filetable.IsTable,
+		OnRow:            r.fileRows.OnRow,
 	}
 	var list *chunkList
 	if opts.Compression != compress.None {
@@ -73,6 +79,23 @@ func (r *run) dumpDatabase(ctx context.Context) error {
 		}
 	}
 	r.log.Info("database dumped", args...)
+	if m := res.Migrations; m != nil && len(m.Applied) > 0 {
+		r.log.Info("Directus migrations recorded", "applied", len(m.Applied), "newest", m.Applied[len(m.Applied)-1].Version)
+	}
+	var dumped, missing []string
+	r.emptyTables, dumped, missing = leftOut(r.cfg.ExcludeTableData, res.TableRows, res.Tables)
+	if len(r.emptyTables) > 0 {
+		r.log.Info("table rows left out of the dump (BACKUP_EXCLUDE_TABLE_DATA); a restore brings these tables back empty",
+			"tables", strings.Join(r.emptyTables, ","))
+	}
+	if len(dumped) > 0 {
+		r.log.Warn("BACKUP_EXCLUDE_TABLE_DATA names tables whose rows are in the dump all the same: pg_dump matches an unqualified name only on the default search_path; write it as schema.table",
+			"tables", strings.Join(dumped, ","))
+	}
+	if len(missing) > 0 {
+		r.log.Warn("BACKUP_EXCLUDE_TABLE_DATA names tables the database does not have; nothing was left out for them (check the spelling: names are exact, case kept)",
+			"tables", strings.Join(missing, ","))
+	}
 	if c := res.Chunks; c != nil && c.Refreshed > 0 {
 		r.log.Warn("the previous backup's dump is damaged: run verify on it; this backup does not carry the damage",
 			"previous", r.prev.Name, "damaged_members", c.Refreshed)

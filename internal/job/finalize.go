@@ -12,11 +12,15 @@ import (
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
-// finalize makes the backup durable: everything written is synced, the
+// finalize holds the file table against the files (reported, never
+// fatal) and makes the backup durable: everything written is synced, the
 // manifest (the mark of completeness) is written last, and the folder is
 // renamed to its final name. backup_latest is switched later, by publish,
 // once the backup has passed the optional verify step.
 func (r *run) finalize(ctx context.Context) error {
+	if err := r.checkFileTable(ctx); err != nil {
+		return err
+	}
 	// Everything written must be on disk before the manifest says
 	// "complete".
 	if err := r.syncWritten(ctx); err != nil {
@@ -53,7 +57,10 @@ func (r *run) syncWritten(ctx context.Context) error {
 	}
 	// The trailing slash: the folder may be reached through its
 	// /proc/self/fd link, which SyncPaths' O_NOFOLLOW would refuse.
-	paths = append(paths, repo.ListIn(r.in()), r.in()+"/")
+	for _, l := range r.lists {
+		paths = append(paths, filepath.Join(r.in(), l))
+	}
+	paths = append(paths, r.in()+"/")
 	return durable.SyncPaths(ctx, paths)
 }
 
@@ -74,8 +81,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 		level = cfg.GzipLevel
 	}
 	u := r.rep.Uploads
-	return &manifest.Manifest{
-		Format:     manifest.Format,
+	m := &manifest.Manifest{
 		Tool:       "directus-backup",
 		Version:    r.deps.Version,
 		JobID:      r.rep.JobID,
@@ -91,6 +97,9 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Bytes: r.rep.Dump.Bytes, SHA256: r.rep.Dump.SHA256,
 			TableRows: r.rep.Dump.TableRows,
 			Chunks:    r.manifestChunks(),
+
+			Migrations:  r.manifestMigrations(),
+			EmptyTables: r.emptyTables,
 		},
 		Uploads: manifest.Uploads{
 			Source: cfg.UploadsDir, Previous: r.rep.Previous,
@@ -102,7 +111,62 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
+		FileTable: r.fileTableRecord(),
 	}
+	r.addAreas(m)
+	m.Format = manifest.FormatFor(m)
+	return m
+}
+
+// addAreas records the storage locations and the extensions folder in m,
+// and the report's view of them.
+func (r *run) addAreas(m *manifest.Manifest) {
+	if r.cfg.NoFiles {
+		m.Files, m.Uploads, m.NoUploads = manifest.FilesOff, manifest.Uploads{}, true
+		r.rep.FilesOff = true
+		return
+	}
+	def, ok := r.cfg.Default()
+	if !ok {
+		m.Uploads, m.NoUploads = manifest.Uploads{}, true
+	}
+	m.DefaultLocation = def.Name
+	r.rep.DefaultLocation = def.Name
+	for _, a := range r.extra {
+		res := a.res
+		loc := manifest.Location{Name: a.name, Driver: a.driver, Folder: a.folder, Uploads: manifest.Uploads{
+			Source: a.source, Previous: a.previous,
+			Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Skipped: res.Skipped,
+			Bytes: res.Bytes, Linked: res.Linked, Copied: res.Copied, CopiedBytes: res.CopiedBytes,
+			Run: a.run, Rechecked: res.Rechecked, Compared: res.Compared, Refreshed: res.Refreshed,
+			Vouched: true, ListFile: a.list, ListSHA256: a.listSHA, Entries: a.count,
+		}}
+		ar := AreaReport{Name: a.name, Driver: a.driver, Folder: a.folder, Source: a.source, Previous: a.previous, Result: res}
+		if a.extension {
+			m.Extensions = &loc
+			r.rep.Extensions = &ar
+		} else {
+			m.Storage = append(m.Storage, loc)
+			r.rep.Locations = append(r.rep.Locations, ar)
+		}
+	}
+}
+
+// manifestMigrations records the dump's Directus migrations, if any.
+func (r *run) manifestMigrations() *manifest.Migrations {
+	m := r.rep.Dump.Migrations
+	if m == nil {
+		return nil
+	}
+	return manifest.NewMigrations(m.Table, m.Applied)
+}
+
+// fileTableRecord is the file table check as the manifest keeps it.
+func (r *run) fileTableRecord() *manifest.FileTable {
+	if r.rep.FileTable == nil {
+		return nil
+	}
+	return r.rep.FileTable.Record()
 }
 
 // manifestChunks records the dump's chunks, when it was written in chunks.

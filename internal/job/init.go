@@ -26,7 +26,8 @@ func (r *run) init(ctx context.Context) error {
 			"compose_files", strings.Join(cfg.ComposeFiles, ","), "project", cfg.ComposeProject, "service", cfg.DockerService)
 	} else {
 		r.log.Info("database will be dumped with the local pg_dump",
-			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database)
+			"host", cmp.Or(cfg.DB.Host, "(libpq default)"), "port", cfg.DB.Port, "database", cfg.DB.Database,
+			"sslmode", cmp.Or(cfg.DB.SSLMode, "(libpq default)"))
 	}
 	// The checks doctor prints too; the command is pg_dump's (or docker's)
 	// unless the caller brings its own dumper.
@@ -49,7 +50,8 @@ func (r *run) init(ctx context.Context) error {
 	if err := mkdirOwnerOnly(cfg.ErrorDir); err != nil {
 		return fmt.Errorf("create error folder (BACKUP_ERROR_DIR): %w", err)
 	}
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID))
+	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d, %s", os.Getpid(), r.rep.JobID),
+		cfg.LockWait, repo.LogWaiting(r.log, cfg.LockWait))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/dbtarget"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite"
 	"github.com/directus-backup/directus-backup/internal/pgdump"
@@ -89,6 +90,27 @@ type Report struct {
 	// Offsite is the push to the bucket; nil when no bucket is set or the
 	// push did not start.
 	Offsite *offsite.PushReport
+	// FileTable is directus_files held against the backed-up files; nil
+	// when the dump has no such table or it could not be checked.
+	FileTable *filetable.Report
+
+	// DefaultLocation is the storage location in uploads/ ("" = none);
+	// Locations the others copied, Extensions the extensions folder (nil
+	// when there was none); FilesOff a database-only backup.
+	DefaultLocation string
+	Locations       []AreaReport
+	Extensions      *AreaReport
+	FilesOff        bool
+}
+
+// AreaReport is what the run copied of one storage location besides
+// uploads/, or of the extensions folder.
+type AreaReport struct {
+	Name, Driver string
+	Folder       string // inside the backup
+	Source       string // the live folder
+	Previous     string // backup the unchanged files are linked to
+	Result       snapshot.Result
 }
 
 // run is the state of one backup job.
@@ -121,9 +143,19 @@ type run struct {
 	// backup whose dump members were reused.
 	chunksSHA  string
 	chunksPrev string
+	// emptyTables are the BACKUP_EXCLUDE_TABLE_DATA tables the dump holds
+	// no rows of.
+	emptyTables []string
+	// extra are the areas copied besides uploads/ (other storage
+	// locations, extensions); lists the entry lists written, for
+	// finalize's fsync.
+	extra []areaResult
+	lists []string
 	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
 	// starts the uploads copy with it); nil when nothing waits for them.
 	dumpData func()
+	// fileRows are the directus_files rows the dump step read.
+	fileRows filetable.Collector
 }
 
 // Run makes one backup as cfg says.
@@ -272,7 +304,8 @@ func prune(ctx context.Context, cfg *config.Config, deps Deps, dry bool) (Cleanu
 		deps.Log.Error(err.Error())
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}
 	}
-	lock, err := repo.Acquire(cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()))
+	lock, err := repo.AcquireWait(ctx, cfg.BackupsDir, fmt.Sprintf("pid %d (prune)", os.Getpid()),
+		cfg.LockWait, repo.LogWaiting(deps.Log, cfg.LockWait))
 	if err != nil {
 		deps.Log.Error("cannot prune", "err", err)
 		return CleanupResult{}, &StepError{Step: StepInit, Err: err}

@@ -430,7 +430,7 @@ func TestFailedVerifyIsKeptButNotPublished(t *testing.T) {
 		t.Fatal(first.err)
 	}
 	d := good()
-	d.files = append(d.files, "gone.jpg") // a file record whose file is not there
+	d.files = append(d.files, "../outside.jpg") // a file record pointing outside the uploads folder
 	r := s.run(at(1), d)
 	var se *job.StepError
 	if !errors.As(r.err, &se) || se.Step != job.StepVerify || exitcode.Of(r.err) != exitcode.Problems {
@@ -443,11 +443,38 @@ func TestFailedVerifyIsKeptButNotPublished(t *testing.T) {
 	if s.latest() != first.rep.Name {
 		t.Errorf("backup_latest is %q, want %q", s.latest(), first.rep.Name)
 	}
-	if !strings.Contains(r.log, "gone.jpg") {
+	if !strings.Contains(r.log, "outside.jpg") {
 		t.Errorf("the log does not name the problem:\n%s", r.log)
 	}
 	checkErrorDir(t, s, se, job.StepVerify)
 	s.noTemp()
+}
+
+// A file record whose file the instance lacks is reported and recorded,
+// not fatal: the backup is complete, verified (BACKUP_VERIFY) and
+// published, as the backup holds all the instance had.
+func TestMissingFileIsReportedNotFatal(t *testing.T) {
+	s := newSite(t)
+	d := good()
+	d.files = append(d.files, "gone.jpg")
+	r := s.run(at(0), d)
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.log)
+	}
+	if s.latest() != r.rep.Name {
+		t.Errorf("backup_latest is %q, want %q", s.latest(), r.rep.Name)
+	}
+	ft := r.rep.FileTable
+	if ft == nil || len(ft.Locations) != 1 || len(ft.Locations[0].Missing) != 1 || ft.Locations[0].Missing[0] != "gone.jpg" {
+		t.Fatalf("report file table %+v", ft)
+	}
+	if !strings.Contains(r.log, `level=WARN msg="Directus storage location \"local\": 1 directus_files row whose file is missing: \"gone.jpg\""`) {
+		t.Errorf("no WARN line for the missing file:\n%s", r.log)
+	}
+	b, err := repo.Get(s.backups, r.rep.Name)
+	if err != nil || b.Manifest == nil || b.Manifest.FileTable == nil || b.Manifest.FileTable.Locations[0].Missing != 1 {
+		t.Fatalf("manifest file table: %+v %v", b, err)
+	}
 }
 
 // Retention keeps the newest backup and the one backup_latest points at,
@@ -475,7 +502,7 @@ func TestCleanupKeepsTheNewestAndLatest(t *testing.T) {
 	// A newer backup that failed verification: the newest is kept, and so
 	// is backup_latest's, though count 1 would keep only one.
 	d := good()
-	d.files = append(d.files, "gone.jpg")
+	d.files = append(d.files, "../outside.jpg")
 	failed := s.run(at(3), d)
 	if exitcode.Of(failed.err) != exitcode.Problems {
 		t.Fatalf("verify failure: %v", failed.err)

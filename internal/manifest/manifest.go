@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/directus-backup/directus-backup/internal/dumpscan"
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -38,9 +39,28 @@ const (
 	ChunksListName = "manifest.chunks.jsonl"
 )
 
-// Format is the on-disk format version written into every manifest.
+// Format is the newest on-disk format version this version reads.
 // Readers refuse a newer format instead of misreading it.
-const Format = 1
+//
+// Format 2 adds storage locations besides uploads/ (Storage) and
+// database-only backups (Files "off"). A backup that has either is
+// written as format 2, so that a version reading only format 1 refuses it
+// instead of restoring part of it (or taking a missing uploads/ for an
+// empty folder); every other backup is still written as format 1, which
+// those versions read whole (they ignore the extensions field).
+const Format = 2
+
+// FormatFor returns the format to write m as: the lowest that says all it
+// holds (see Format).
+func FormatFor(m *Manifest) int {
+	if len(m.Storage) > 0 || m.Files == FilesOff || !m.HasUploads() {
+		return 2
+	}
+	return 1
+}
+
+// FilesOff is Manifest.Files of a database-only backup (BACKUP_FILES=off).
+const FilesOff = "off"
 
 // Manifest is the summary of one complete backup.
 type Manifest struct {
@@ -55,6 +75,75 @@ type Manifest struct {
 	Steps      []Step    `json:"steps"`
 	Database   Database  `json:"database"`
 	Uploads    Uploads   `json:"uploads"`
+	// FileTable is Directus's file table held against the files backed
+	// up; absent when the dump has no directus_files table, and in
+	// backups made before the check existed.
+	FileTable *FileTable `json:"file_table,omitempty"`
+
+	// DefaultLocation is the Directus storage location whose files are in
+	// uploads/ (the first local one in STORAGE_LOCATIONS). Absent in
+	// backups made before storage locations were read, and in those
+	// without uploads/.
+	DefaultLocation string `json:"default_location,omitempty"`
+	// NoUploads: the backup has no uploads/ and no entry list for it (no
+	// local storage location, or Files off).
+	NoUploads bool `json:"no_uploads,omitempty"`
+	// Storage lists the other storage locations, each in its own folder.
+	Storage []Location `json:"storage,omitempty"`
+	// Extensions is the Directus extensions folder; nil when there was none.
+	Extensions *Location `json:"extensions,omitempty"`
+	// Files is FilesOff for a database-only backup, else "".
+	Files string `json:"files,omitempty"`
+}
+
+// FileTable records, per storage location, the directus_files rows whose
+// file the instance lacked and the files no row names (orphans) at backup
+// time: counts and the first few names (verify and backup --json list all).
+type FileTable struct {
+	Rows       int                 `json:"rows"`
+	Locations  []FileTableLocation `json:"locations"`
+	NotChecked map[string]int      `json:"not_checked,omitempty"` // rows per location this backup does not hold
+}
+
+// FileTableLocation is FileTable's record of one storage location.
+type FileTableLocation struct {
+	Name         string   `json:"name"`
+	Rows         int      `json:"rows"`
+	Files        int      `json:"files"`
+	Thumbnails   int      `json:"thumbnails"`
+	Missing      int      `json:"missing"`
+	MissingFirst []string `json:"missing_first,omitempty"`
+	Orphans      int      `json:"orphans"`
+	OrphansFirst []string `json:"orphans_first,omitempty"`
+}
+
+// HasUploads reports whether the backup holds an uploads/ folder with its
+// entry list (every backup before format 2 does).
+func (m *Manifest) HasUploads() bool { return !m.NoUploads && m.Files != FilesOff }
+
+// Location is one snapshotted folder besides uploads/: a Directus storage
+// location or the extensions folder. Its figures are those of Uploads,
+// about its own folder and entry list.
+type Location struct {
+	Name   string `json:"name"`   // as written in STORAGE_LOCATIONS; "extensions" for the extensions
+	Driver string `json:"driver"` // "local" (or "s3")
+	Folder string `json:"folder"` // inside the backup: storage/<name> or extensions
+	// Where an s3 location's objects came from; never its keys.
+	Bucket   string `json:"bucket,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Uploads
+}
+
+// Location returns the storage location called name (case-insensitive, as
+// Directus upper-cases names for its settings).
+func (m *Manifest) Location(name string) (Location, bool) {
+	for _, l := range m.Storage {
+		if strings.EqualFold(l.Name, name) {
+			return l, true
+		}
+	}
+	return Location{}, false
 }
 
 // Step records how long one step of the run took.
@@ -82,6 +171,35 @@ type Database struct {
 	// content-defined chunk; absent for dumps made before (one member) and
 	// for uncompressed ones.
 	Chunks *Chunks `json:"chunks,omitempty"`
+	// Migrations are Directus's applied migrations, read from the dump's
+	// directus_migrations rows; nil when the dump has no such table (not a
+	// Directus database) and in manifests of earlier versions.
+	Migrations *Migrations `json:"directus_migrations,omitempty"`
+	// EmptyTables are the tables whose rows were left out of the dump
+	// (BACKUP_EXCLUDE_TABLE_DATA): restored with their definition, empty.
+	EmptyTables []string `json:"empty_tables,omitempty"`
+}
+
+// Migrations records the Directus migrations a backup's database had.
+type Migrations struct {
+	Table string `json:"table"` // as the dump names it, e.g. public.directus_migrations
+	// Newest is the greatest version (the order Directus applies them in),
+	// NewestName its name; both "" when the table is empty.
+	Newest     string      `json:"newest"`
+	NewestName string      `json:"newest_name"`
+	Applied    []Migration `json:"applied"` // in version order
+}
+
+// Migration is one applied Directus migration (version and name).
+type Migration = dumpscan.Migration
+
+// NewMigrations records applied (in version order) as read from table.
+func NewMigrations(table string, applied []Migration) *Migrations {
+	m := &Migrations{Table: table, Applied: append([]Migration{}, applied...)}
+	if n := len(applied); n > 0 {
+		m.Newest, m.NewestName = applied[n-1].Version, applied[n-1].Name
+	}
+	return m
 }
 
 // Chunks describes the members of a chunked dump and what the run reused.

@@ -102,9 +102,10 @@ func (r *Remote) Prune(ctx context.Context, req PruneRequest) (PruneReport, erro
 		items = append(items, retention.Item{Name: name, Time: backupTime(name)})
 	}
 	remove := map[string]bool{}
-	for _, d := range retention.Apply(items, retention.Policy{Days: req.Days, Count: req.Count}, r.now()) {
-		reason := strings.ReplaceAll(d.Reason, "BACKUP_RETENTION_", "BACKUP_OFFSITE_RETENTION_")
-		rep.Decisions = append(rep.Decisions, PruneDecision{Backup: d.Name, Keep: d.Keep, Reason: reason})
+	policy := retention.Policy{Days: req.Days, Count: req.Count,
+		DaysSetting: "BACKUP_OFFSITE_RETENTION_DAYS", CountSetting: "BACKUP_OFFSITE_RETENTION_COUNT"}
+	for _, d := range retention.Apply(items, policy, r.now()) {
+		rep.Decisions = append(rep.Decisions, PruneDecision{Backup: d.Name, Keep: d.Keep, Reason: d.Reason})
 		if !d.Keep {
 			remove[d.Name] = true
 		}

@@ -58,6 +58,14 @@ type Options struct {
 	// OnDamaged is called for a member of Previous that failed its check
 	// (its chunk is compressed afresh); may be nil.
 	OnDamaged func(prev chunked.Chunk, err error)
+	// ExcludeTableData names tables (checked by the caller: plain or
+	// schema-qualified identifiers) whose rows pg_dump leaves out.
+	ExcludeTableData []string
+	// Want and OnRow, when set, get the rows of chosen tables as the dump
+	// streams by (dumpscan.Scanner's fields of the same names): the backup
+	// reads directus_files without a second pass.
+	Want  func(table string) bool
+	OnRow func(table string, columns []string, line []byte)
 }
 
 // Result describes a finished dump.
@@ -71,6 +79,17 @@ type Result struct {
 	TableRows map[string]int64
 	// Chunks is what the chunked writer did; nil for an uncompressed dump.
 	Chunks *Chunks
+	// Migrations are the dump's directus_migrations rows; nil when the
+	// dump has no such table.
+	Migrations *Migrations
+	// Tables are the tables the dump defines, with or without rows.
+	Tables []dumpscan.TableName
+}
+
+// Migrations are the Directus migrations a dump holds.
+type Migrations struct {
+	Table   string
+	Applied []dumpscan.Migration // in version order
 }
 
 // Chunks describes a compressed dump's chunks.
@@ -128,10 +147,13 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 
 	src := opts.Source
 	if src == nil {
-		src = Command{Target: opts.Target, Stderr: opts.Stderr}
+		src = Command{Target: opts.Target, Stderr: opts.Stderr, ExcludeTableData: opts.ExcludeTableData}
 	}
 	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
+	// The caller's reader first; CollectMigrations adds itself beside it.
+	scan.Want, scan.OnRow = opts.Want, opts.OnRow
+	migrations := scan.CollectMigrations()
 	if err := src.Dump(ctx, io.MultiWriter(sink, raw, scan, &progress{onBytes: opts.OnBytes})); err != nil {
 		return res, err
 	}
@@ -162,6 +184,10 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 	res.Bytes = fileCount.n
 	res.SHA256 = hex.EncodeToString(fileHash.Sum(nil))
 	res.TableRows = scan.Rows
+	res.Tables = scan.Tables
+	if migrations.Seen() {
+		res.Migrations = &Migrations{Table: migrations.Table, Applied: migrations.Applied()}
+	}
 	return res, nil
 }
 
@@ -169,6 +195,8 @@ func Dump(ctx context.Context, opts Options, path string) (res Result, err error
 type Command struct {
 	Target pgexec.Target
 	Stderr io.Writer // receives pg_dump's standard error as it is written; may be nil
+	// ExcludeTableData: tables whose rows are left out (Options).
+	ExcludeTableData []string
 }
 
 // Dump runs pg_dump and copies its output to w.
@@ -177,7 +205,7 @@ func (c Command) Dump(ctx context.Context, w io.Writer) error {
 	// it at once instead of letting it run to the end into nowhere.
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cmd := c.Target.Command(pctx, "pg_dump", dumpArgs...)
+	cmd := c.Target.Command(pctx, "pg_dump", append(dumpArgs[:len(dumpArgs):len(dumpArgs)], ExcludeArgs(c.ExcludeTableData)...)...)
 	name := c.Target.Program("pg_dump")
 	stderr := &capbuf.Tail{Max: 64 << 10}
 	if c.Stderr != nil {
@@ -215,6 +243,24 @@ func (c Command) Dump(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("%s failed (%v): %s", name, waitErr, capbuf.LastLines(msg, 10))
 	}
 	return nil
+}
+
+// ExcludeArgs returns pg_dump's arguments leaving out the rows of the
+// named tables. Each part of a name is double-quoted, so pg_dump matches
+// it exactly (case kept, no wildcards); an unqualified name matches the
+// tables of that name on the default search_path, as pg_dump's patterns
+// do. The names are checked by config (letters, digits, _ and $), and the
+// arguments go to exec, never through a shell.
+func ExcludeArgs(tables []string) []string {
+	var args []string
+	for _, t := range tables {
+		parts := strings.Split(t, ".")
+		for i, p := range parts {
+			parts[i] = `"` + p + `"`
+		}
+		args = append(args, "--exclude-table-data="+strings.Join(parts, "."))
+	}
+	return args
 }
 
 // progress reports the raw bytes read so far.

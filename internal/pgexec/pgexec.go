@@ -30,6 +30,12 @@ const (
 // Target says which database to reach and how.
 type Target struct {
 	Host, Port, User, Password, Database string
+	// TLS and session settings, as libpq's PG* variables ("" = not set).
+	// The docker method reaches the server through the container's own
+	// socket, where TLS does not apply: it passes only Options.
+	SSLMode, SSLRootCert, SSLCert, SSLKey string
+	Options                               string // PGOPTIONS (search_path)
+	AppName, ConnectTimeout               string
 
 	Method string // MethodLocal or MethodDocker
 	// BinDir holds the client programs for the local method ("" = PATH):
@@ -107,6 +113,10 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 			argv = append(argv, "-e", "PGPASSWORD")
 			env = append(env, "PGPASSWORD="+t.Password)
 		}
+		if t.Options != "" {
+			argv = append(argv, "-e", "PGOPTIONS")
+			env = append(env, "PGOPTIONS="+t.Options)
+		}
 		argv = append(argv, t.Service, program)
 		if t.User != "" {
 			argv = append(argv, "-U", t.User)
@@ -124,7 +134,9 @@ func (t Target) Command(ctx context.Context, program string, args ...string) *ex
 		cmd = exec.CommandContext(ctx, compose[0], append(argv, args...)...)
 	} else {
 		vars := [][2]string{{"PGHOST", t.Host}, {"PGPORT", t.Port}, {"PGUSER", t.User},
-			{"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database}}
+			{"PGPASSWORD", t.Password}, {"PGDATABASE", t.Database},
+			{"PGSSLMODE", t.SSLMode}, {"PGSSLROOTCERT", t.SSLRootCert}, {"PGSSLCERT", t.SSLCert}, {"PGSSLKEY", t.SSLKey},
+			{"PGOPTIONS", t.Options}, {"PGAPPNAME", t.AppName}, {"PGCONNECT_TIMEOUT", t.ConnectTimeout}}
 		for _, v := range vars {
 			if v[1] != "" {
 				env = append(env, v[0]+"="+v[1])

@@ -1,12 +1,15 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,10 +34,76 @@ type Lock struct {
 // the lock still holds, and the error is kept for HolderErr rather than
 // returned, since refusing would stop a prune that could free the space.
 func Acquire(dir, holder string) (*Lock, error) {
+	return AcquireWait(context.Background(), dir, holder, 0, nil)
+}
+
+// lockPoll is how often AcquireWait tries again while another run holds
+// the lock: runs last minutes, so a tenth of a second is prompt enough
+// and costs nothing. Polling rather than a blocking flock(2): a goroutine
+// blocked in flock cannot be stopped when ctx ends, and would take the
+// lock later for a run that has already given up.
+const lockPoll = 100 * time.Millisecond
+
+// AcquireWait is Acquire, but while another run holds the lock it waits
+// for up to wait (0: not at all) for it to be released. waiting, when not
+// nil, is called once, with who holds the lock, when the wait begins, so
+// the caller can say why nothing happens. When the wait runs out the error
+// matches ErrLocked and says how long it waited; when ctx ends first it
+// matches both ErrLocked and ctx's error (nothing was done; an interrupted
+// run exits as interrupted).
+func AcquireWait(ctx context.Context, dir, holder string, wait time.Duration, waiting func(who string)) (*Lock, error) {
 	path := filepath.Join(dir, LockName)
+	start := time.Now()
+	for {
+		l, who, err := tryAcquire(path, holder)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		waited := time.Since(start)
+		if wait <= 0 {
+			return nil, err
+		}
+		if waited >= wait {
+			return nil, fmt.Errorf("%w (held by %s); waited %s for it (BACKUP_LOCK_WAIT, --lock-wait)", ErrLocked, who, roundWait(waited))
+		}
+		if waiting != nil {
+			waiting(who)
+			waiting = nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (held by %s); stopped waiting for it after %s: %w", ErrLocked, who, roundWait(time.Since(start)), ctx.Err())
+		case <-time.After(min(lockPoll, wait-waited)):
+		}
+	}
+}
+
+// LogWaiting returns a waiting callback for AcquireWait that logs, once,
+// at INFO, that the run waits for the lock and for whom.
+func LogWaiting(log *slog.Logger, wait time.Duration) func(who string) {
+	return func(who string) {
+		log.Info("another run holds the backups folder; waiting for it", "held_by", who, "up_to", wait.String())
+	}
+}
+
+// roundWait rounds a wait for messages to a tenth of a second: 1.000213s
+// reads as 1s (the poll makes a wait end a little late).
+func roundWait(d time.Duration) time.Duration {
+	if d >= 100*time.Millisecond {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// tryAcquire takes the lock at path without waiting. When another run
+// holds it, the error matches ErrLocked and who names that run.
+func tryAcquire(path, holder string) (*Lock, string, error) {
 	f, err := openLockFile(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		data := make([]byte, 256)
@@ -46,9 +115,9 @@ func Acquire(dir, holder string) (*Lock, error) {
 			if who == "" {
 				who = "a run that could not write its name into " + path
 			}
-			return nil, fmt.Errorf("%w (held by %s)", ErrLocked, who)
+			return nil, who, fmt.Errorf("%w (held by %s)", ErrLocked, who)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, "", fmt.Errorf("lock %s: %w", path, err)
 	}
 	l := &Lock{f: f}
 	if err := f.Truncate(0); err != nil {
@@ -58,7 +127,7 @@ func Acquire(dir, holder string) (*Lock, error) {
 		f.Truncate(0)
 		l.holderErr = fmt.Errorf("write the holder line into %s (the lock holds; a refused run cannot say who holds it): %w", path, err)
 	}
-	return l, nil
+	return l, "", nil
 }
 
 // HolderErr is the error of writing the holder line into the lock file,

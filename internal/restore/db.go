@@ -18,6 +18,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/capbuf"
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
+	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
@@ -49,6 +50,11 @@ type DBOptions struct {
 	Confirm func(question string) bool
 	Stderr  io.Writer       // receives psql's standard error; may be nil
 	OnBytes func(raw int64) // progress; may be nil
+	// CheckMigrations compares Migrations (the backup's; nil: it records
+	// none) with the target's directus_migrations before a database with
+	// tables is replaced; a difference is part of the question asked.
+	CheckMigrations bool
+	Migrations      *manifest.Migrations
 }
 
 // DBResult describes a finished database restore.
@@ -65,6 +71,9 @@ type DBResult struct {
 	// TableRows counts the rows the dump carried for each table.
 	TableRows map[string]int64
 	Duration  time.Duration
+	// Migrations compares the backup's Directus migrations with the
+	// target's; nil when not checked (empty target, or not asked for).
+	Migrations *MigrationCheck
 }
 
 // DB restores a plain pg_dump file into opts.Target.Database. The whole
@@ -80,9 +89,18 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 	t := opts.Target
 
 	if opts.Force && !opts.Create {
-		// Nothing to decide: skip the extra connection. A missing database
-		// shows up as psql's own error.
+		// Nothing to decide: the tables are not counted. A missing
+		// database shows up as psql's own error.
 		res.HadTables = -1
+		if opts.CheckMigrations {
+			// Only reported (--yes asks nothing), so a failure to read
+			// them is reported too, not fatal.
+			mc, err := checkMigrations(ctx, t, opts.Migrations)
+			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("database %q does not exist", t.Database)) {
+				mc = &MigrationCheck{Skipped: err.Error()}
+			}
+			res.Migrations = mc
+		}
 		raw, scan, err := runRestore(ctx, opts)
 		res.RawBytes, res.TableRows, res.Duration = raw, scan.Rows, time.Since(start)
 		if err != nil && strings.Contains(err.Error(), fmt.Sprintf("database %q does not exist", t.Database)) {
@@ -106,11 +124,28 @@ func DB(ctx context.Context, opts DBOptions) (DBResult, error) {
 		return res, err
 	}
 	res.HadTables, res.HadOther = n, other
+	if opts.CheckMigrations && n+other > 0 {
+		// An empty target has no Directus to speak of: nothing to compare.
+		if res.Migrations, err = checkMigrations(ctx, t, opts.Migrations); err != nil {
+			return res, err
+		}
+	}
 	if n+other > 0 && !opts.Force {
 		has := fmt.Sprintf("%d tables (and %d views, sequences and other relations)", n, other)
-		q := fmt.Sprintf("Database %q has %s. Replace them with the backup?", t.Database, has)
+		q := fmt.Sprintf("Database %q has %s.", t.Database, has)
+		explain := res.Migrations.Explain()
+		if explain != "" {
+			q += "\n" + explain + "\n"
+		} else {
+			q += " "
+		}
+		q += "Replace them with the backup?"
 		if opts.Confirm == nil || !opts.Confirm(q) {
-			return res, fmt.Errorf("%w: %s has %s (use --yes to restore over it)", ErrNotEmpty, t.Database, has)
+			err := fmt.Errorf("%w: %s has %s (use --yes to restore over it)", ErrNotEmpty, t.Database, has)
+			if explain != "" {
+				err = fmt.Errorf("%w\n%s", err, explain)
+			}
+			return res, err
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
@@ -34,7 +35,26 @@ type Request struct {
 	Delete     bool   // Uploads: remove items that are not in the backup
 	Checksum   bool   // Uploads: keep a live file only if its SHA-256 matches
 
+	// Storage locations and extensions (areas.go). AllFiles restores every
+	// files folder the backup holds (uploads/ and the other locations; not
+	// the extensions); Locations names locations to restore (the default
+	// one's name means uploads/), with their live folders in LocationDirs
+	// (keyed by lower-case name); Extensions the extensions folder into
+	// ExtensionsDir. TargetDir, when set, replaces the folder of the one
+	// files folder restored (refused when there are more).
+	AllFiles        bool
+	DefaultLocation string // the name uploads/ stands for when the backup does not say
+	Locations       []string
+	LocationDirs    map[string]string
+	Extensions      bool
+	ExtensionsDir   string
+	TargetDir       string
+
 	Log *slog.Logger // progress and warnings; may be nil
+
+	// LockWait is how long to wait for another run (a backup, a prune) to
+	// release BackupsDir before failing with ErrLocked; 0 = fail at once.
+	LockWait time.Duration
 
 	// Offsite, when set, is the backup to restore, read from the bucket
 	// instead of BackupsDir (Backup is then not used).
@@ -67,7 +87,12 @@ type Report struct {
 	Where    string         `json:"where,omitempty"`   // the bucket (offsite)
 	Database *DBReport      `json:"database,omitempty"`
 	Uploads  *UploadsReport `json:"uploads,omitempty"`
-	Seconds  float64        `json:"seconds"`
+	// Locations are the other storage locations restored, Extensions the
+	// extensions folder; FilesOff says the backup is database-only.
+	Locations  []LocationReport `json:"locations,omitempty"`
+	Extensions *LocationReport  `json:"extensions,omitempty"`
+	FilesOff   bool             `json:"files_off,omitempty"`
+	Seconds    float64          `json:"seconds"`
 }
 
 // DBReport is the database part of a Report.
@@ -80,6 +105,12 @@ type DBReport struct {
 	RawBytes  int64   `json:"raw_bytes"`
 	Tables    int     `json:"tables"`
 	Seconds   float64 `json:"seconds"`
+	// EmptyTables were backed up without their rows
+	// (BACKUP_EXCLUDE_TABLE_DATA): restored with their definition, empty.
+	EmptyTables []string `json:"empty_tables,omitempty"`
+	// Migrations compares the backup's Directus migrations with those of
+	// the database replaced; nil when not compared (an empty target).
+	Migrations *MigrationCheck `json:"migrations,omitempty"`
 }
 
 // UploadsReport is the uploads part of a Report.
@@ -124,7 +155,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	if _, err := repo.Pick(req.BackupsDir, req.Backup); err != nil {
 		return rep, err
 	}
-	lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()))
+	lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 	if err != nil {
 		return rep, err
 	}
@@ -166,7 +197,7 @@ func runOffsite(ctx context.Context, req Request, start time.Time, log *slog.Log
 		rep.Time = time.Unix(o.Manifest.Timestamp, 0)
 	}
 	if fi, err := os.Stat(req.BackupsDir); req.BackupsDir != "" && err == nil && fi.IsDir() {
-		lock, err := repo.Acquire(req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()))
+		lock, err := repo.AcquireWait(ctx, req.BackupsDir, fmt.Sprintf("pid %d (restore --offsite)", os.Getpid()), req.LockWait, repo.LogWaiting(log, req.LockWait))
 		if err != nil {
 			return rep, err
 		}
@@ -188,11 +219,27 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 		return rep, err
 	}
 	off := req.Offsite
+	if b.Manifest != nil && b.Manifest.Files == manifest.FilesOff {
+		rep.FilesOff = true
+	}
+	// Worked out before anything is done: a selection the backup cannot
+	// satisfy is refused with the database untouched.
+	ts, err := targets(req, b)
+	if err != nil {
+		return done(err)
+	}
+	if off != nil && (len(ts) > 1 || len(ts) == 1 && !ts[0].uploads) {
+		return done(refuse("restore --offsite restores the database and uploads/ only, not %s: restore from BACKUPS_DIR", strings.Join(names(ts), ", ")))
+	}
 	if req.DB {
 		t := req.Target
-		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm}
+		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm,
+			CheckMigrations: true}
+		var empty []string
 		if b.Manifest != nil {
 			opts.SHA256 = b.Manifest.Database.SHA256
+			opts.Migrations = b.Manifest.Database.Migrations
+			empty = b.Manifest.Database.EmptyTables
 		}
 		if off != nil {
 			opts.Dump = b.Manifest.Database.File
@@ -207,33 +254,68 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore database %s failed; it was left as it was: %w", t.Database, err)))
 		}
 		rep.Database = &DBReport{Database: t.Database, Method: t.Method, Created: res.Created, HadTables: res.HadTables,
-			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds()}
+			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds(),
+			EmptyTables: empty, Migrations: res.Migrations}
 		log.Info("database restored", "database", t.Database, "seconds", res.Duration.Seconds())
+		if res.Migrations.Differ() && req.Yes {
+			log.Warn(res.Migrations.Explain())
+		}
 	}
-	if req.Uploads {
-		dir := req.UploadsDir
-		log.Info("restoring the uploads", "target", dir)
-		uo := UploadsOptions{
-			Backup: b, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
-		}
-		if off != nil {
-			uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
-		}
-		res, err := Uploads(ctx, uo)
+	for _, t := range ts {
+		u, err := restoreArea(ctx, req, t, off, log)
 		if err != nil {
 			if rep.Database != nil {
-				log.Warn("the database WAS restored; only the uploads restore failed")
+				log.Warn("the database WAS restored; only the files restore failed")
 			}
-			if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
-				return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed half-way: %w", dir, err)))
+			if len(rep.Locations) > 0 || rep.Uploads != nil {
+				log.Warn("some files folders WERE restored before this one failed", "done", len(rep.Locations)+btoi(rep.Uploads != nil))
 			}
-			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)))
+			return done(err)
 		}
-		rep.Uploads = &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
-			Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
-			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
-			Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}
-		log.Info("uploads restored", "target", dir, "files", res.Files)
+		switch {
+		case t.uploads:
+			rep.Uploads = u
+		case t.extension:
+			rep.Extensions = &LocationReport{Name: t.name, Folder: t.view.FilesFolder(), UploadsReport: *u}
+		default:
+			rep.Locations = append(rep.Locations, LocationReport{Name: t.name, Folder: t.view.FilesFolder(), UploadsReport: *u})
+		}
 	}
 	return done(nil)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// restoreArea restores one files folder of the backup (uploads/, another
+// storage location or the extensions) into t.dir.
+func restoreArea(ctx context.Context, req Request, t target, off *Offsite, log *slog.Logger) (*UploadsReport, error) {
+	dir := t.dir
+	what := "uploads"
+	if !t.uploads {
+		what = t.view.FilesFolder()
+	}
+	log.Info("restoring "+what, "target", dir)
+	uo := UploadsOptions{
+		Backup: t.view, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
+	}
+	if off != nil {
+		uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
+	}
+	res, err := Uploads(ctx, uo)
+	if err != nil {
+		if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
+			return nil, exitcode.With(exitcode.Restore, fmt.Errorf("restore %s into %s failed half-way: %w", what, dir, err))
+		}
+		return nil, exitcode.With(exitcode.Restore, fmt.Errorf("restore %s into %s failed; the folder was left as it was: %w", what, dir, err))
+	}
+	log.Info(what+" restored", "target", dir, "files", res.Files)
+	return &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
+		Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
+		Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
+		Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}, nil
 }

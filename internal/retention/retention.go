@@ -22,6 +22,7 @@
 package retention
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,7 +41,16 @@ type Policy struct {
 	// Location is the time zone days, weeks and months are counted in:
 	// the zone backup folder names are written in. nil = time.Local.
 	Location *time.Location
+
+	// DaysSetting and CountSetting name the settings Days and Count come
+	// from, for the reasons (another policy, e.g. the offsite one, reads
+	// other settings). Empty: BACKUP_RETENTION_DAYS and _COUNT.
+	DaysSetting, CountSetting string
 }
+
+func (p Policy) daysSetting() string { return cmp.Or(p.DaysSetting, "BACKUP_RETENTION_DAYS") }
+
+func (p Policy) countSetting() string { return cmp.Or(p.CountSetting, "BACKUP_RETENTION_COUNT") }
 
 // GFS reports whether any grandfather-father-son rule is set.
 func (p Policy) GFS() bool { return p.KeepDaily > 0 || p.KeepWeekly > 0 || p.KeepMonthly > 0 }
@@ -82,12 +92,12 @@ func Apply(items []Item, p Policy, now time.Time) []Decision {
 			if i < p.Count {
 				d.Reason = fmt.Sprintf("one of the newest %d", p.Count)
 			} else {
-				d.Keep, d.Reason = false, fmt.Sprintf("beyond the newest %d (BACKUP_RETENTION_COUNT)", p.Count)
+				d.Keep, d.Reason = false, fmt.Sprintf("beyond the newest %d (%s)", p.Count, p.countSetting())
 			}
 		case i < minKeep:
 			d.Reason = fmt.Sprintf("one of the newest %d kept whatever their age", minKeep)
 		case now.Sub(it.Time) > maxAge:
-			d.Keep, d.Reason = false, fmt.Sprintf("older than %d days (BACKUP_RETENTION_DAYS)", p.Days)
+			d.Keep, d.Reason = false, fmt.Sprintf("older than %d days (%s)", p.Days, p.daysSetting())
 		default:
 			d.Reason = fmt.Sprintf("within %d days", p.Days)
 		}
@@ -165,10 +175,10 @@ func applyGFS(sorted []Item, p Policy, now time.Time) []Decision {
 func removedReason(p Policy) string {
 	var r []string
 	if p.Days > 0 {
-		r = append(r, fmt.Sprintf("older than %d days (BACKUP_RETENTION_DAYS)", p.Days))
+		r = append(r, fmt.Sprintf("older than %d days (%s)", p.Days, p.daysSetting()))
 	}
 	if p.Count > 0 {
-		r = append(r, fmt.Sprintf("beyond the newest %d (BACKUP_RETENTION_COUNT)", p.Count))
+		r = append(r, fmt.Sprintf("beyond the newest %d (%s)", p.Count, p.countSetting()))
 	}
 	var g []string
 	for _, k := range []struct {

@@ -78,3 +78,30 @@ func shift(items []Item, days int) []Item {
 	}
 	return items
 }
+
+// A policy read from other settings (the offsite one) names them in its
+// reasons, in both the days/count rule and the GFS rule's removal reason.
+func TestReasonsNameThePolicySettings(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	items := []Item{{Name: "new", Time: now.Add(-time.Hour)}, {Name: "old", Time: now.Add(-40 * 24 * time.Hour)}}
+	for _, p := range []Policy{
+		{Days: 7, Count: 1},
+		{Count: 1},
+		{Days: 7, Count: 1, KeepDaily: 1},
+	} {
+		p.DaysSetting, p.CountSetting = "X_DAYS", "X_COUNT"
+		for _, d := range Apply(items, p, now) {
+			if d.Keep {
+				continue
+			}
+			if strings.Contains(d.Reason, "BACKUP_RETENTION_") || !strings.Contains(d.Reason, "X_") {
+				t.Errorf("policy %+v: removal reason %q does not name the policy's settings", p, d.Reason)
+			}
+		}
+	}
+	for _, d := range Apply(items, Policy{Days: 7, Count: 1}, now) {
+		if !d.Keep && !strings.Contains(d.Reason, "BACKUP_RETENTION_DAYS") {
+			t.Errorf("default names: reason %q", d.Reason)
+		}
+	}
+}

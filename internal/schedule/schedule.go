@@ -1,12 +1,15 @@
 // Package schedule runs jobs on cron schedules in the foreground, one run at
-// a time: a run that falls due while another is running is skipped (and
-// logged), never queued, so a slow backup cannot pile up runs behind it.
+// a time: a run that falls due while the same job is still running is
+// skipped (and logged), so a slow backup cannot pile up runs behind it; a
+// run of another job due meanwhile is queued once and starts when the
+// running one ends (a weekly verify due during the nightly backup).
 package schedule
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -57,8 +60,9 @@ type result struct {
 }
 
 // Run runs jobs at their scheduled times until ctx is done. Only one run
-// happens at a time; a job due while a run is in progress is skipped with a
-// warning. When ctx is done, Run waits for the running job (which gets the
+// happens at a time; a job due while it is itself running is skipped with
+// a warning, a job due while another one runs is queued (once) and starts
+// when that one ends. When ctx is done, Run waits for the running job (which gets the
 // cancelled ctx and rolls itself back) and returns ctx's error.
 func Run(ctx context.Context, jobs []Job, opt Options) error {
 	clock := opt.Clock
@@ -82,6 +86,18 @@ func Run(ctx context.Context, jobs []Job, opt Options) error {
 		log.Info("next run", "job", j.Name, "at", next[i].Format(time.RFC3339))
 	}
 	var running chan result // nil while idle
+	current := -1           // the running job's index
+	var queued []int        // jobs due while another job ran, in order
+	start := func(i int) {
+		j := jobs[i]
+		running = make(chan result, 1)
+		current = i
+		started := clock.Now()
+		log.Info("run starting", "job", j.Name)
+		go func(ch chan<- result) {
+			ch <- result{name: j.Name, started: started, err: j.Run(ctx)}
+		}(running)
+	}
 	for {
 		// The earliest due job.
 		first := 0
@@ -105,26 +121,37 @@ func Run(ctx context.Context, jobs []Job, opt Options) error {
 				r := <-running
 				finished(log, opt, jobs, next, r, clock.Now())
 			}
+			for _, i := range queued {
+				log.Info("queued run not started: stopping", "job", jobs[i].Name)
+			}
 			log.Info("scheduler stopped")
 			return ctx.Err()
 		case r := <-running:
 			running = nil
 			finished(log, opt, jobs, next, r, clock.Now())
+			if len(queued) > 0 {
+				i := queued[0]
+				queued = queued[1:]
+				start(i)
+			}
 		case <-timer:
 			j := jobs[first]
 			due := next[first]
 			next[first] = j.Schedule.Next(clock.Now())
 			if running != nil {
+				if first != current && !slices.Contains(queued, first) {
+					// Another job (a verify due during the nightly backup):
+					// it runs right after, rather than waiting a week.
+					queued = append(queued, first)
+					log.Info("run queued: another job is running", "job", j.Name, "running", jobs[current].Name,
+						"due", due.Format(time.RFC3339))
+					continue
+				}
 				log.Warn("run skipped: the previous run is still running", "job", j.Name,
 					"due", due.Format(time.RFC3339), "next", next[first].Format(time.RFC3339))
 				continue
 			}
-			running = make(chan result, 1)
-			started := clock.Now()
-			log.Info("run starting", "job", j.Name)
-			go func(ch chan<- result) {
-				ch <- result{name: j.Name, started: started, err: j.Run(ctx)}
-			}(running)
+			start(first)
 		}
 	}
 }

@@ -205,3 +205,56 @@ func TestRunStopWaitsForRunningJob(t *testing.T) {
 		t.Fatal("Run returned before the running job ended")
 	}
 }
+
+// A verify due while the backup runs is queued and starts as soon as the
+// backup ends (not skipped until next week); it is queued once however
+// often it falls due meanwhile, and a backup due during its own run is
+// still skipped.
+func TestRunQueuesOtherJob(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	every, _ := Parse("@every 1m")
+	started := make(chan string)
+	release := make(chan struct{})
+	var logs syncBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job := func(name string) func(context.Context) error {
+		return func(context.Context) error {
+			started <- name
+			<-release
+			return nil
+		}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, []Job{
+			{Name: "backup", Schedule: every, Run: job("backup")},
+			{Name: "verify", Schedule: every, Run: job("verify")},
+		}, Options{Clock: clock, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	}()
+	clock.waitRegistered(t)
+	clock.Advance(time.Minute) // both due: backup starts, verify queued
+	if got := recv(t, started, "the first run"); got != "backup" {
+		t.Fatalf("first run %q, want backup", got)
+	}
+	clock.waitRegistered(t)
+	clock.Advance(time.Minute) // both due again: backup skipped, verify already queued
+	clock.waitRegistered(t)
+	release <- struct{}{}
+	if got := recv(t, started, "the queued run"); got != "verify" {
+		t.Fatalf("queued run %q, want verify\n%s", got, logs.String())
+	}
+	release <- struct{}{}
+	clock.waitRegistered(t)
+	cancel()
+	if err := recv(t, errc, "Run to return"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	l := logs.String()
+	if n := strings.Count(l, "run queued"); n != 1 {
+		t.Errorf("%d queued runs logged, want 1:\n%s", n, l)
+	}
+	if n := strings.Count(l, "run skipped"); n != 2 {
+		t.Errorf("%d skipped runs logged, want 2 (the backup once, the already queued verify once):\n%s", n, l)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/chunked"
 	"github.com/directus-backup/directus-backup/internal/compress"
 	"github.com/directus-backup/directus-backup/internal/dumpscan"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -26,22 +27,9 @@ import (
 
 // directusFiles is what the scan learned of the directus_files table.
 type directusFiles struct {
-	seen    bool     // the dump has a COPY block for it
-	noCol   bool     // ... without a filename_disk column
-	names   []string // non-NULL filename_disk values of local files
-	remote  int      // rows stored on another storage location than "local"
-	partial bool     // the dump could not be read to its end
-}
-
-// localStorage is the Directus storage location whose root is
-// STORAGE_LOCAL_ROOT, the folder this tool backs up. Files on other
-// locations (S3 and the like) are not expected in uploads/.
-const localStorage = "local"
-
-// isDirectusFiles reports whether a COPY table name is Directus's file
-// table, in whatever schema the install uses.
-func isDirectusFiles(table string) bool {
-	return table == "directus_files" || strings.HasSuffix(table, ".directus_files")
+	seen    bool // the dump has a COPY block for it
+	rows    filetable.Collector
+	partial bool // the dump could not be read to its end
 }
 
 // checkDump reads the dump once and records its problems. It returns the
@@ -85,37 +73,8 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 	file := &hashReader{ctx: ctx, r: f, h: sha256.New(), c: c}
 	raw := dumpscan.NewSummary()
 	scan := dumpscan.New()
-	cols := map[string][2]int{} // table -> index of filename_disk, storage
-	scan.Want = isDirectusFiles
-	scan.OnRow = func(table string, columns []string, line []byte) {
-		idx, ok := cols[table]
-		if !ok {
-			idx = [2]int{-1, -1}
-			for i, col := range columns {
-				switch col {
-				case "filename_disk":
-					idx[0] = i
-				case "storage":
-					idx[1] = i
-				}
-			}
-			cols[table] = idx
-		}
-		if idx[0] < 0 {
-			return
-		}
-		name, ok := dumpscan.Field(line, idx[0])
-		if !ok {
-			return // NULL: a file record without a file (e.g. an import that failed)
-		}
-		if idx[1] >= 0 {
-			if st, ok := dumpscan.Field(line, idx[1]); ok && st != localStorage {
-				df.remote++
-				return
-			}
-		}
-		df.names = append(df.names, name)
-	}
+	df.rows.Hook(scan)
+	migrations := scan.CollectMigrations()
 	sink := io.MultiWriter(raw, scan)
 
 	// decodeErr is a failure of the dump's own format (gzip); file.err is a
@@ -198,16 +157,18 @@ func checkDump(ctx context.Context, b repo.Backup, res *Result, c *counter) (*di
 			res.add(KindDumpIncomplete, rel, fmt.Sprintf("does not end with pg_dump's completion line %q: the dump was cut short", dumpscan.CompletionLine))
 		}
 		compareRows(res, rel, m, scan.Rows)
-	}
-
-	for table, idx := range cols {
-		if idx[0] < 0 {
-			df.noCol = true
-			res.skip("Directus files: %s has no filename_disk column", table)
+		if migrations.Seen() {
+			if a := migrations.Applied(); len(a) > 0 {
+				res.Migration = a[len(a)-1].Version
+			}
 		}
 	}
+
+	for _, table := range df.rows.NoColumn {
+		res.skip("Directus files: %s has no filename_disk column", table)
+	}
 	for table := range scan.Rows {
-		if isDirectusFiles(table) {
+		if filetable.IsTable(table) {
 			df.seen = true
 		}
 	}

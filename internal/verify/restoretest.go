@@ -131,6 +131,24 @@ func RestoreTest(ctx context.Context, b repo.Backup, opts RestoreTestOptions) (r
 		}
 	}
 
+	// Tables whose rows the backup left out (BACKUP_EXCLUDE_TABLE_DATA):
+	// not a mismatch, but they must be there, empty.
+	if b.Manifest != nil {
+		for _, name := range b.Manifest.Database.EmptyTables {
+			n, err := emptyTableRows(ctx, scratch, name)
+			switch {
+			case err != nil:
+				return res, err
+			case n < 0:
+				res.Problems = append(res.Problems, Problem{Kind: KindTableRows, Path: name,
+					Detail: "the backup left this table's rows out (BACKUP_EXCLUDE_TABLE_DATA), but the restored database has no such table"})
+			case n > 0:
+				res.Problems = append(res.Problems, Problem{Kind: KindTableRows, Path: name,
+					Detail: fmt.Sprintf("the backup left this table's rows out (BACKUP_EXCLUDE_TABLE_DATA), but the restored table has %d rows", n)})
+			}
+		}
+	}
+
 	// The original backup.sh's own check, when this is a Directus database.
 	if ok, err := restore.Query(ctx, scratch, "SELECT to_regclass('public.directus_users') IS NOT NULL"); err == nil && ok == "t" {
 		out, err := restore.Query(ctx, scratch, "SELECT COUNT(*) FROM directus_users")
@@ -209,6 +227,29 @@ func countRows(ctx context.Context, t pgexec.Target, tables map[string]int64) (m
 		got[exist[idx]] = cnt
 	}
 	return got, nil
+}
+
+// emptyTableRows counts the rows of a BACKUP_EXCLUDE_TABLE_DATA table (a
+// plain or schema-qualified identifier, as config checked it), or -1 when
+// the restored database has no such table.
+func emptyTableRows(ctx context.Context, t pgexec.Target, name string) (int64, error) {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = restore.QuoteIdent(p)
+	}
+	q := strings.Join(parts, ".")
+	ok, err := restore.Query(ctx, t, "SELECT to_regclass("+quoteLiteral(q)+") IS NOT NULL")
+	if err != nil {
+		return 0, fmt.Errorf("look up %s in the scratch database: %w", name, err)
+	}
+	if ok != "t" {
+		return -1, nil
+	}
+	out, err := restore.Query(ctx, t, "SELECT count(*) FROM "+q)
+	if err != nil {
+		return 0, fmt.Errorf("count rows of %s in the scratch database: %w", name, err)
+	}
+	return strconv.ParseInt(out, 10, 64)
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
@@ -49,14 +50,24 @@ type Report struct {
 
 // BackupReport is what was found in one backup.
 type BackupReport struct {
-	Backup      string             `json:"backup"`
-	State       string             `json:"state"`
-	OK          bool               `json:"ok"`
-	Problems    []Problem          `json:"problems"`
-	Skipped     []string           `json:"skipped"`
-	Files       int64              `json:"files_checked"`
-	Bytes       int64              `json:"bytes_read"`
-	Directus    int                `json:"directus_files_checked"`
+	Backup   string    `json:"backup"`
+	State    string    `json:"state"`
+	OK       bool      `json:"ok"`
+	Problems []Problem `json:"problems"`
+	Skipped  []string  `json:"skipped"`
+	Notes    []string  `json:"notes"`
+	Files    int64     `json:"files_checked"`
+	Bytes    int64     `json:"bytes_read"`
+	Directus int       `json:"directus_files_checked"`
+	// FileTable lists every directus_files row missing its file and every
+	// file with no row, per storage location.
+	FileTable *filetable.Report `json:"file_table,omitempty"`
+	// Migration is the newest Directus migration applied in the backup's
+	// database, read from the dump (or its manifest); "" when none.
+	Migration string `json:"directus_migration,omitempty"`
+	// EmptyTables: tables backed up without their rows
+	// (BACKUP_EXCLUDE_TABLE_DATA), restored empty.
+	EmptyTables []string           `json:"empty_tables,omitempty"`
 	Seconds     float64            `json:"seconds"`
 	RestoreTest *RestoreTestResult `json:"restore_test,omitempty"`
 	// Removed: the backup was retired while verify read it; not checked,
@@ -98,7 +109,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	reports := []BackupReport{}
 	problems, unchecked := 0, 0
 	for _, b := range backups {
-		rep := BackupReport{Backup: b.Name, State: string(b.State), Problems: []Problem{}, Skipped: []string{}}
+		rep := BackupReport{Backup: b.Name, State: string(b.State), Problems: []Problem{}, Skipped: []string{}, Notes: []string{}}
 		res, err := Backup(ctx, b, Options{})
 		if (err != nil || !res.OK()) && ctx.Err() == nil && b.Gone() {
 			// What looked missing was renamed away by a removal.
@@ -114,7 +125,16 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		} else {
 			rep.Problems = append(rep.Problems, res.Problems...)
 			rep.Skipped = append(rep.Skipped, res.Skipped...)
+			rep.Notes = append(rep.Notes, res.Notes...)
+			rep.FileTable = res.FileTable
 			rep.Files, rep.Bytes, rep.Directus, rep.Seconds = res.Files, res.Bytes, res.DirectusFiles, res.Duration.Seconds()
+			rep.Migration = res.Migration
+			if m := b.Manifest; m != nil {
+				if rep.Migration == "" && m.Database.Migrations != nil {
+					rep.Migration = m.Database.Migrations.Newest
+				}
+				rep.EmptyTables = m.Database.EmptyTables
+			}
 			// Remembered, so the next backup copies these files afresh.
 			if n, err := RecordDamage(b, res); err != nil {
 				log.Warn("could not record the damaged files; the next backup may link them again", "backup", b.Name, "err", err)

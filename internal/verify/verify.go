@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/filetable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -69,12 +70,21 @@ type Result struct {
 	State    repo.State
 	Problems []Problem
 	// Skipped lists the checks that could not be made, and why.
-	Skipped       []string
+	Skipped []string
+	// Notes are findings that are not damage to the backup: what the
+	// instance itself lacked or held beyond its file table.
+	Notes []string
+	// FileTable is directus_files held against the entry list, with every
+	// name; nil when it could not be checked.
+	FileTable     *filetable.Report
 	Files         int64 // uploads files checked
 	Bytes         int64 // bytes read (dump file + uploads files)
 	DumpRawBytes  int64 // size of the decompressed dump
 	DirectusFiles int   // filename_disk values checked (0 when the dump has no directus_files)
-	Duration      time.Duration
+	// Migration is the newest Directus migration in the dump's
+	// directus_migrations; "" when it has none or could not be read.
+	Migration string
+	Duration  time.Duration
 }
 
 // OK reports whether no problem was found.
@@ -82,6 +92,10 @@ func (r Result) OK() bool { return len(r.Problems) == 0 }
 
 func (r *Result) add(kind, path, detail string) {
 	r.Problems = append(r.Problems, Problem{Kind: kind, Path: path, Detail: detail})
+}
+
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
 }
 
 func (r *Result) skip(format string, args ...any) {
@@ -153,12 +167,12 @@ func Backup(ctx context.Context, b repo.Backup, opts Options) (Result, error) {
 
 	c := &counter{progress: opts.Progress}
 	df, err := checkDump(ctx, b, &res, c)
-	if err == nil {
+	if err == nil && (b.Manifest == nil || b.Manifest.HasUploads()) {
 		err = checkDirectus(ctx, b, &res, df)
 	}
 	if err == nil {
 		if b.State == repo.Complete {
-			err = checkFiles(ctx, b, &res, c)
+			err = checkAllFiles(ctx, b, &res, c)
 		} else {
 			res.skip("file checksums: backup made by the old script has no manifest")
 		}
