@@ -174,8 +174,10 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 		fmt.Fprintln(w)
 	}
 	u := rep.Uploads
-	fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
-		u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	if printStorage(w, rep) {
+		fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
+			u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+	}
 	if u.Rechecked+u.Compared+u.Refreshed > 0 {
 		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
 			u.Rechecked, u.Compared, u.Refreshed)
@@ -232,6 +234,11 @@ type backupDoc struct {
 	Cleanup  cleanupDoc `json:"cleanup"`
 	// Offsite is the push to the bucket (absent when none is set).
 	Offsite *offsite.PushReport `json:"offsite,omitempty"`
+	// Storage locations (storage_report.go).
+	Files           string        `json:"files"` // "on", or "off" for a database-only backup
+	DefaultLocation string        `json:"default_location"`
+	Storage         []locationDoc `json:"storage"`
+	Extensions      *locationDoc  `json:"extensions"`
 }
 
 type dumpDoc struct {
@@ -275,6 +282,7 @@ func newBackupDoc(rep *job.Report, retentionDry bool, err error) backupDoc {
 		Cleanup: newCleanupDoc(rep.Cleanup, retentionDry, nil),
 		Offsite: rep.Offsite,
 	}
+	addStorageDoc(&doc, rep)
 	if c := d.Chunks; c != nil {
 		doc.Database.Chunks = &chunksDoc{Count: c.Chunks, Reused: c.Reused, FreshRawBytes: c.FreshRawBytes, Refreshed: c.Refreshed}
 	}

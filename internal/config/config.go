@@ -61,6 +61,14 @@ type Config struct {
 
 	BeforeCommand, AfterCommand string // hooks, run with sh -c; "" = none
 
+	// Storage is every Directus storage location (STORAGE_LOCATIONS), in
+	// order; DefaultLocation names the one in UploadsDir (the first local
+	// one), "" when none is local (then UploadsDir is "").
+	Storage         []StorageLocation
+	DefaultLocation string
+	ExtensionsDir   string // EXTENSIONS_PATH, absolute
+	NoFiles         bool   // BACKUP_FILES=off: database-only backups
+
 	vars layers // the raw sources, for Lookup and Environ
 }
 
@@ -175,14 +183,26 @@ func Load(src Sources, now time.Time) (*Config, error) {
 	c.DB.User = r.value(envDBUser)
 	c.DB.Password = r.password()
 
-	c.UploadsDir = r.uploadsDir()
-	// Backups inside the uploads folder would be copied into every new
-	// backup (and uploads inside the backups folder would be pruned).
-	if within(c.UploadsDir, c.BackupsDir) || within(c.BackupsDir, c.UploadsDir) {
-		r.fail(envBackupsDir, c.BackupsDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
-	}
-	if within(c.UploadsDir, c.ErrorDir) || within(c.ErrorDir, c.UploadsDir) {
-		r.fail(envErrorDir, c.ErrorDir, "a folder outside the uploads folder "+c.UploadsDir+" (and not containing it)", nil)
+	r.storageAndUploads(c)
+	c.ExtensionsDir = r.extensionsDir()
+	c.NoFiles = r.choice(envFiles, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
+		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
+	// Backups inside a copied folder would be copied into every new
+	// backup (and files inside the backups folder would be pruned).
+	for _, l := range c.Storage {
+		if l.Driver != DriverLocal || l.Root == "" {
+			continue
+		}
+		what := "the storage location " + l.Name + "'s folder " + l.Root
+		if l.Name == c.DefaultLocation {
+			what = "the uploads folder " + l.Root
+		}
+		if within(l.Root, c.BackupsDir) || within(c.BackupsDir, l.Root) {
+			r.fail(envBackupsDir, c.BackupsDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
+		if within(l.Root, c.ErrorDir) || within(c.ErrorDir, l.Root) {
+			r.fail(envErrorDir, c.ErrorDir, "a folder outside "+what+" (and not containing it)", nil)
+		}
 	}
 	c.DBMethod = r.choice(envDBMethod, "auto, local or docker",
 		map[string]string{"auto": "auto", "local": "local", "docker": "docker"})
@@ -281,7 +301,7 @@ func (c *Config) Environ() []string {
 // keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
+	for _, s := range append([]string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)}, c.storageSecrets()...) {
 		if s != "" {
 			out = append(out, s)
 		}

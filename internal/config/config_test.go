@@ -152,6 +152,7 @@ func TestLoadDefaults(t *testing.T) {
 		EnvFile:                "",
 	}
 	c.vars = layers{}
+	clearStorage(t, c, wd)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -230,6 +231,7 @@ BACKUP_RECHECK_PERCENT=100
 `)
 	c := mustLoad(t, Sources{Flags: map[string]string{"BACKUP_ENV_FILE": "conf/my.env"}, WorkDir: wd})
 	c.vars = layers{}
+	clearStorage(t, c, filepath.Join(wd, "conf"))
 	want := &Config{
 		BackupsDir:             "/srv/backups",
 		RetentionDays:          14,

@@ -149,18 +149,6 @@ func (r *resolver) secret(name, fileName, what string, trim bool, resolve func(s
 	return ""
 }
 
-// uploadsDir is BACKUP_UPLOADS_DIR, else Directus's STORAGE_LOCAL_ROOT, else
-// the default.
-func (r *resolver) uploadsDir() string {
-	if v, _, ok := r.get(envUploadsDir); ok {
-		return resolvePath(r.wd, v)
-	}
-	if v, from, ok := r.get(envStorageLocalRoot); ok {
-		return r.directusPath(v, from)
-	}
-	return resolvePath(r.wd, "./directus/uploads")
-}
-
 // directusPath resolves a path from one of Directus's own variables: one
 // from the .env file is relative to the file's folder, where Directus runs.
 func (r *resolver) directusPath(p string, from origin) string {

@@ -74,6 +74,8 @@ const (
 	// envStorageLocalRoot is Directus's uploads folder; not a setting of
 	// ours, only the default of BACKUP_UPLOADS_DIR.
 	envStorageLocalRoot = "STORAGE_LOCAL_ROOT"
+
+	envFiles = "BACKUP_FILES" // issue 12
 )
 
 // Settings lists every setting in display order (single source of truth for
@@ -192,6 +194,9 @@ var Settings = []Setting{
 		Usage: "comma-separated compose files passed as -f a -f b, for the docker method (overrides BACKUP_DOCKER_COMPOSE_FILE; empty = BACKUP_DOCKER_COMPOSE_FILE, or the first of docker-compose.base.yml, compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml found in the working folder)"},
 	{Env: envComposeProject, Flag: "compose-project", Default: "",
 		Usage: "compose project name passed as -p, for the docker method (empty = compose's own default)"},
+	// Storage locations and extensions (issue 12).
+	{Env: envFiles, Flag: "files", Default: "on",
+		Usage: "on: back up the database, every local storage location (STORAGE_LOCATIONS) and the extensions folder (EXTENSIONS_PATH); off: the database only"},
 }
 
 // settingDefault returns the Default of the named setting.

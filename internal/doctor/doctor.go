@@ -79,8 +79,10 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 		cancel()
 	}
 
-	fs = append(fs, preflight.Uploads(cfg))
-	fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
+	fs = append(fs, preflight.Storage(cfg)...)
+	if cfg.UploadsDir != "" {
+		fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
+	}
 	fs = append(fs, preflight.Writable("backups folder", cfg.BackupsDir, "BACKUPS_DIR")...)
 	if cfg.ErrorDir != repo.DefaultErrorDir(cfg.BackupsDir) {
 		fs = append(fs, preflight.Writable("error folder", cfg.ErrorDir, "BACKUP_ERROR_DIR")...)

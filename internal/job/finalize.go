@@ -53,7 +53,10 @@ func (r *run) syncWritten(ctx context.Context) error {
 	}
 	// The trailing slash: the folder may be reached through its
 	// /proc/self/fd link, which SyncPaths' O_NOFOLLOW would refuse.
-	paths = append(paths, repo.ListIn(r.in()), r.in()+"/")
+	for _, l := range r.lists {
+		paths = append(paths, filepath.Join(r.in(), l))
+	}
+	paths = append(paths, r.in()+"/")
 	return durable.SyncPaths(ctx, paths)
 }
 
@@ -74,8 +77,7 @@ func (r *run) buildManifest() *manifest.Manifest {
 		level = cfg.GzipLevel
 	}
 	u := r.rep.Uploads
-	return &manifest.Manifest{
-		Format:     manifest.Format,
+	m := &manifest.Manifest{
 		Tool:       "directus-backup",
 		Version:    r.deps.Version,
 		JobID:      r.rep.JobID,
@@ -102,6 +104,43 @@ func (r *run) buildManifest() *manifest.Manifest {
 			Vouched:  true,
 			ListFile: manifest.FilesListName, ListSHA256: r.listSHA, Entries: r.listCount,
 		},
+	}
+	r.addAreas(m)
+	m.Format = manifest.FormatFor(m)
+	return m
+}
+
+// addAreas records the storage locations and the extensions folder in m,
+// and the report's view of them.
+func (r *run) addAreas(m *manifest.Manifest) {
+	if r.cfg.NoFiles {
+		m.Files, m.Uploads = manifest.FilesOff, manifest.Uploads{}
+		r.rep.FilesOff = true
+		return
+	}
+	def, ok := r.cfg.Default()
+	if !ok {
+		m.Uploads = manifest.Uploads{} // no uploads/ (format 2 says so)
+	}
+	m.DefaultLocation = def.Name
+	r.rep.DefaultLocation = def.Name
+	for _, a := range r.extra {
+		res := a.res
+		loc := manifest.Location{Name: a.name, Driver: a.driver, Folder: a.folder, Uploads: manifest.Uploads{
+			Source: a.source, Previous: a.previous,
+			Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Skipped: res.Skipped,
+			Bytes: res.Bytes, Linked: res.Linked, Copied: res.Copied, CopiedBytes: res.CopiedBytes,
+			Run: a.run, Rechecked: res.Rechecked, Compared: res.Compared, Refreshed: res.Refreshed,
+			Vouched: true, ListFile: a.list, ListSHA256: a.listSHA, Entries: a.count,
+		}}
+		ar := AreaReport{Name: a.name, Driver: a.driver, Folder: a.folder, Source: a.source, Previous: a.previous, Result: res}
+		if a.extension {
+			m.Extensions = &loc
+			r.rep.Extensions = &ar
+		} else {
+			m.Storage = append(m.Storage, loc)
+			r.rep.Locations = append(r.rep.Locations, ar)
+		}
 	}
 }
 

@@ -89,6 +89,24 @@ type Report struct {
 	// Offsite is the push to the bucket; nil when no bucket is set or the
 	// push did not start.
 	Offsite *offsite.PushReport
+
+	// DefaultLocation is the storage location in uploads/ ("" = none);
+	// Locations the others copied, Extensions the extensions folder (nil
+	// when there was none); FilesOff a database-only backup.
+	DefaultLocation string
+	Locations       []AreaReport
+	Extensions      *AreaReport
+	FilesOff        bool
+}
+
+// AreaReport is what the run copied of one storage location besides
+// uploads/, or of the extensions folder.
+type AreaReport struct {
+	Name, Driver string
+	Folder       string // inside the backup
+	Source       string // the live folder
+	Previous     string // backup the unchanged files are linked to
+	Result       snapshot.Result
 }
 
 // run is the state of one backup job.
@@ -121,6 +139,11 @@ type run struct {
 	// backup whose dump members were reused.
 	chunksSHA  string
 	chunksPrev string
+	// extra are the areas copied besides uploads/ (other storage
+	// locations, extensions); lists the entry lists written, for
+	// finalize's fsync.
+	extra []areaResult
+	lists []string
 	// dumpData is called as the dump's raw bytes arrive (dumpAndCopy
 	// starts the uploads copy with it); nil when nothing waits for them.
 	dumpData func()

@@ -77,7 +77,7 @@ func (r *run) dumpAndCopy(parent context.Context) error {
 				start := time.Now()
 				err := ctx.Err()
 				if err == nil {
-					err = r.snapshotUploads(ctx)
+					err = r.snapshotFiles(ctx)
 				}
 				upErr, upDuration = err, time.Since(start)
 				mu.Lock()

@@ -226,12 +226,12 @@ func TestPreviousListTrustedOnlyWhenVouched(t *testing.T) {
 	m := &manifest.Manifest{Format: manifest.Format, Uploads: manifest.Uploads{
 		ListFile: manifest.FilesListName, ListSHA256: shaHex(list)}}
 	r.prev = repo.Backup{Name: "backup_old", Path: prev, Manifest: m}
-	if f := r.previousList(); f != nil {
+	if f := r.previousList(r.prev); f != nil {
 		f.Close()
 		t.Error("the list of a backup without uploads.vouched was trusted")
 	}
 	m.Uploads.Vouched = true
-	f := r.previousList()
+	f := r.previousList(r.prev)
 	if f == nil {
 		t.Fatal("a vouched list with a matching checksum was not trusted")
 	}

@@ -38,9 +38,28 @@ const (
 	ChunksListName = "manifest.chunks.jsonl"
 )
 
-// Format is the on-disk format version written into every manifest.
+// Format is the newest on-disk format version this version reads.
 // Readers refuse a newer format instead of misreading it.
-const Format = 1
+//
+// Format 2 adds storage locations besides uploads/ (Storage) and
+// database-only backups (Files "off"). A backup that has either is
+// written as format 2, so that a version reading only format 1 refuses it
+// instead of restoring part of it (or taking a missing uploads/ for an
+// empty folder); every other backup is still written as format 1, which
+// those versions read whole (they ignore the extensions field).
+const Format = 2
+
+// FormatFor returns the format to write m as: the lowest that says all it
+// holds (see Format).
+func FormatFor(m *Manifest) int {
+	if len(m.Storage) > 0 || m.Files == FilesOff || !m.HasUploads() {
+		return 2
+	}
+	return 1
+}
+
+// FilesOff is Manifest.Files of a database-only backup (BACKUP_FILES=off).
+const FilesOff = "off"
 
 // Manifest is the summary of one complete backup.
 type Manifest struct {
@@ -55,6 +74,49 @@ type Manifest struct {
 	Steps      []Step    `json:"steps"`
 	Database   Database  `json:"database"`
 	Uploads    Uploads   `json:"uploads"`
+
+	// DefaultLocation is the Directus storage location whose files are in
+	// uploads/ (the first local one in STORAGE_LOCATIONS); "" in format 2
+	// means the backup has no uploads/ (no local location, or Files off).
+	// Absent in backups made before storage locations were read.
+	DefaultLocation string `json:"default_location,omitempty"`
+	// Storage lists the other storage locations, each in its own folder.
+	Storage []Location `json:"storage,omitempty"`
+	// Extensions is the Directus extensions folder; nil when there was none.
+	Extensions *Location `json:"extensions,omitempty"`
+	// Files is FilesOff for a database-only backup, else "".
+	Files string `json:"files,omitempty"`
+}
+
+// HasUploads reports whether the backup holds an uploads/ folder with its
+// entry list (every backup before format 2 does).
+func (m *Manifest) HasUploads() bool {
+	return m.Format < 2 || m.DefaultLocation != ""
+}
+
+// Location is one snapshotted folder besides uploads/: a Directus storage
+// location or the extensions folder. Its figures are those of Uploads,
+// about its own folder and entry list.
+type Location struct {
+	Name   string `json:"name"`   // as written in STORAGE_LOCATIONS; "extensions" for the extensions
+	Driver string `json:"driver"` // "local" (or "s3")
+	Folder string `json:"folder"` // inside the backup: storage/<name> or extensions
+	// Where an s3 location's objects came from; never its keys.
+	Bucket   string `json:"bucket,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Uploads
+}
+
+// Location returns the storage location called name (case-insensitive, as
+// Directus upper-cases names for its settings).
+func (m *Manifest) Location(name string) (Location, bool) {
+	for _, l := range m.Storage {
+		if strings.EqualFold(l.Name, name) {
+			return l, true
+		}
+	}
+	return Location{}, false
 }
 
 // Step records how long one step of the run took.

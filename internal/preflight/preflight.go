@@ -68,7 +68,7 @@ func Run(cfg *config.Config, opts Options) []Finding {
 	if f, ok := DBHost(cfg); ok {
 		fs = append(fs, f)
 	}
-	fs = append(fs, Uploads(cfg))
+	fs = append(fs, Storage(cfg)...)
 	if f, ok := FolderMode("backups folder", cfg.BackupsDir); ok {
 		fs = append(fs, f)
 	}
@@ -175,7 +175,8 @@ func Uploads(cfg *config.Config) Finding {
 	}
 	fi, err := os.Stat(cfg.UploadsDir)
 	if err != nil {
-		return fail("uploads folder (BACKUP_UPLOADS_DIR): "+err.Error(), "set BACKUP_UPLOADS_DIR (or STORAGE_LOCAL_ROOT) to the Directus uploads folder")
+		return fail("uploads folder (BACKUP_UPLOADS_DIR): "+err.Error(), "set BACKUP_UPLOADS_DIR (or STORAGE_LOCAL_ROOT) to the Directus uploads folder; "+
+			"if Directus runs in docker compose, STORAGE_LOCAL_ROOT in its .env is a path inside the container (e.g. /directus/uploads): set BACKUP_UPLOADS_DIR to the host folder mounted there")
 	}
 	if !fi.IsDir() {
 		return fail(fmt.Sprintf("uploads folder (BACKUP_UPLOADS_DIR) %s is not a folder", cfg.UploadsDir), "set BACKUP_UPLOADS_DIR to the uploads folder")

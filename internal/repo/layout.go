@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/directus-backup/directus-backup/internal/compress"
@@ -75,8 +76,90 @@ func ListName(m *manifest.Manifest) (string, error) {
 	return n, nil
 }
 
-// UploadsPath returns the backup's uploads folder.
-func (b Backup) UploadsPath() string { return UploadsIn(b.Path) }
+// UploadsPath returns the backup's uploads folder (the area's folder for
+// a value from Area).
+func (b Backup) UploadsPath() string {
+	if b.area != "" {
+		return filepath.Join(b.Path, filepath.FromSlash(b.area))
+	}
+	return UploadsIn(b.Path)
+}
+
+// FilesRel returns the slash-separated path, relative to the backup
+// folder, of rel inside the files folder b stands for (UploadsRel for
+// uploads/).
+func (b Backup) FilesRel(rel string) string {
+	if b.area != "" {
+		return path.Join(b.area, rel)
+	}
+	return UploadsRel(rel)
+}
+
+// FilesFolder is the files folder b stands for, relative to the backup.
+func (b Backup) FilesFolder() string {
+	if b.area != "" {
+		return b.area
+	}
+	return BackupUploadsName
+}
+
+// Folders and entry lists of the storage locations besides the default one
+// and of the extensions folder, inside a backup.
+const (
+	StorageName        = "storage"
+	ExtensionsName     = "extensions"
+	ExtensionsListName = "manifest.extensions.jsonl"
+)
+
+// locationNameRE is what a location's name may be to become a folder name:
+// Directus reads STORAGE_<NAME>_DRIVER, so names are word characters.
+var locationNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidLocationName reports whether name can name a storage location.
+func ValidLocationName(name string) bool { return locationNameRE.MatchString(name) }
+
+// StorageRel is the folder of storage location name, relative to a backup:
+// storage/<name, lower-cased>.
+func StorageRel(name string) string { return StorageName + "/" + strings.ToLower(name) }
+
+// StorageListName is the entry list of storage location name.
+func StorageListName(name string) string {
+	return "manifest.storage." + strings.ToLower(name) + ".jsonl"
+}
+
+// Area returns a view of b whose files folder, entry list and manifest
+// Uploads figures are those of the storage location name, or of the
+// extensions folder when name is ExtensionsName and extensions is true: the
+// uploads code (verify, restore, snapshot) then works on it unchanged.
+// For the default location (m.DefaultLocation) it returns b itself.
+func (b Backup) Area(name string, extensions bool) (Backup, error) {
+	m := b.Manifest
+	if m == nil {
+		return Backup{}, fmt.Errorf("%s has no manifest: it holds only uploads/", b.Name)
+	}
+	var loc manifest.Location
+	switch {
+	case extensions:
+		if m.Extensions == nil {
+			return Backup{}, fmt.Errorf("%s holds no extensions folder", b.Name)
+		}
+		loc = *m.Extensions
+		b.area = ExtensionsName
+	case m.DefaultLocation != "" && strings.EqualFold(name, m.DefaultLocation):
+		return b, nil
+	default:
+		l, ok := m.Location(name)
+		if !ok || !ValidLocationName(l.Name) {
+			return Backup{}, fmt.Errorf("%s holds no storage location %q", b.Name, name)
+		}
+		loc = l
+		b.area = StorageRel(l.Name)
+	}
+	mc := *m
+	mc.Uploads = loc.Uploads
+	b.Manifest = &mc
+	return b, nil
+}
 
 // ListPath returns the path of the backup's entry list and its name (see
 // ListName; a backup without a manifest gets the default name).

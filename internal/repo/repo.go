@@ -55,6 +55,11 @@ type Backup struct {
 	Err      error              // Damaged only
 
 	dev, ino uint64 // of the folder when listed, for Gone
+
+	// area is the files folder this value stands for, relative to Path:
+	// "" for uploads/, else a storage location's or the extensions folder
+	// (see Area). UploadsPath and ListPath follow it.
+	area string
 }
 
 // Usable reports whether the backup holds a whole dump (complete or legacy).
@@ -135,7 +140,14 @@ func inspect(dir, name string, t time.Time) Backup {
 		// A dump or entry list that is there but is no regular file (a
 		// FIFO, a symlink) cannot be read safely: the backup is damaged,
 		// so it is listed, reported by verify and never linked against.
-		for _, n := range []string{m.Database.File, m.Uploads.ListFile} {
+		names := []string{m.Database.File, m.Uploads.ListFile}
+		for _, l := range m.Storage {
+			names = append(names, l.ListFile)
+		}
+		if m.Extensions != nil {
+			names = append(names, m.Extensions.ListFile)
+		}
+		for _, n := range names {
 			if n == "" || n != filepath.Base(n) {
 				continue
 			}
