@@ -174,10 +174,11 @@ func printSummary(w io.Writer, rep *job.Report, retentionDry bool) {
 		fmt.Fprintln(w)
 	}
 	u := rep.Uploads
-	if printStorage(w, rep) {
+	if !rep.FilesOff && rep.DefaultLocation != "" {
 		fmt.Fprintf(w, "  uploads    %d files (%s): %d linked, %d copied (%s)\n",
 			u.Files, humanize.Bytes(u.Bytes), u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
 	}
+	printStorage(w, rep)
 	if u.Rechecked+u.Compared+u.Refreshed > 0 {
 		fmt.Fprintf(w, "  checked    %d linked files re-read, %d compared with the live files, %d damaged copies replaced\n",
 			u.Rechecked, u.Compared, u.Refreshed)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +57,7 @@ func printListing(w io.Writer, l listing.Report) {
 		fmt.Fprintf(w, "No backups yet in %s\n", l.BackupsDir)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN")
+		fmt.Fprintln(tw, "  NAME\tTIME\tAGE\tSTATE\tDUMP RAW\tDUMP\tFILES\tTOTAL\tOWN\tHOLDS")
 		for _, b := range l.Backups {
 			mark := " "
 			if b.Latest {
@@ -66,9 +67,9 @@ func printListing(w io.Writer, l listing.Report) {
 			if b.DumpRaw > 0 {
 				raw = humanize.Bytes(b.DumpRaw)
 			}
-			fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", mark, b.Name, b.Time.Format("2006-01-02 15:04"),
+			fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", mark, b.Name, b.Time.Format("2006-01-02 15:04"),
 				humanAge(time.Duration(b.AgeSeconds)*time.Second), b.State, raw, humanize.Bytes(b.DumpStored),
-				b.Files, humanize.Bytes(b.Bytes), humanize.Bytes(b.UniqueBytes))
+				b.Files, humanize.Bytes(b.Bytes), humanize.Bytes(b.UniqueBytes), strings.Join(b.Contents, ", "))
 		}
 		tw.Flush()
 		if l.Latest == "" {

@@ -22,15 +22,25 @@ type restoreFlags struct {
 	db, uploads, yes, del, force, create, checksum, json bool
 	offsite                                              bool
 	targetDB, targetDir                                  string
+	locations                                            []string // --location, repeatable
+	extensions                                           bool
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
 	var f restoreFlags
 	c := &cobra.Command{
 		Use:   "restore [--offsite] [BACKUP]",
-		Short: "Restore the database and/or the uploads folder from a backup",
+		Short: "Restore the database, the uploads and storage locations, or the extensions from a backup",
 		Long: `Restore from BACKUP (a backup folder name; default: the one backup_latest
-points at, or the newest complete backup). Without --db or --uploads, both.
+points at, or the newest complete backup). Without --db, --uploads,
+--location or --extensions: the database and every storage location the
+backup holds (not the extensions).
+
+Storage locations (--location NAME, repeatable): the files of that
+location (STORAGE_LOCATIONS), each into its STORAGE_<NAME>_ROOT, by the
+same rules as uploads; the default location's name means --uploads.
+--extensions restores the extensions folder into EXTENSIONS_PATH (only
+when asked). --target-dir only goes with one folder restored.
 
 Database (--db): into DB_DATABASE or --target-db, through pg_dump's partner
 psql, locally or in the docker compose service exactly as backup runs
@@ -68,27 +78,30 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 ` + exitcode.Help("restore"),
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
-			if !f.db && !f.uploads {
-				f.db, f.uploads = true, true
+			allFiles := false
+			if !f.db && !f.uploads && len(f.locations) == 0 && !f.extensions {
+				f.db, allFiles = true, true
 			}
+			// The flags below that go with --uploads go with any files.
+			files := f.uploads || allFiles || len(f.locations) > 0 || f.extensions
 			if f.yes && !f.db {
 				return fmt.Errorf("%w: --yes goes with --db", errUsage)
 			}
-			if f.del && !f.uploads {
-				return fmt.Errorf("%w: --delete goes with --uploads", errUsage)
+			if f.del && !files {
+				return fmt.Errorf("%w: --delete goes with --uploads (or --location, --extensions)", errUsage)
 			}
 			if f.force {
 				// Deprecated: both, for the part (or parts) restored.
-				f.yes, f.del = f.db, f.uploads
+				f.yes, f.del = f.db, files
 			}
 			if f.targetDB != "" && !f.db {
 				return fmt.Errorf("%w: --target-db goes with --db", errUsage)
 			}
-			if f.checksum && !f.uploads {
-				return fmt.Errorf("%w: --checksum goes with --uploads", errUsage)
+			if f.checksum && !files {
+				return fmt.Errorf("%w: --checksum goes with --uploads (or --location, --extensions)", errUsage)
 			}
-			if f.targetDir != "" && !f.uploads {
-				return fmt.Errorf("%w: --target-dir goes with --uploads", errUsage)
+			if f.targetDir != "" && !files {
+				return fmt.Errorf("%w: --target-dir goes with --uploads (or --location, --extensions)", errUsage)
 			}
 			cfg, err := a.config(needs{DB: f.db})
 			if err != nil {
@@ -118,11 +131,12 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 					req.Confirm = func(q string) bool { return confirm(a.stderr, in, q) }
 				}
 			}
-			if f.uploads && f.targetDir != "" {
-				if req.UploadsDir, err = filepath.Abs(f.targetDir); err != nil {
+			if f.targetDir != "" {
+				if req.TargetDir, err = filepath.Abs(f.targetDir); err != nil {
 					return err
 				}
 			}
+			addStorageRequest(&req, cfg, allFiles, f.locations, f.extensions)
 			var display *progressDisplay
 			if f.offsite {
 				if display, err = a.openOffsite(c.Context(), cfg, &req, f.json); err != nil {
@@ -171,6 +185,8 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 	fl.BoolVar(&f.checksum, "checksum", false, "uploads: read every live file and keep it only if its SHA-256 matches the backup's (like rsync -c); slower")
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fl.StringArrayVar(&f.locations, "location", nil, "restore the files of this storage location (repeatable; the default location's name means uploads/)")
+	fl.BoolVar(&f.extensions, "extensions", false, "restore the extensions folder (EXTENSIONS_PATH); never restored without it")
 	fl.BoolVar(&f.offsite, "offsite", false, "restore from the copy in the S3 bucket (BACKUP_S3_*) instead of BACKUPS_DIR")
 	return c
 }
@@ -191,53 +207,59 @@ func printRestore(w io.Writer, rep restore.Report) {
 			humanize.Bytes(d.RawBytes), d.Tables, what, seconds(d.Seconds)))
 	}
 	if u := rep.Uploads; u != nil {
-		// Say what was read: linked live files were checked by size and
-		// time only, unless --checksum hashed them.
-		check, extra := "checksums verified", ""
-		switch {
-		case u.Unchanged:
-			check = "the folder already matched the backup: nothing written"
-		case !u.Verified:
-			check = "no manifest: checksums not checked"
-			if u.Checksum {
-				check += " (--checksum had nothing to compare with)"
-			}
-			if u.Linked > 0 {
-				extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
-			}
-		case u.Linked > u.Hashed && u.Copied == 0:
-			check = fmt.Sprintf("nothing copied; %d files linked from the live folder by size and time, not read (--checksum hashes them)",
-				u.Linked-u.Hashed)
-		case u.Linked > u.Hashed:
-			check = fmt.Sprintf("checksums verified for the %d copied files; %d linked from the live folder by size and time, not read (--checksum hashes them)",
-				u.Copied, u.Linked-u.Hashed)
-		case u.Linked > 0:
-			extra += fmt.Sprintf("; %d linked from the live folder after hashing, %d copied", u.Linked, u.Copied)
-		}
-		if u.Mismatched > 0 {
-			extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", u.Mismatched)
-		}
-		if len(u.Leftovers) > 0 {
-			extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(u.Leftovers))
-		}
-		if len(u.Aside) > 0 {
-			extra += fmt.Sprintf("; %d folders an interrupted restore moved aside are still beside the target (see the warnings)", len(u.Aside))
-		}
-		if u.Kept > 0 {
-			extra += fmt.Sprintf("; kept %d items not in the backup (--delete removes them)", u.Kept)
-		}
-		if u.Removed > 0 {
-			extra += fmt.Sprintf("; removed %d items not in the backup", u.Removed)
-		}
-		lines = append(lines, fmt.Sprintf("  uploads    %s: %d files (%s), %s%s (%s)", u.Target, u.Files,
-			humanize.Bytes(u.Bytes), check, extra, seconds(u.Seconds)))
+		lines = append(lines, uploadsLine("uploads", u))
 	}
+	lines = append(lines, restoreLines(rep)...)
 	from := rep.Backup
 	if rep.Offsite {
 		from += " in " + rep.Where
 	}
 	fmt.Fprintf(w, "Restored from %s (%s, %s):\n%s\n  total      %s\n", from, rep.State,
 		rep.Time.Format("2006-01-02 15:04:05"), strings.Join(lines, "\n"), seconds(rep.Seconds))
+}
+
+// uploadsLine renders one restored files folder.
+func uploadsLine(label string, u *restore.UploadsReport) string {
+	// Say what was read: linked live files were checked by size and
+	// time only, unless --checksum hashed them.
+	check, extra := "checksums verified", ""
+	switch {
+	case u.Unchanged:
+		check = "the folder already matched the backup: nothing written"
+	case !u.Verified:
+		check = "no manifest: checksums not checked"
+		if u.Checksum {
+			check += " (--checksum had nothing to compare with)"
+		}
+		if u.Linked > 0 {
+			extra += fmt.Sprintf("; %d linked from the live folder, %d copied", u.Linked, u.Copied)
+		}
+	case u.Linked > u.Hashed && u.Copied == 0:
+		check = fmt.Sprintf("nothing copied; %d files linked from the live folder by size and time, not read (--checksum hashes them)",
+			u.Linked-u.Hashed)
+	case u.Linked > u.Hashed:
+		check = fmt.Sprintf("checksums verified for the %d copied files; %d linked from the live folder by size and time, not read (--checksum hashes them)",
+			u.Copied, u.Linked-u.Hashed)
+	case u.Linked > 0:
+		extra += fmt.Sprintf("; %d linked from the live folder after hashing, %d copied", u.Linked, u.Copied)
+	}
+	if u.Mismatched > 0 {
+		extra += fmt.Sprintf("; %d live files with the backup's size and time but other content replaced", u.Mismatched)
+	}
+	if len(u.Leftovers) > 0 {
+		extra += fmt.Sprintf("; removed %d leftovers of interrupted restores", len(u.Leftovers))
+	}
+	if len(u.Aside) > 0 {
+		extra += fmt.Sprintf("; %d folders an interrupted restore moved aside are still beside the target (see the warnings)", len(u.Aside))
+	}
+	if u.Kept > 0 {
+		extra += fmt.Sprintf("; kept %d items not in the backup (--delete removes them)", u.Kept)
+	}
+	if u.Removed > 0 {
+		extra += fmt.Sprintf("; removed %d items not in the backup", u.Removed)
+	}
+	return fmt.Sprintf("  %-10s %s: %d files (%s), %s%s (%s)", label, u.Target, u.Files,
+		humanize.Bytes(u.Bytes), check, extra, seconds(u.Seconds))
 }
 
 // seconds renders a duration in seconds as the summaries do: 1.23s.

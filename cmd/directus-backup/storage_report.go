@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
+	"github.com/directus-backup/directus-backup/internal/restore"
 )
 
 // locationDoc is one storage location besides uploads/, or the extensions
@@ -44,12 +47,12 @@ func addStorageDoc(doc *backupDoc, rep *job.Report) {
 	}
 }
 
-// printStorage writes the storage lines of the backup summary; it says
-// whether the uploads line applies (false: no uploads/ in this backup).
-func printStorage(w io.Writer, rep *job.Report) bool {
+// printStorage writes the storage lines of the backup summary, after the
+// uploads line.
+func printStorage(w io.Writer, rep *job.Report) {
 	if rep.FilesOff {
 		fmt.Fprintf(w, "  files      off (BACKUP_FILES=off): database only\n")
-		return false
+		return
 	}
 	line := func(label string, a job.AreaReport) {
 		u := a.Result
@@ -62,5 +65,39 @@ func printStorage(w io.Writer, rep *job.Report) bool {
 	if rep.Extensions != nil {
 		line("extensions", *rep.Extensions)
 	}
-	return rep.DefaultLocation != ""
+}
+
+// addStorageRequest fills the storage part of a restore request from the
+// settings: every location's live folder, the extensions folder, and what
+// was selected.
+func addStorageRequest(req *restore.Request, cfg *config.Config, all bool, locations []string, extensions bool) {
+	req.AllFiles = all
+	req.Locations = locations
+	req.Extensions = extensions
+	req.ExtensionsDir = cfg.ExtensionsDir
+	if d, ok := cfg.Default(); ok {
+		req.DefaultLocation = d.Name
+	}
+	req.LocationDirs = map[string]string{}
+	for _, l := range cfg.Locations() {
+		if l.Driver == config.DriverLocal {
+			req.LocationDirs[strings.ToLower(l.Name)] = l.Root
+		}
+	}
+}
+
+// restoreLines renders the restored storage locations and extensions.
+func restoreLines(rep restore.Report) []string {
+	var out []string
+	if rep.FilesOff {
+		out = append(out, "  files      none: a database-only backup (BACKUP_FILES=off)")
+	}
+	for i := range rep.Locations {
+		l := &rep.Locations[i]
+		out = append(out, uploadsLine(l.Name, &l.UploadsReport))
+	}
+	if e := rep.Extensions; e != nil {
+		out = append(out, uploadsLine("extensions", &e.UploadsReport))
+	}
+	return out
 }

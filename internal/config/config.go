@@ -189,13 +189,16 @@ func Load(src Sources, now time.Time) (*Config, error) {
 		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
 	// Backups inside a copied folder would be copied into every new
 	// backup (and files inside the backups folder would be pruned).
-	for _, l := range c.Storage {
+	for _, l := range append(c.Storage, StorageLocation{Name: envExtensionsPath, Driver: DriverLocal, Root: c.ExtensionsDir}) {
 		if l.Driver != DriverLocal || l.Root == "" {
 			continue
 		}
 		what := "the storage location " + l.Name + "'s folder " + l.Root
-		if l.Name == c.DefaultLocation {
+		switch l.Name {
+		case c.DefaultLocation:
 			what = "the uploads folder " + l.Root
+		case envExtensionsPath:
+			what = "the extensions folder " + l.Root
 		}
 		if within(l.Root, c.BackupsDir) || within(c.BackupsDir, l.Root) {
 			r.fail(envBackupsDir, c.BackupsDir, "a folder outside "+what+" (and not containing it)", nil)
@@ -298,15 +301,15 @@ func (c *Config) Environ() []string {
 }
 
 // Secrets returns the secret values in use (the database password, the S3
-// keys, the ping URL and its path), for redact.String on log text, pg_dump output and error folders.
+// keys, the ping URL and its path, the s3 storage locations' keys), for redact.String on log text, pg_dump output and error folders.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range append([]string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)}, c.storageSecrets()...) {
+	for _, s := range []string{c.DB.Password, c.Offsite.AccessKeyID, c.Offsite.SecretAccessKey, c.PingURL, pingSecret(c.PingURL)} {
 		if s != "" {
 			out = append(out, s)
 		}
 	}
-	return out
+	return append(out, c.storageSecrets()...)
 }
 
 // origin is where a value came from; higher wins.

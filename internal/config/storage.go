@@ -212,7 +212,11 @@ func (c *Config) ExtraLocations() []StorageLocation {
 func (c *Config) storageSecrets() []string {
 	var out []string
 	for _, l := range c.Storage {
-		out = append(out, l.S3.Key, l.S3.Secret)
+		for _, s := range []string{l.S3.Key, l.S3.Secret} {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
 	}
 	return out
 }

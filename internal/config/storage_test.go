@@ -101,6 +101,10 @@ func TestStorageRefused(t *testing.T) {
 			[]string{"STORAGE_LOCATIONS", "letters, digits"}},
 		{map[string]string{"STORAGE_LOCATIONS": "s3", "STORAGE_S3_DRIVER": "s3", "STORAGE_S3_BUCKET": "b", "BACKUP_UPLOADS_DIR": "/u"},
 			[]string{"BACKUP_UPLOADS_DIR", "no local location"}},
+		{map[string]string{"EXTENSIONS_PATH": "/srv", "BACKUPS_DIR": "/srv/backups"},
+			[]string{"BACKUPS_DIR", "a folder outside the extensions folder /srv"}},
+		{map[string]string{"STORAGE_LOCATIONS": "local,archive", "STORAGE_ARCHIVE_DRIVER": "local", "STORAGE_ARCHIVE_ROOT": "/srv/backups/a", "BACKUPS_DIR": "/srv/backups"},
+			[]string{"BACKUPS_DIR", "outside the storage location archive's folder"}},
 		{map[string]string{"BACKUP_FILES": "maybe"},
 			[]string{`BACKUP_FILES="maybe" is invalid`, "on or off"}},
 	} {

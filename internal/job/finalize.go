@@ -115,13 +115,13 @@ func (r *run) buildManifest() *manifest.Manifest {
 // and the report's view of them.
 func (r *run) addAreas(m *manifest.Manifest) {
 	if r.cfg.NoFiles {
-		m.Files, m.Uploads = manifest.FilesOff, manifest.Uploads{}
+		m.Files, m.Uploads, m.NoUploads = manifest.FilesOff, manifest.Uploads{}, true
 		r.rep.FilesOff = true
 		return
 	}
 	def, ok := r.cfg.Default()
 	if !ok {
-		m.Uploads = manifest.Uploads{} // no uploads/ (format 2 says so)
+		m.Uploads, m.NoUploads = manifest.Uploads{}, true
 	}
 	m.DefaultLocation = def.Name
 	r.rep.DefaultLocation = def.Name

@@ -172,9 +172,11 @@ func (r *run) snapshotArea(ctx context.Context, a area) (areaResult, error) {
 				defer f.Close()
 				opts.PreviousList = f
 			}
+			folder := a.folder
 			if a.uploads {
-				opts.Damaged = r.knownDamage()
+				folder = ""
 			}
+			opts.Damaged = r.knownDamage(folder)
 			r.log.Info("incremental copy of "+what, "previous", prev.Name, "folder", a.folder)
 		} else {
 			r.log.Warn("previous backup has no "+a.folder+" folder; making a full copy of "+what, "previous", prev.Name)
@@ -275,10 +277,10 @@ func (r *run) previousList(prev repo.Backup) *os.File {
 }
 
 // knownDamage collects the damage lists that verify left in the backups,
-// keyed by path. An inode recorded in any backup is damaged in all that
+// for the files folder folder ("" = uploads/), keyed by path. An inode recorded in any backup is damaged in all that
 // link it. The backups are those init listed: the lock held since then
 // keeps any from being added or removed.
-func (r *run) knownDamage() map[string][]snapshot.Damaged {
+func (r *run) knownDamage(folder string) map[string][]snapshot.Damaged {
 	out := map[string][]snapshot.Damaged{}
 	for _, b := range r.backups {
 		if !b.Usable() {
@@ -289,6 +291,9 @@ func (r *run) knownDamage() map[string][]snapshot.Damaged {
 			r.log.Warn("cannot read a damage list; files it names may be linked again", "backup", b.Name, "err", err)
 		}
 		for _, d := range list {
+			if d.Folder != folder {
+				continue
+			}
 			out[d.Path] = append(out[d.Path], snapshot.Damaged{Ino: d.Ino, Size: d.Size,
 				MTime:    unix.Timespec{Sec: d.MTime.Sec, Nsec: d.MTime.Nsec},
 				HasAttrs: d.MTime != (repo.Timespec{}), Backup: b.Name})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
@@ -39,6 +40,9 @@ type Backup struct {
 	Bytes       int64     `json:"bytes"`
 	UniqueBytes int64     `json:"unique_bytes"`
 	Problem     string    `json:"problem,omitempty"`
+	// Contents says which files folders the backup holds: "uploads",
+	// "storage/<name>", "extensions", or "database only".
+	Contents []string `json:"contents"`
 }
 
 // Report is the listing, newest backup first.
@@ -91,6 +95,7 @@ func Run(ctx context.Context, req Request) (Report, error) {
 		if b.Err != nil {
 			lb.Problem = b.Err.Error()
 		}
+		lb.Contents = Contents(b)
 		u, err := repo.DiskUsage(ctx, b)
 		if cerr := ctx.Err(); cerr != nil {
 			return Report{}, fmt.Errorf("list stopped: %w", cerr)
@@ -114,4 +119,34 @@ func Run(ctx context.Context, req Request) (Report, error) {
 	}
 	l.FailedRuns = append(l.FailedRuns, runs...)
 	return l, nil
+}
+
+// Contents lists the files folders of b, for list and verify: "uploads",
+// "storage/<name>" for each other storage location, "extensions"; or
+// "database only" for a backup made with BACKUP_FILES=off.
+func Contents(b repo.Backup) []string {
+	m := b.Manifest
+	if m == nil {
+		if b.Usable() {
+			return []string{repo.BackupUploadsName}
+		}
+		return []string{}
+	}
+	if m.Files == manifest.FilesOff {
+		return []string{"database only"}
+	}
+	var out []string
+	if m.HasUploads() {
+		out = append(out, repo.BackupUploadsName)
+	}
+	for _, l := range m.Storage {
+		out = append(out, repo.StorageRel(l.Name))
+	}
+	if m.Extensions != nil {
+		out = append(out, repo.ExtensionsName)
+	}
+	if len(out) == 0 {
+		out = append(out, "database only")
+	}
+	return out
 }

@@ -76,10 +76,13 @@ type Manifest struct {
 	Uploads    Uploads   `json:"uploads"`
 
 	// DefaultLocation is the Directus storage location whose files are in
-	// uploads/ (the first local one in STORAGE_LOCATIONS); "" in format 2
-	// means the backup has no uploads/ (no local location, or Files off).
-	// Absent in backups made before storage locations were read.
+	// uploads/ (the first local one in STORAGE_LOCATIONS). Absent in
+	// backups made before storage locations were read, and in those
+	// without uploads/.
 	DefaultLocation string `json:"default_location,omitempty"`
+	// NoUploads: the backup has no uploads/ and no entry list for it (no
+	// local storage location, or Files off).
+	NoUploads bool `json:"no_uploads,omitempty"`
 	// Storage lists the other storage locations, each in its own folder.
 	Storage []Location `json:"storage,omitempty"`
 	// Extensions is the Directus extensions folder; nil when there was none.
@@ -90,9 +93,7 @@ type Manifest struct {
 
 // HasUploads reports whether the backup holds an uploads/ folder with its
 // entry list (every backup before format 2 does).
-func (m *Manifest) HasUploads() bool {
-	return m.Format < 2 || m.DefaultLocation != ""
-}
+func (m *Manifest) HasUploads() bool { return !m.NoUploads && m.Files != FilesOff }
 
 // Location is one snapshotted folder besides uploads/: a Directus storage
 // location or the extensions folder. Its figures are those of Uploads,

@@ -175,7 +175,7 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 		}
 	}
 	pushed := map[string]*Index{}
-	var damaged []string
+	var damaged, uncarried []string
 	for _, b := range todo {
 		bp := BackupPush{Backup: b.Name}
 		switch {
@@ -189,6 +189,12 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 		case b.State == repo.Legacy:
 			bp.Skipped = ErrLegacy.Error()
 			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
+		case !carried(b) && !req.All:
+			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s %w", b.Name, ErrLocations)))
+		case !carried(b):
+			bp.Skipped = ErrLocations.Error()
+			r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLocations)
+			uncarried = append(uncarried, b.Name)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
 			if err != nil && req.All && isLocal(err) && ctx.Err() == nil {
@@ -238,6 +244,9 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 				return done(err)
 			}
 		}
+	}
+	if len(uncarried) > 0 {
+		return done(fmt.Errorf("%d local backups were not pushed (%s): each %w", len(uncarried), strings.Join(uncarried, ", "), ErrLocations))
 	}
 	if len(damaged) > 0 {
 		return done(fmt.Errorf("%d local backups are damaged and were not pushed (%s): run directus-backup verify; the others were pushed",
@@ -345,6 +354,9 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	m := b.Manifest
 	log := r.log().With("backup", b.Name)
 	log.Info("pushing to the offsite bucket", "where", r.Store.Where())
+	if m.Extensions != nil {
+		log.Warn("the extensions folder is not copied offsite (not supported yet); the offsite copy holds the database and uploads/")
+	}
 
 	ix := &Index{Format: IndexFormat, Tool: "directus-backup", Version: r.Version, Backup: b.Name, Timestamp: m.Timestamp,
 		Encrypted: r.Sealer.Encrypted(), Recipients: r.Sealer.Fingerprint(), Meta: map[string]Ref{},
@@ -638,4 +650,15 @@ func (r *Remote) putMeta(ctx context.Context, ix *Index, meta string, data []byt
 	bp.BytesSent += n
 	bp.MetaBytes += n
 	return nil
+}
+
+// ErrLocations: the backup holds files an offsite copy does not carry yet.
+var ErrLocations = errors.New("holds storage locations besides uploads/ (or no uploads/), which offsite copies do not carry yet: " +
+	"it was not pushed, so that no copy in the bucket looks complete without them")
+
+// carried reports whether an offsite copy holds all of b: its dump and
+// uploads/ (the extensions folder is not copied: a warning says so).
+func carried(b repo.Backup) bool {
+	m := b.Manifest
+	return m == nil || len(m.Storage) == 0 && m.HasUploads()
 }

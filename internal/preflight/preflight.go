@@ -287,14 +287,21 @@ func LastBackup(dir string, backups []repo.Backup) (repo.Backup, bool) {
 	return repo.NewestUsable(backups)
 }
 
-// Needed is the space a backup like b needs: its dump plus the upload
-// bytes it copied (linked files take no new space). 0 when b has no
+// Needed is the space a backup like b needs: its dump plus the file
+// bytes it copied (uploads, other storage locations, extensions) (linked files take no new space). 0 when b has no
 // manifest to say.
 func Needed(b repo.Backup) int64 {
 	if b.Manifest == nil {
 		return 0
 	}
-	return b.Manifest.Database.Bytes + b.Manifest.Uploads.CopiedBytes
+	n := b.Manifest.Database.Bytes + b.Manifest.Uploads.CopiedBytes
+	for _, l := range b.Manifest.Storage {
+		n += l.CopiedBytes
+	}
+	if e := b.Manifest.Extensions; e != nil {
+		n += e.CopiedBytes
+	}
+	return n
 }
 
 // FreeSpace compares the free space in dir with this run's estimated

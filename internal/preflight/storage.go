@@ -35,8 +35,11 @@ func Storage(cfg *config.Config) []Finding {
 				Detail: fmt.Sprintf("bucket %s, prefix %q, endpoint %s (STORAGE_%s_*): copied into storage/%s/",
 					l.S3.Bucket, l.Root, ep, strings.ToUpper(l.Name), l.Name)})
 		case l.Name == def.Name && l.Driver == config.DriverLocal:
-			out = append(out, Uploads(cfg)) // its check keeps its name: scripts read it
-
+			f := Uploads(cfg) // its check keeps its name: scripts read it
+			if f.Status == OK {
+				f.Detail += fmt.Sprintf(" (storage location %s, driver local, backed up into uploads/)", l.Name)
+			}
+			out = append(out, f)
 		default:
 			out = append(out, folder(check, l.Root, "STORAGE_"+strings.ToUpper(l.Name)+"_ROOT"))
 		}

@@ -27,8 +27,12 @@ const maxDamageBytes = 64 << 20
 
 // Damage is one damaged uploads file.
 type Damage struct {
-	Path string // relative to the backup's uploads/, slash-separated, raw bytes
-	Kind string // what verify found: "content", "size"
+	Path string // relative to the backup's uploads/ (or Folder), slash-separated, raw bytes
+	// Folder is the files folder Path is in, relative to the backup, when
+	// it is not uploads/ (storage/<name>, extensions). Versions before it
+	// read such an entry as one in uploads/, where its inode never matches.
+	Folder string
+	Kind   string // what verify found: "content", "size"
 	// The damaged inode; a hard link elsewhere is the same damage. It is
 	// matched by Ino, Size and MTime: st_dev is kept for the record only,
 	// as it can change across reboots (device mapper, LVM, btrfs, NFS),
@@ -45,7 +49,7 @@ type Timespec struct{ Sec, Nsec int64 }
 
 // same reports whether d and o record the same damage (Found aside).
 func (d Damage) same(o Damage) bool {
-	return d.Path == o.Path && d.Kind == o.Kind && d.Dev == o.Dev && d.Ino == o.Ino && d.Size == o.Size && d.MTime == o.MTime
+	return d.Path == o.Path && d.Folder == o.Folder && d.Kind == o.Kind && d.Dev == o.Dev && d.Ino == o.Ino && d.Size == o.Size && d.MTime == o.MTime
 }
 
 // damageWire is Damage on disk; a name that is not valid UTF-8 also goes as
@@ -53,6 +57,7 @@ func (d Damage) same(o Damage) bool {
 type damageWire struct {
 	Path    string    `json:"path"`
 	PathB64 string    `json:"path_b64,omitempty"`
+	Folder  string    `json:"folder,omitempty"`
 	Kind    string    `json:"kind"`
 	Dev     uint64    `json:"dev"`
 	Ino     uint64    `json:"ino"`
@@ -139,7 +144,7 @@ func writeDamageAt(dfd int, dir string, list []Damage) error {
 	}
 	var sb strings.Builder
 	for _, d := range list {
-		w := damageWire{Path: d.Path, Kind: d.Kind, Dev: d.Dev, Ino: d.Ino, Size: d.Size,
+		w := damageWire{Path: d.Path, Folder: d.Folder, Kind: d.Kind, Dev: d.Dev, Ino: d.Ino, Size: d.Size,
 			MSec: d.MTime.Sec, MNsec: d.MTime.Nsec, Found: d.Found.UTC()}
 		if !utf8.ValidString(d.Path) {
 			w.Path = strings.ToValidUTF8(d.Path, "\uFFFD")
@@ -214,7 +219,7 @@ func readDamageAt(dfd int, dir string) ([]Damage, error) {
 		if err := json.Unmarshal(sc.Bytes(), &w); err != nil {
 			return out, fmt.Errorf("read %s: line %d: %w", p, line, err)
 		}
-		d := Damage{Path: w.Path, Kind: w.Kind, Dev: w.Dev, Ino: w.Ino, Size: w.Size,
+		d := Damage{Path: w.Path, Folder: w.Folder, Kind: w.Kind, Dev: w.Dev, Ino: w.Ino, Size: w.Size,
 			MTime: Timespec{w.MSec, w.MNsec}, Found: w.Found}
 		if w.PathB64 != "" {
 			b, err := base64.StdEncoding.DecodeString(w.PathB64)

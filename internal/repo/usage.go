@@ -26,7 +26,11 @@ const usageCtxEvery = 256
 // ctx is done (a big backup takes minutes to walk on a cold cache).
 func DiskUsage(ctx context.Context, b Backup) (Usage, error) {
 	var u Usage
-	uploads := b.UploadsPath() + string(filepath.Separator)
+	// Files counts the files of every files folder: uploads/, the other
+	// storage locations and the extensions.
+	folders := []string{b.UploadsPath() + string(filepath.Separator),
+		filepath.Join(b.Path, StorageName) + string(filepath.Separator),
+		filepath.Join(b.Path, ExtensionsName) + string(filepath.Separator)}
 	n := 0
 	err := filepath.WalkDir(b.Path, func(p string, d fs.DirEntry, err error) error {
 		if n++; n%usageCtxEvery == 0 {
@@ -48,8 +52,11 @@ func DiskUsage(ctx context.Context, b Backup) (Usage, error) {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 1 {
 			u.UniqueBytes += fi.Size()
 		}
-		if strings.HasPrefix(p, uploads) {
-			u.Files++
+		for _, f := range folders {
+			if strings.HasPrefix(p, f) {
+				u.Files++
+				break
+			}
 		}
 		return nil
 	})

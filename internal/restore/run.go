@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
@@ -33,6 +34,21 @@ type Request struct {
 	UploadsDir string // Uploads: the live folder to restore into (absolute)
 	Delete     bool   // Uploads: remove items that are not in the backup
 	Checksum   bool   // Uploads: keep a live file only if its SHA-256 matches
+
+	// Storage locations and extensions (areas.go). AllFiles restores every
+	// files folder the backup holds (uploads/ and the other locations; not
+	// the extensions); Locations names locations to restore (the default
+	// one's name means uploads/), with their live folders in LocationDirs
+	// (keyed by lower-case name); Extensions the extensions folder into
+	// ExtensionsDir. TargetDir, when set, replaces the folder of the one
+	// files folder restored (refused when there are more).
+	AllFiles        bool
+	DefaultLocation string // the name uploads/ stands for when the backup does not say
+	Locations       []string
+	LocationDirs    map[string]string
+	Extensions      bool
+	ExtensionsDir   string
+	TargetDir       string
 
 	Log *slog.Logger // progress and warnings; may be nil
 
@@ -67,7 +83,12 @@ type Report struct {
 	Where    string         `json:"where,omitempty"`   // the bucket (offsite)
 	Database *DBReport      `json:"database,omitempty"`
 	Uploads  *UploadsReport `json:"uploads,omitempty"`
-	Seconds  float64        `json:"seconds"`
+	// Locations are the other storage locations restored, Extensions the
+	// extensions folder; FilesOff says the backup is database-only.
+	Locations  []LocationReport `json:"locations,omitempty"`
+	Extensions *LocationReport  `json:"extensions,omitempty"`
+	FilesOff   bool             `json:"files_off,omitempty"`
+	Seconds    float64          `json:"seconds"`
 }
 
 // DBReport is the database part of a Report.
@@ -188,6 +209,18 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 		return rep, err
 	}
 	off := req.Offsite
+	if b.Manifest != nil && b.Manifest.Files == manifest.FilesOff {
+		rep.FilesOff = true
+	}
+	// Worked out before anything is done: a selection the backup cannot
+	// satisfy is refused with the database untouched.
+	ts, err := targets(req, b)
+	if err != nil {
+		return done(err)
+	}
+	if off != nil && (len(ts) > 1 || len(ts) == 1 && !ts[0].uploads) {
+		return done(refuse("restore --offsite restores the database and uploads/ only, not %s: restore from BACKUPS_DIR", strings.Join(names(ts), ", ")))
+	}
 	if req.DB {
 		t := req.Target
 		opts := DBOptions{Target: t, Dump: b.DumpFile(), Force: req.Yes, Create: req.Create, Owner: req.Owner, Confirm: req.Confirm}
@@ -210,30 +243,61 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 			HadOther: res.HadOther, RawBytes: res.RawBytes, Tables: len(res.TableRows), Seconds: res.Duration.Seconds()}
 		log.Info("database restored", "database", t.Database, "seconds", res.Duration.Seconds())
 	}
-	if req.Uploads {
-		dir := req.UploadsDir
-		log.Info("restoring the uploads", "target", dir)
-		uo := UploadsOptions{
-			Backup: b, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
-		}
-		if off != nil {
-			uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
-		}
-		res, err := Uploads(ctx, uo)
+	for _, t := range ts {
+		u, err := restoreArea(ctx, req, t, off, log)
 		if err != nil {
 			if rep.Database != nil {
-				log.Warn("the database WAS restored; only the uploads restore failed")
+				log.Warn("the database WAS restored; only the files restore failed")
 			}
-			if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
-				return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed half-way: %w", dir, err)))
+			if len(rep.Locations) > 0 || rep.Uploads != nil {
+				log.Warn("some files folders WERE restored before this one failed", "done", len(rep.Locations)+btoi(rep.Uploads != nil))
 			}
-			return done(exitcode.With(exitcode.Restore, fmt.Errorf("restore uploads into %s failed; the folder was left as it was: %w", dir, err)))
+			return done(err)
 		}
-		rep.Uploads = &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
-			Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
-			Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
-			Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}
-		log.Info("uploads restored", "target", dir, "files", res.Files)
+		switch {
+		case t.uploads:
+			rep.Uploads = u
+		case t.extension:
+			rep.Extensions = &LocationReport{Name: t.name, Folder: t.view.FilesFolder(), UploadsReport: *u}
+		default:
+			rep.Locations = append(rep.Locations, LocationReport{Name: t.name, Folder: t.view.FilesFolder(), UploadsReport: *u})
+		}
 	}
 	return done(nil)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// restoreArea restores one files folder of the backup (uploads/, another
+// storage location or the extensions) into t.dir.
+func restoreArea(ctx context.Context, req Request, t target, off *Offsite, log *slog.Logger) (*UploadsReport, error) {
+	dir := t.dir
+	what := "uploads"
+	if !t.uploads {
+		what = t.view.FilesFolder()
+	}
+	log.Info("restoring "+what, "target", dir)
+	uo := UploadsOptions{
+		Backup: t.view, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
+	}
+	if off != nil {
+		uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
+	}
+	res, err := Uploads(ctx, uo)
+	if err != nil {
+		if errors.Is(err, ErrHalfSwapped) { // the one failure that changed the folder
+			return nil, exitcode.With(exitcode.Restore, fmt.Errorf("restore %s into %s failed half-way: %w", what, dir, err))
+		}
+		return nil, exitcode.With(exitcode.Restore, fmt.Errorf("restore %s into %s failed; the folder was left as it was: %w", what, dir, err))
+	}
+	log.Info(what+" restored", "target", dir, "files", res.Files)
+	return &UploadsReport{Target: dir, Files: res.Files, Dirs: res.Dirs, Symlinks: res.Symlinks, Bytes: res.Bytes,
+		Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
+		Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
+		Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}, nil
 }

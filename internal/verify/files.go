@@ -25,15 +25,51 @@ import (
 // be in order: everything after would be reported as missing or extra.
 var errListBroken = errors.New("file list unreadable")
 
-// checkFiles compares uploads/ with manifest.files.jsonl. It returns an
-// error only when ctx was cancelled.
+// checkAllFiles checks every files folder of the backup against its entry
+// list: uploads/, the other storage locations and the extensions.
+func checkAllFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) error {
+	m := b.Manifest
+	if m.Files == manifest.FilesOff {
+		res.skip("files: a database-only backup (BACKUP_FILES=off) holds no files")
+		return nil
+	}
+	if m.HasUploads() {
+		if err := checkFiles(ctx, b, res, c); err != nil {
+			return err
+		}
+	}
+	for _, l := range m.Storage {
+		a, err := b.Area(l.Name, false)
+		if err != nil {
+			res.add(KindManifest, manifest.FileName, err.Error())
+			continue
+		}
+		if err := checkFiles(ctx, a, res, c); err != nil {
+			return err
+		}
+	}
+	if m.Extensions != nil {
+		a, err := b.Area(repo.ExtensionsName, true)
+		if err == nil {
+			err = checkFiles(ctx, a, res, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFiles compares uploads/ (or the area b stands for) with its entry
+// list. It returns an error only when ctx was cancelled.
 func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) error {
 	m := b.Manifest
+	what := b.FilesFolder()
 	// A list named outside the backup: the default one is checked.
 	listPath, listName, _ := b.ListPath()
 	lf, err := regfile.Open(listPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		res.add(KindMissing, listName, "the uploads file list is missing")
+		res.add(KindMissing, listName, "the "+what+" file list is missing")
 		res.skip("file checksums: %s is missing", listName)
 		return nil
 	}
@@ -52,6 +88,7 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 		c:    c,
 		list: &cursor{r: manifest.NewReader(tee)},
 		buf:  make([]byte, chunk),
+		area: b,
 	}
 	if fi, err := os.Stat(b.Path); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -62,7 +99,7 @@ func checkFiles(ctx context.Context, b repo.Backup, res *Result, c *counter) err
 	err = w.root(root)
 	if errors.Is(err, errListBroken) {
 		res.add(KindListUnreadable, listName, w.list.err.Error())
-		res.skip("file checksums: uploads items after %s were not checked, the list is unreadable from there on", w.last)
+		res.skip("file checksums: %s items after %s were not checked, the list is unreadable from there on", what, w.last)
 		err = nil
 	}
 	if err != nil {
@@ -134,10 +171,11 @@ type walk struct {
 	// Owner of the backup folder: a backup made without root owns its
 	// copies, while the list records the source's owner.
 	backupUID, backupGID uint32
+	area                 repo.Backup // names the folder walked (repo.Backup.Area)
 }
 
-// relPath is the path of an uploads item relative to the backup folder.
-func relPath(rel string) string { return repo.UploadsRel(rel) }
+// relPath is the path of an item relative to the backup folder.
+func (w *walk) relPath(rel string) string { return w.area.FilesRel(rel) }
 
 // under reports whether p is inside the folder dir (both list paths).
 func under(p, dir string) bool {
@@ -152,7 +190,7 @@ func (w *walk) root(abs string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		// Every entry will come out as missing, the root first.
 	case err != nil:
-		w.res.add(KindUnreadable, repo.BackupUploadsName, err.Error())
+		w.res.add(KindUnreadable, w.area.FilesFolder(), err.Error())
 		return w.skipUnder(".", true)
 	default:
 		if err := w.item(".", abs, fi); err != nil {
@@ -188,7 +226,7 @@ func (w *walk) missingBefore(rel string) error {
 				detail = fmt.Sprintf("folder listed in the manifest (with %d items in it) but not in the backup", n)
 			}
 		}
-		w.res.add(KindMissing, relPath(e.Path), detail)
+		w.res.add(KindMissing, w.relPath(e.Path), detail)
 	}
 }
 
@@ -229,7 +267,7 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 	if err := w.ctx.Err(); err != nil {
 		return fmt.Errorf("uploads stopped at %s: %w", rel, err)
 	}
-	w.last = relPath(rel)
+	w.last = w.relPath(rel)
 	if err := w.missingBefore(rel); err != nil {
 		return err
 	}
@@ -239,7 +277,7 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 			return errListBroken
 		}
 		// Not descended into: everything inside is extra too.
-		w.res.add(KindExtra, relPath(rel), fmt.Sprintf("%s not listed in the manifest", typeName(fi.Mode())))
+		w.res.add(KindExtra, w.relPath(rel), fmt.Sprintf("%s not listed in the manifest", typeName(fi.Mode())))
 		return nil
 	}
 	w.list.take()
@@ -256,7 +294,7 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 				detail += fmt.Sprintf(" (with %d items in it)", n)
 			}
 		}
-		w.res.add(KindType, relPath(rel), detail)
+		w.res.add(KindType, w.relPath(rel), detail)
 		return nil
 	}
 	before := len(w.res.Problems)
@@ -274,9 +312,9 @@ func (w *walk) item(rel, abs string, fi fs.FileInfo) error {
 		target, err := os.Readlink(abs)
 		switch {
 		case err != nil:
-			w.res.add(KindUnreadable, relPath(rel), err.Error())
+			w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 		case target != e.Target:
-			w.res.add(KindSymlink, relPath(rel), fmt.Sprintf("points at %q, manifest says %q", target, e.Target))
+			w.res.add(KindSymlink, w.relPath(rel), fmt.Sprintf("points at %q, manifest says %q", target, e.Target))
 		}
 	}
 	if len(w.res.Problems) == before { // a changed item has changed times too: say it once
@@ -305,7 +343,7 @@ func (w *walk) attrs(rel string, fi fs.FileInfo, e manifest.Entry, mtime bool) {
 		d = append(d, fmt.Sprintf("owner %d:%d, manifest says %d:%d", st.Uid, st.Gid, e.UID, e.GID))
 	}
 	if len(d) > 0 {
-		w.res.add(KindAttributes, relPath(rel), strings.Join(d, "; "))
+		w.res.add(KindAttributes, w.relPath(rel), strings.Join(d, "; "))
 	}
 }
 
@@ -315,7 +353,7 @@ func (w *walk) dir(rel, abs string) error {
 	// backup.
 	d, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 		return w.skipUnder(rel, false)
 	}
 	// Sorted without holding a huge flat folder's names; spilled runs go
@@ -323,7 +361,7 @@ func (w *walk) dir(rel, abs string) error {
 	names, err := dirnames.Open(d, os.TempDir(), dirnames.DefaultMax)
 	d.Close()
 	if err != nil {
-		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 		return w.skipUnder(rel, false)
 	}
 	defer names.Close()
@@ -338,7 +376,7 @@ func (w *walk) dir(rel, abs string) error {
 			if err := w.missingBefore(crel); err != nil {
 				return err
 			}
-			w.res.add(KindUnreadable, relPath(crel), err.Error())
+			w.res.add(KindUnreadable, w.relPath(crel), err.Error())
 			if err := w.skipUnder(crel, true); err != nil {
 				return err
 			}
@@ -349,7 +387,7 @@ func (w *walk) dir(rel, abs string) error {
 		}
 	}
 	if err := names.Err(); err != nil {
-		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 	}
 	return nil
 }

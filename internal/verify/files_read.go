@@ -18,7 +18,7 @@ func (w *walk) file(rel, abs string, fi fs.FileInfo, e manifest.Entry) error {
 	w.res.Files++
 	if fi.Size() != e.Size {
 		// Reading it would only confirm the difference.
-		w.res.add(KindSize, relPath(rel), fmt.Sprintf("%d bytes, manifest says %d", fi.Size(), e.Size))
+		w.res.add(KindSize, w.relPath(rel), fmt.Sprintf("%d bytes, manifest says %d", fi.Size(), e.Size))
 		return nil
 	}
 	// A file swapped for a symlink, FIFO or device since the Lstat is
@@ -26,7 +26,7 @@ func (w *walk) file(rel, abs string, fi fs.FileInfo, e manifest.Entry) error {
 	// wait forever, deaf to ctx.
 	f, err := regfile.Open(abs)
 	if err != nil {
-		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 		return nil
 	}
 	defer f.Close()
@@ -36,15 +36,15 @@ func (w *walk) file(rel, abs string, fi fs.FileInfo, e manifest.Entry) error {
 		if w.ctx.Err() != nil {
 			return err
 		}
-		w.res.add(KindUnreadable, relPath(rel), err.Error())
+		w.res.add(KindUnreadable, w.relPath(rel), err.Error())
 		return nil
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case n != e.Size:
-		w.res.add(KindSize, relPath(rel), fmt.Sprintf("%d bytes read, manifest says %d", n, e.Size))
+		w.res.add(KindSize, w.relPath(rel), fmt.Sprintf("%d bytes read, manifest says %d", n, e.Size))
 	case sum != e.SHA256:
-		w.res.add(KindContent, relPath(rel), fmt.Sprintf("SHA-256 %s, manifest says %s: the file changed since the backup (bit rot or tampering)", sum, e.SHA256))
+		w.res.add(KindContent, w.relPath(rel), fmt.Sprintf("SHA-256 %s, manifest says %s: the file changed since the backup (bit rot or tampering)", sum, e.SHA256))
 	}
 	return nil
 }

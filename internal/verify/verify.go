@@ -153,12 +153,12 @@ func Backup(ctx context.Context, b repo.Backup, opts Options) (Result, error) {
 
 	c := &counter{progress: opts.Progress}
 	df, err := checkDump(ctx, b, &res, c)
-	if err == nil {
+	if err == nil && (b.Manifest == nil || b.Manifest.HasUploads()) {
 		err = checkDirectus(ctx, b, &res, df)
 	}
 	if err == nil {
 		if b.State == repo.Complete {
-			err = checkFiles(ctx, b, &res, c)
+			err = checkAllFiles(ctx, b, &res, c)
 		} else {
 			res.skip("file checksums: backup made by the old script has no manifest")
 		}
