@@ -177,6 +177,22 @@ func TestS3LocationWrongCredentials(t *testing.T) {
 	}
 }
 
+// doctor lists and reads the bucket with the location's key, and names the
+// settings when it cannot.
+func TestS3LocationDoctor(t *testing.T) {
+	s := newS3LocFixture(t)
+	s.put(s.bucket, "directus/a.jpg", "a")
+	r := s.run("doctor")
+	if !strings.Contains(r.stdout, "s3 bucket of s3") || !strings.Contains(r.stdout, "can be listed and read") {
+		t.Errorf("doctor (exit %d) does not report the bucket readable:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	s.env["STORAGE_S3_SECRET"] = "wrong-secret-value"
+	r = s.run("doctor")
+	if r.code == 0 || !strings.Contains(r.stdout, "STORAGE_S3_SECRET") {
+		t.Errorf("doctor with a wrong secret: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // checkFolder compares a backup's copy of a location with the bucket.
 func checkFolder(t *testing.T, dir string, want map[string]string) {
 	t.Helper()

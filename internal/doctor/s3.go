@@ -33,7 +33,8 @@ func checkS3Locations(ctx context.Context, cfg *config.Config) []Finding {
 			fix := "check " + prefix + "ENDPOINT, " + prefix + "BUCKET, " + prefix + "REGION, " + prefix + "KEY and " + prefix + "SECRET"
 			switch {
 			case errors.Is(err, s3store.ErrUnreachable):
-				fix = "the host running the backup must reach " + prefix + "ENDPOINT; if it names a docker compose service (http://minio:9000), it resolves only inside the compose network"
+				fix = "this host must reach " + prefix + "ENDPOINT; a docker compose service name (http://minio:9000) resolves only inside the compose network: " +
+					"publish its port and set " + prefix + "ENDPOINT=http://127.0.0.1:9000 in directus-backup's environment (it overrides the .env)"
 			case errors.Is(err, s3store.ErrDenied):
 				fix = "the key " + prefix + "KEY needs s3:ListBucket and s3:GetObject to back up (and s3:PutObject to restore)"
 			}
