@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,6 +131,46 @@ func TestS3LocationBackup(t *testing.T) {
 	if r := s.run("verify"); r.code != 0 {
 		t.Errorf("verify exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+
+	// Restore into an empty bucket, under another prefix: every object
+	// comes back with its bytes; a second restore uploads nothing.
+	want := s.objects(s.bucket, "directus/")
+	other := s.srv.NewBucket(t, false)
+	r := s.run("restore", "--location", "s3", "--to-bucket", other, "--to-prefix", "restored")
+	if r.code != 0 || !strings.Contains(r.stdout, "12 uploaded") {
+		t.Fatalf("restore into an empty bucket: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("restore: %s", strings.TrimSpace(r.stdout))
+	if got := s.objects(other, "restored/"); !maps.Equal(got, want) {
+		t.Errorf("restored bucket differs: %d objects, want %d", len(got), len(want))
+	}
+	r = s.run("restore", "--json", "--location", "s3", "--to-bucket", other, "--to-prefix", "restored")
+	var doc struct {
+		Locations []struct {
+			Name string
+			S3   struct{ Uploaded, Skipped int64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || len(doc.Locations) != 1 ||
+		doc.Locations[0].S3.Uploaded != 0 || doc.Locations[0].S3.Skipped != 12 {
+		t.Errorf("second restore (exit %d, %v): %+v, want 0 uploaded, 12 skipped\n%s", r.code, err, doc, r.stdout)
+	}
+
+	// Disaster: the bucket's objects are gone. A plain restore (database
+	// and every location) puts them back into their own bucket.
+	for k := range want {
+		if err := s.c.RemoveObject(context.Background(), s.bucket, "directus/"+k, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.put(s.bucket, "directus/stray.txt", "not in the backup")
+	if r := s.run("restore", "--yes", "--delete"); r.code != 0 {
+		t.Fatalf("restore of everything: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.objects(s.bucket, "directus/"); !maps.Equal(got, want) {
+		t.Errorf("the bucket after restore --delete differs: %d objects, want %d", len(got), len(want))
+	}
+
 	// A damaged copy is found by verify, like a local file.
 	p := filepath.Join(b2, "storage", "s3", "folder", "new.webp")
 	os.Chmod(p, 0o644)
