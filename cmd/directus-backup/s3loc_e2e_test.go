@@ -219,6 +219,45 @@ func TestS3LocationWrongCredentials(t *testing.T) {
 	}
 }
 
+// Restores into a bucket that cannot be right are refused before any
+// upload: a tampered entry list, --to-bucket without an s3 location, and
+// an s3 location the settings no longer have.
+func TestS3LocationRestoreRefusals(t *testing.T) {
+	s := newS3LocFixture(t)
+	s.put(s.bucket, "directus/a.jpg", "a")
+	b := s.mustBackup()
+	other := s.srv.NewBucket(t, false)
+
+	r := s.run("restore", "--uploads", "--to-bucket", other)
+	if r.code != 2 || !strings.Contains(r.stderr, "--to-bucket") {
+		t.Errorf("--to-bucket with uploads only: exit %d\n%s", r.code, r.stderr)
+	}
+
+	list := filepath.Join(b, "manifest.storage.s3.jsonl")
+	data, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(list, 0o600)
+	if err := os.WriteFile(list, append(data, ' '), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = s.run("restore", "--location", "s3", "--to-bucket", other)
+	if r.code != 13 || !strings.Contains(r.stderr, "checksum") {
+		t.Errorf("restore with a tampered entry list: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := s.objects(other, ""); len(got) != 0 {
+		t.Errorf("objects uploaded from a tampered backup: %v", got)
+	}
+	os.WriteFile(list, data, 0o600)
+
+	s.env["STORAGE_LOCATIONS"] = "local"
+	r = s.run("restore", "--location", "s3")
+	if r.code != 2 || !strings.Contains(r.stderr, "STORAGE_S3_DRIVER=s3") {
+		t.Errorf("restore of an s3 location the settings lack: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
 // doctor lists and reads the bucket with the location's key, and names the
 // settings when it cannot.
 func TestS3LocationDoctor(t *testing.T) {

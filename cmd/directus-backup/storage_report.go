@@ -57,6 +57,11 @@ func printStorage(w io.Writer, rep *job.Report) {
 	}
 	line := func(label string, a job.AreaReport) {
 		u := a.Result
+		if a.Driver == config.DriverS3 {
+			fmt.Fprintf(w, "  %-10s %d objects (%s) of %s in %s/: %d linked, %d downloaded (%s)\n", label,
+				u.Files, humanize.Bytes(u.Bytes), a.Source, a.Folder, u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+			return
+		}
 		fmt.Fprintf(w, "  %-10s %d files (%s) in %s/: %d linked, %d copied (%s)\n", label,
 			u.Files, humanize.Bytes(u.Bytes), a.Folder, u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
 	}
