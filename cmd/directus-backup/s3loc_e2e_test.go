@@ -182,6 +182,32 @@ func TestS3LocationBackup(t *testing.T) {
 	}
 }
 
+// An instance whose only storage location is a bucket (the recipe in
+// docs/directus.md) backs up and verifies without an uploads folder.
+func TestS3LocationOnly(t *testing.T) {
+	s := newS3LocFixture(t)
+	s.env["STORAGE_LOCATIONS"] = "s3"
+	delete(s.env, "BACKUP_UPLOADS_DIR")
+	os.RemoveAll(s.uploads)
+	s.put(s.bucket, "directus/a.jpg", "a")
+	s.put(s.bucket, "directus/b/c.png", "c")
+	r := s.run("backup")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 objects") {
+		t.Fatalf("backup: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	b := s.latest()
+	if _, err := os.Stat(filepath.Join(b, "uploads")); !os.IsNotExist(err) {
+		t.Errorf("uploads/ in a backup without a local location: %v", err)
+	}
+	checkFolder(t, filepath.Join(b, "storage", "s3"), s.objects(s.bucket, "directus/"))
+	if r := s.run("verify"); r.code != 0 {
+		t.Errorf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := s.run("list"); !strings.Contains(r.stdout, "storage/s3") {
+		t.Errorf("list does not show storage/s3:\n%s", r.stdout)
+	}
+}
+
 // Wrong S3 credentials fail the backup with an error naming the settings,
 // leave no backup that looks complete, and no secret in the error folder.
 func TestS3LocationWrongCredentials(t *testing.T) {
