@@ -62,6 +62,9 @@ func targets(req Request, b repo.Backup) ([]target, error) {
 		if err != nil {
 			return refuse("%w (it holds: %s)", err, strings.Join(held(m), ", "))
 		}
+		if l, ok := m.Location(name); ok {
+			name = l.Name // as the backup spells it
+		}
 		if s3, ok, err := s3Target(req, b, name); ok || err != nil {
 			if err != nil {
 				return err
