@@ -191,9 +191,17 @@ func TestS3LocationOnly(t *testing.T) {
 	os.RemoveAll(s.uploads)
 	s.put(s.bucket, "directus/a.jpg", "a")
 	s.put(s.bucket, "directus/b/c.png", "c")
+	// Directus's file table names the bucket's objects by location: one
+	// row's object is missing, and b/c.png has no row.
+	s.execAsUser(s.db, `ALTER TABLE directus_files ADD COLUMN storage text;
+INSERT INTO directus_files VALUES ('00000000-0000-0000-0000-000000000001', 'a.jpg', 1, 's3'),
+  ('00000000-0000-0000-0000-000000000002', 'gone.jpg', 1, 's3');`)
 	r := s.run("backup")
 	if r.code != 0 || !strings.Contains(r.stdout, "2 objects") {
 		t.Fatalf("backup: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `missing: "gone.jpg"`) || !strings.Contains(r.stdout, `no directus_files row: "b/c.png"`) {
+		t.Errorf("the file table check of the s3 location:\n%s", r.stdout)
 	}
 	b := s.latest()
 	if _, err := os.Stat(filepath.Join(b, "uploads")); !os.IsNotExist(err) {
