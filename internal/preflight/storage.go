@@ -13,7 +13,7 @@ import (
 
 // Storage checks every storage location a backup copies (STORAGE_LOCATIONS)
 // and the extensions folder: local folders must be folders this user can
-// list; locations of a driver not copied yet fail, naming the location.
+// list; s3 locations are described (doctor asks their bucket).
 func Storage(cfg *config.Config) []Finding {
 	if cfg.NoFiles {
 		return []Finding{{Check: "storage locations", Status: OK,
