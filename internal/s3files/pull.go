@@ -94,7 +94,7 @@ func Pull(ctx context.Context, loc Location, opts PullOptions, list *manifest.Li
 		return res, err
 	}
 	if opts.Previous != "" && opts.PreviousList != nil {
-		if err := matchPrevious(items, opts.PreviousList, warn); err != nil {
+		if err := matchPrevious(items, opts.PreviousList); err != nil {
 			warn("previous entry list unreadable, downloading every object", "previous", opts.PreviousName, "err", err)
 			for _, it := range items {
 				it.prev = nil
@@ -292,7 +292,7 @@ func compare(a, b int64) int {
 // matchPrevious walks the previous entry list in step with items (both in
 // ComparePaths order) and marks the objects whose key, size and ETag it
 // records, with a hash, for linking.
-func matchPrevious(items []*item, prevList io.Reader, warn func(string, ...any)) error {
+func matchPrevious(items []*item, prevList io.Reader) error {
 	r := manifest.NewReader(prevList)
 	var cur manifest.Entry
 	have, done := false, false
