@@ -33,6 +33,7 @@ func startMonitor(ctx context.Context, cfg *config.Config, log *slog.Logger) *mo
 	m := &monitor{cfg: cfg, log: log}
 	if cfg.PingURL != "" {
 		m.pinger = ping.New(cfg.PingURL)
+		m.pinger.ExitStatus = cfg.PingExitStatus
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorBudget)
 		defer cancel()
 		if err := m.pinger.Start(pctx); err != nil {
@@ -67,7 +68,7 @@ func (m *monitor) finish(ctx context.Context, rep *job.Report, runErr error, log
 		host, _ := os.Hostname()
 		head := fmt.Sprintf("directus-backup backup failed on %s (exit code %d): %v\n\nlast log lines:\n", host, code, runErr)
 		tail := ping.Tail(string(logText), ping.MaxBody-len(head))
-		err = m.pinger.Fail(ctx, redact.String(head+tail, m.cfg.Secrets()...))
+		err = m.pinger.Fail(ctx, code, redact.String(head+tail, m.cfg.Secrets()...))
 	}
 	if err != nil {
 		m.log.Warn("health-check ping not sent; the backup's result stands", "err", err)

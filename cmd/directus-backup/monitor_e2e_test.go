@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -227,5 +228,30 @@ func TestPingUnreachable(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, token) {
 		t.Errorf("ping token in the log:\n%s", r.stderr)
+	}
+}
+
+// BACKUP_PING_EXIT_STATUS=on ends runs with <url>/<exit code>: /0 on
+// success, the run's own exit code on failure.
+func TestPingExitStatus(t *testing.T) {
+	f := newFixture(t)
+	recv := newPingReceiver(t)
+	f.env["BACKUP_PING_URL"] = recv.URL + "/check-token-1234"
+	f.env["BACKUP_PING_EXIT_STATUS"] = "on"
+	f.mustBackup()
+	if got, want := paths(recv.take()), "POST /check-token-1234/start, POST /check-token-1234/0"; got != want {
+		t.Errorf("pings of a successful backup: %s, want %s", got, want)
+	}
+	f.env["DB_PASSWORD"] = "Wr0ng-" + f.password
+	r := f.run("backup")
+	if r.code == 0 {
+		t.Fatal("backup with a wrong password succeeded")
+	}
+	reqs := recv.take()
+	if got, want := paths(reqs), fmt.Sprintf("POST /check-token-1234/start, POST /check-token-1234/%d", r.code); got != want {
+		t.Errorf("pings of a failed backup: %s, want %s", got, want)
+	}
+	if len(reqs) == 2 && !strings.Contains(reqs[1].body, "password authentication failed") {
+		t.Errorf("failure ping body lacks the error:\n%s", reqs[1].body)
 	}
 }

@@ -71,6 +71,7 @@ type Config struct {
 	EnvFile        string // absolute path of the .env file that was read, or ""
 	Offsite        Offsite
 	PingURL        string // BACKUP_PING_URL, "" = no pings; its path is a secret
+	PingExitStatus bool   // BACKUP_PING_EXIT_STATUS: end pings as <url>/<exit code>
 	MetricsFile    string // absolute, "" = no metrics file
 
 	// Grandfather-father-son retention; all 0 = the days/count policy alone.
@@ -246,6 +247,8 @@ func Load(src Sources, now time.Time) (*Config, error) {
 
 	c.Offsite = r.offsite()
 	c.PingURL = r.pingURL()
+	c.PingExitStatus = r.choice(envPingExit, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
+		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "on"
 	if _, _, ok := r.get(envMetricsFile); ok {
 		c.MetricsFile = r.path(envMetricsFile)
 	}

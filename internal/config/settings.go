@@ -65,6 +65,7 @@ const (
 	envKeepWeekly  = "BACKUP_KEEP_WEEKLY"
 	envKeepMonthly = "BACKUP_KEEP_MONTHLY"
 	envPingURL     = "BACKUP_PING_URL"
+	envPingExit    = "BACKUP_PING_EXIT_STATUS"
 	envMetricsFile = "BACKUP_METRICS_FILE"
 
 	// Hooks (issue 11).
@@ -175,6 +176,8 @@ var Settings = []Setting{
 	// Monitoring (issue 11): health-check pings and the metrics file.
 	{Env: envPingURL, Flag: "", Default: "", Secret: true,
 		Usage: "health-check URL (healthchecks.io convention): each backup requests <url>/start, then <url> on success or <url>/fail with the last log lines; environment or .env only, since its path is a secret token"},
+	{Env: envPingExit, Flag: "ping-exit-status", Default: "off",
+		Usage: "on: each run ends with <url>/<exit code> (<url>/0 on success) instead of <url> and <url>/fail, for services that take an exit status (healthchecks.io); off: <url> and <url>/fail, which every service takes"},
 	{Env: envMetricsFile, Flag: "metrics-file", Default: "",
 		Usage: "Prometheus textfile (node_exporter textfile collector) rewritten after every backup and verify run (empty = none)"},
 	{Env: envMinFree, Flag: "min-free", Default: "1GiB",

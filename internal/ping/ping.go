@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,9 @@ type Pinger struct {
 	Client  *http.Client
 	Retries int           // tries after the first; 0 = none
 	Pause   time.Duration // between tries
+	// ExitStatus ends runs with <url>/<exit code> (<url>/0 on success),
+	// the form healthchecks.io takes, instead of <url> and <url>/fail.
+	ExitStatus bool
 }
 
 // New returns a Pinger for url with the defaults.
@@ -45,12 +49,24 @@ func New(url string) *Pinger {
 func (p *Pinger) Start(ctx context.Context) error { return p.send(ctx, "/start", "") }
 
 // Success ends the run as a success; body is a short summary.
-func (p *Pinger) Success(ctx context.Context, body string) error { return p.send(ctx, "", body) }
+func (p *Pinger) Success(ctx context.Context, body string) error {
+	if p.ExitStatus {
+		return p.send(ctx, "/0", body)
+	}
+	return p.send(ctx, "", body)
+}
 
 // Fail ends the run as a failure; body (the end of the log, secrets
 // removed by the caller) is cut to its last MaxBody bytes.
-func (p *Pinger) Fail(ctx context.Context, body string) error {
-	return p.send(ctx, "/fail", Tail(body, MaxBody))
+// code is the run's exit code, sent as <url>/<code> when ExitStatus is set
+// (a code outside 1-255 is sent as /fail: services take 0-255, and 0 is
+// success).
+func (p *Pinger) Fail(ctx context.Context, code int, body string) error {
+	suffix := "/fail"
+	if p.ExitStatus && code > 0 && code < 256 {
+		suffix = "/" + strconv.Itoa(code)
+	}
+	return p.send(ctx, suffix, Tail(body, MaxBody))
 }
 
 // Tail returns the last max bytes of s, from a line start when one is
