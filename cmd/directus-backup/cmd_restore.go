@@ -24,6 +24,7 @@ type restoreFlags struct {
 	targetDB, targetDir                                  string
 	locations                                            []string // --location, repeatable
 	extensions                                           bool
+	toBucket, toPrefix                                   string
 }
 
 func newRestoreCommand(a *app) *cobra.Command {
@@ -41,6 +42,13 @@ location (STORAGE_LOCATIONS), each into its STORAGE_<NAME>_ROOT, by the
 same rules as uploads; the default location's name means --uploads.
 --extensions restores the extensions folder into EXTENSIONS_PATH (only
 when asked). --target-dir only goes with one folder restored.
+
+S3 locations (STORAGE_<NAME>_DRIVER=s3) are uploaded into their bucket
+under STORAGE_<NAME>_ROOT, or into --to-bucket / under --to-prefix; each
+file's SHA-256 is checked before its upload, objects already there with
+the same size and ETag are skipped, and --delete deletes the objects under
+the prefix that the backup does not hold. With --target-dir their files go
+into that folder instead.
 
 Database (--db): into DB_DATABASE or --target-db, through pg_dump's partner
 psql, locally or in the docker compose service exactly as backup runs
@@ -105,6 +113,9 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 			if f.checksum && !files {
 				return fmt.Errorf("%w: --checksum goes with --uploads (or --location, --extensions)", errUsage)
 			}
+			if (f.toBucket != "" || f.toPrefix != "") && !files {
+				return fmt.Errorf("%w: --to-bucket and --to-prefix go with --location (an s3 storage location)", errUsage)
+			}
 			if f.targetDir != "" && !files {
 				return fmt.Errorf("%w: --target-dir goes with --uploads (or --location, --extensions)", errUsage)
 			}
@@ -142,6 +153,7 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 				}
 			}
 			addStorageRequest(&req, cfg, allFiles, f.locations, f.extensions)
+			req.ToBucket, req.ToPrefix = f.toBucket, f.toPrefix
 			var display *progressDisplay
 			if f.offsite {
 				if display, err = a.openOffsite(c.Context(), cfg, &req, f.json); err != nil {
@@ -191,6 +203,8 @@ With --json, the result is one JSON document on stdout (see docs/restore.md).
 	fl.BoolVar(&f.create, "create", false, "create the target database when it does not exist (owned by DB_USER)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fl.StringArrayVar(&f.locations, "location", nil, "restore the files of this storage location (repeatable; the default location's name means uploads/)")
+	fl.StringVar(&f.toBucket, "to-bucket", "", "restore the s3 storage location into this bucket instead of its STORAGE_<NAME>_BUCKET (same endpoint and key)")
+	fl.StringVar(&f.toPrefix, "to-prefix", "", "restore the s3 storage location under this key prefix instead of its STORAGE_<NAME>_ROOT")
 	fl.BoolVar(&f.extensions, "extensions", false, "restore the extensions folder (EXTENSIONS_PATH); never restored without it")
 	fl.BoolVar(&f.offsite, "offsite", false, "restore from the copy in the S3 bucket (BACKUP_S3_*) instead of BACKUPS_DIR")
 	return c

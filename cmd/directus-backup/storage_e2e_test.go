@@ -194,9 +194,9 @@ func TestDatabaseOnlyBackup(t *testing.T) {
 	compareData(t, "database after restore", f.tableData(f.db), want)
 }
 
-// An s3 location is refused before any work until it is copied, an
-// unknown driver is refused as a bad setting, and without a local location
-// no uploads folder is asked for.
+// An unknown driver is refused as a bad setting, an s3 location that
+// cannot be reached fails naming its endpoint setting, and without a local
+// location no uploads folder is asked for.
 func TestStorageRefusals(t *testing.T) {
 	f := newFixture(t)
 	f.env["STORAGE_LOCATIONS"] = "files"
@@ -215,8 +215,9 @@ func TestStorageRefusals(t *testing.T) {
 		t.Error("the backups folder was created for a refused run")
 	}
 	f.env["STORAGE_FILES_DRIVER"] = "s3"
+	f.env["STORAGE_FILES_ENDPOINT"] = "http://127.0.0.1:1" // nothing listens there
 	r = f.run("backup")
-	if r.code == 0 || !strings.Contains(r.stderr, "storage location files") || !strings.Contains(r.stderr, "not supported yet") ||
+	if r.code == 0 || !strings.Contains(r.stderr, "s3://directus-files/") || !strings.Contains(r.stderr, "STORAGE_FILES_ENDPOINT") ||
 		strings.Contains(r.stderr, "uploads folder") || strings.Contains(r.stderr, "s3-secret-value") {
 		t.Errorf("backup with an s3 location: exit %d\n%s", r.code, r.stderr)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/humanize"
 	"github.com/directus-backup/directus-backup/internal/job"
 	"github.com/directus-backup/directus-backup/internal/restore"
+	"github.com/directus-backup/directus-backup/internal/s3files"
 )
 
 // locationDoc is one storage location besides uploads/, or the extensions
@@ -56,6 +57,11 @@ func printStorage(w io.Writer, rep *job.Report) {
 	}
 	line := func(label string, a job.AreaReport) {
 		u := a.Result
+		if a.Driver == config.DriverS3 {
+			fmt.Fprintf(w, "  %-10s %d objects (%s) of %s in %s/: %d linked, %d downloaded (%s)\n", label,
+				u.Files, humanize.Bytes(u.Bytes), a.Source, a.Folder, u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
+			return
+		}
 		fmt.Fprintf(w, "  %-10s %d files (%s) in %s/: %d linked, %d copied (%s)\n", label,
 			u.Files, humanize.Bytes(u.Bytes), a.Folder, u.Linked, u.Copied, humanize.Bytes(u.CopiedBytes))
 	}
@@ -79,11 +85,28 @@ func addStorageRequest(req *restore.Request, cfg *config.Config, all bool, locat
 		req.DefaultLocation = d.Name
 	}
 	req.LocationDirs = map[string]string{}
+	req.LocationBuckets = map[string]s3files.Location{}
 	for _, l := range cfg.Locations() {
-		if l.Driver == config.DriverLocal {
+		switch l.Driver {
+		case config.DriverLocal:
 			req.LocationDirs[strings.ToLower(l.Name)] = l.Root
+		case config.DriverS3:
+			req.LocationBuckets[strings.ToLower(l.Name)] = s3files.For(l)
 		}
 	}
+}
+
+// s3Line renders an s3 location restored into its bucket.
+func s3Line(label string, s *restore.S3Report) string {
+	extra := ""
+	if s.Kept > 0 {
+		extra += fmt.Sprintf("; kept %d objects not in the backup (--delete removes them)", s.Kept)
+	}
+	if s.Deleted > 0 {
+		extra += fmt.Sprintf("; deleted %d objects not in the backup", s.Deleted)
+	}
+	return fmt.Sprintf("  %-10s %s: %d objects (%s), %d uploaded (%s, checksums verified before upload), %d already there with the same size and ETag%s (%s)",
+		label, s.Target, s.Objects, humanize.Bytes(s.Bytes), s.Uploaded, humanize.Bytes(s.UploadedBytes), s.Skipped, extra, seconds(s.Seconds))
 }
 
 // restoreLines renders the restored storage locations and extensions.
@@ -94,6 +117,10 @@ func restoreLines(rep restore.Report) []string {
 	}
 	for i := range rep.Locations {
 		l := &rep.Locations[i]
+		if l.S3 != nil {
+			out = append(out, s3Line(l.Name, l.S3))
+			continue
+		}
 		out = append(out, uploadsLine(l.Name, &l.UploadsReport))
 	}
 	if e := rep.Extensions; e != nil {

@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	}
 
 	fs = append(fs, preflight.Storage(cfg)...)
+	fs = append(fs, checkS3Locations(ctx, cfg)...)
 	if cfg.UploadsDir != "" {
 		fs = append(fs, checkRestoreLeftovers(cfg.UploadsDir)...)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/compress"
+	"github.com/directus-backup/directus-backup/internal/config"
 	"github.com/directus-backup/directus-backup/internal/durable"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
@@ -141,6 +142,9 @@ func (r *run) addAreas(m *manifest.Manifest) {
 			Run: a.run, Rechecked: res.Rechecked, Compared: res.Compared, Refreshed: res.Refreshed,
 			Vouched: true, ListFile: a.list, ListSHA256: a.listSHA, Entries: a.count,
 		}}
+		if a.driver == config.DriverS3 {
+			loc.Endpoint, loc.Bucket, loc.Prefix = a.s3.Where()
+		}
 		ar := AreaReport{Name: a.name, Driver: a.driver, Folder: a.folder, Source: a.source, Previous: a.previous, Result: res}
 		if a.extension {
 			m.Extensions = &loc

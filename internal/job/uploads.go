@@ -17,6 +17,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/s3files"
 	"github.com/directus-backup/directus-backup/internal/snapshot"
 )
 
@@ -35,6 +36,7 @@ type area struct {
 	list      string // entry list's file name
 	uploads   bool   // the default location: uploads/, its run number, damage lists
 	extension bool
+	s3        s3files.Location // driver s3: the bucket
 }
 
 // areaResult is what snapshotting one area gave.
@@ -89,17 +91,17 @@ func (r *run) areas() []area {
 	var out []area
 	def, hasDef := cfg.Default()
 	for _, l := range cfg.Locations() {
-		if l.Driver != config.DriverLocal {
-			// s3: refused before any work (preflight.Storage) until it is
-			// mirrored into storage/<name>/ like a local location.
-			continue
-		}
 		if hasDef && l.Name == def.Name {
 			out = append(out, area{name: l.Name, driver: l.Driver, source: cfg.UploadsDir, folder: repo.BackupUploadsName,
 				list: manifest.FilesListName, uploads: true})
 		} else {
-			out = append(out, area{name: l.Name, driver: l.Driver, source: l.Root, folder: repo.StorageRel(l.Name),
-				list: repo.StorageListName(l.Name)})
+			a := area{name: l.Name, driver: l.Driver, source: l.Root, folder: repo.StorageRel(l.Name),
+				list: repo.StorageListName(l.Name)}
+			if l.Driver == config.DriverS3 {
+				a.s3 = s3files.For(l)
+				a.source = s3Source(a.s3)
+			}
+			out = append(out, a)
 		}
 	}
 	if cfg.ExtensionsDir == "" {
@@ -192,7 +194,12 @@ func (r *run) snapshotArea(ctx context.Context, a area) (areaResult, error) {
 	r.lists = append(r.lists, a.list)
 	defer lf.Close()
 	list := manifest.NewListWriter(lf)
-	res, err := snapshot.Take(ctx, opts, list)
+	var res snapshot.Result
+	if a.driver == config.DriverS3 {
+		res, err = r.pull(ctx, a, opts, list)
+	} else {
+		res, err = snapshot.Take(ctx, opts, list)
+	}
 	ar.res = res
 	if err != nil {
 		return ar, fmt.Errorf("snapshot %s %s: %w", what, a.source, r.named(err))

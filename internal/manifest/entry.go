@@ -38,6 +38,9 @@ type Entry struct {
 	GID    int    `json:"gid"`
 	SHA256 string `json:"sha256,omitempty"` // regular files only
 	Target string `json:"target,omitempty"` // symlinks only
+	// ETag is the S3 object's ETag, for files copied from an S3 storage
+	// location (and folders that were marker objects).
+	ETag string `json:"etag,omitempty"`
 }
 
 // entryFields is Entry without its methods, for the plain encoding.
@@ -91,6 +94,20 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 		e.Target = string(b)
 	}
 	return nil
+}
+
+// IsSHA256 reports whether s looks like a hex SHA-256 as lists record
+// them (lower case), so a damaged list cannot put garbage into a new one.
+func IsSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Time is a file time as the kernel keeps it, seconds and nanoseconds

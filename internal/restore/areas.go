@@ -7,6 +7,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/exitcode"
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/s3files"
 )
 
 // LocationReport is one storage location (besides uploads/) or the
@@ -15,6 +16,9 @@ type LocationReport struct {
 	Name   string `json:"name"`
 	Folder string `json:"folder"` // inside the backup
 	UploadsReport
+	// S3 is an s3 location restored into its bucket (Target then names
+	// the bucket and prefix).
+	S3 *S3Report `json:"s3,omitempty"`
 }
 
 // target is one files folder of the backup to restore, and where.
@@ -24,6 +28,7 @@ type target struct {
 	dir       string      // the live folder
 	uploads   bool        // the default location, in uploads/
 	extension bool
+	s3        *s3files.Location // an s3 location restored into its bucket (dir is then "")
 }
 
 // refuse is a restore refused before anything was done.
@@ -59,6 +64,13 @@ func targets(req Request, b repo.Backup) ([]target, error) {
 		}
 		if l, ok := m.Location(name); ok {
 			name = l.Name // as the backup spells it
+		}
+		if s3, ok, err := s3Target(req, b, name); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			out = append(out, target{name: name, view: v, s3: s3})
+			return nil
 		}
 		dir := req.LocationDirs[strings.ToLower(name)]
 		if dir == "" && req.TargetDir == "" {
@@ -118,8 +130,11 @@ func targets(req Request, b repo.Backup) ([]target, error) {
 		}
 		out[0].dir = req.TargetDir
 	}
+	if err := redirectS3(req, out); err != nil {
+		return nil, err
+	}
 	for _, t := range out {
-		if t.dir == "" {
+		if t.dir == "" && t.s3 == nil {
 			return nil, refuse("no folder to restore %s into: set its root in the .env, or give --target-dir", t.name)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/pgexec"
 	"github.com/directus-backup/directus-backup/internal/repo"
+	"github.com/directus-backup/directus-backup/internal/s3files"
 )
 
 // Request is one restore: which backup, and what to restore where.
@@ -49,6 +50,11 @@ type Request struct {
 	Extensions      bool
 	ExtensionsDir   string
 	TargetDir       string
+	// S3 locations (s3.go): the settings' s3 locations by lower-case name,
+	// where an s3 location of the backup is restored (without TargetDir);
+	// ToBucket and ToPrefix, when set, redirect the one restored.
+	LocationBuckets    map[string]s3files.Location
+	ToBucket, ToPrefix string
 
 	Log *slog.Logger // progress and warnings; may be nil
 
@@ -262,6 +268,18 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 		}
 	}
 	for _, t := range ts {
+		if t.s3 != nil {
+			s, err := restoreS3(ctx, req, t, log)
+			if err != nil {
+				if rep.Database != nil {
+					log.Warn("the database WAS restored; only the files restore failed")
+				}
+				return done(err)
+			}
+			rep.Locations = append(rep.Locations, LocationReport{Name: t.name, Folder: t.view.FilesFolder(),
+				UploadsReport: UploadsReport{Target: s.Target, Files: s.Objects, Bytes: s.Bytes, Verified: true, Seconds: s.Seconds}, S3: s})
+			continue
+		}
 		u, err := restoreArea(ctx, req, t, off, log)
 		if err != nil {
 			if rep.Database != nil {

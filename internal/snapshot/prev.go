@@ -1,25 +1,10 @@
 package snapshot
 
 import (
-	"crypto/sha256"
 	"io"
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 )
-
-// isSHA256 reports whether s looks like a hex SHA-256, so a damaged
-// previous list cannot put garbage into the new one.
-func isSHA256(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
 
 // prevList walks the previous backup's list in step with the new walk. Both
 // are in manifest.ComparePaths order, so one pass suffices and only one

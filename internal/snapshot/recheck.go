@@ -42,7 +42,7 @@ func (w *walker) linkedSum(rel, name string, fd fds, r childResult) (string, boo
 	}
 	if w.prevList != nil {
 		e, ok := w.prevList.find(rel)
-		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(syscall.Timespec(st.Mtim)) && isSHA256(e.SHA256) {
+		if ok && e.Type == manifest.TypeFile && e.Size == st.Size && e.MTime == manifest.TimeOf(syscall.Timespec(st.Mtim)) && manifest.IsSHA256(e.SHA256) {
 			if !w.recheckDue(rel) {
 				return e.SHA256, true, nil
 			}

@@ -32,6 +32,26 @@ type Config struct {
 	SecretAccessKey string
 	PathStyle       string // "auto", "true" or "false"
 	CAFile          string // extra PEM roots for https; "" = the system's
+	// Settings names the settings error hints tell the user to fix; the
+	// zero value names the offsite ones (BACKUP_S3_*).
+	Settings Settings
+}
+
+// Settings names the settings behind a Config, for error hints. Another
+// user of this package (a Directus storage location) passes its own.
+type Settings struct {
+	Endpoint, Bucket, AccessKey, SecretKey, Region string
+	CAFile                                         string // "" = there is no such setting: not suggested
+	Insecure                                       string // how to ask for plain http
+}
+
+func (n Settings) orDefault() Settings {
+	if n.Endpoint == "" {
+		return Settings{Endpoint: "BACKUP_S3_ENDPOINT", Bucket: "BACKUP_S3_BUCKET", AccessKey: "BACKUP_S3_ACCESS_KEY_ID",
+			SecretKey: "BACKUP_S3_SECRET_ACCESS_KEY", Region: "BACKUP_S3_REGION", CAFile: "BACKUP_S3_CA_FILE",
+			Insecure: "set BACKUP_S3_INSECURE=true or an http:// endpoint"}
+	}
+	return n
 }
 
 // Store is one bucket (and prefix).
@@ -40,6 +60,7 @@ type Store struct {
 	bucket string
 	prefix string
 	where  string // for messages: endpoint/bucket/prefix
+	names  Settings
 }
 
 // Object is one listed object; Key is relative to the prefix.
@@ -47,6 +68,7 @@ type Object struct {
 	Key          string
 	Size         int64
 	LastModified time.Time
+	ETag         string // without quotes
 }
 
 // Open makes a client. It does not talk to the server.
@@ -65,14 +87,14 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read BACKUP_S3_CA_FILE: %w", err)
+			return nil, fmt.Errorf("read %s: %w", cfg.Settings.orDefault().CAFile, err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("BACKUP_S3_CA_FILE %s holds no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("%s %s holds no PEM certificate", cfg.Settings.orDefault().CAFile, cfg.CAFile)
 		}
 		if tr.TLSClientConfig == nil {
 			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -88,13 +110,13 @@ func Open(cfg Config) (*Store, error) {
 		MaxRetries:   5,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("S3 endpoint %s: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("S3 endpoint %s (%s): %w", cfg.Endpoint, cfg.Settings.orDefault().Endpoint, err)
 	}
 	scheme := "https://"
 	if !cfg.Secure {
 		scheme = "http://"
 	}
-	return &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix,
+	return &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, names: cfg.Settings.orDefault(),
 		where: scheme + cfg.Endpoint + "/" + cfg.Bucket + "/" + cfg.Prefix}, nil
 }
 
@@ -105,18 +127,15 @@ func (s *Store) Where() string { return s.where }
 type PutOptions struct {
 	RetainUntil time.Time // object lock retention (governance); zero = none
 	PartSize    uint64    // multipart part size for unknown sizes; 0 = 16 MiB
+	ContentType string    // "" = application/octet-stream
 }
 
 // Put uploads r as key. size -1 means unknown (multipart). A reader error
 // aborts the upload: no object, or the previous one, stays.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, o PutOptions) error {
-	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: o.PartSize}
-	if opts.PartSize == 0 {
-		opts.PartSize = 16 << 20
-	}
-	// S3 allows 10,000 parts: grow them for very large objects.
-	if size > 0 && uint64(size) > opts.PartSize*9000 {
-		opts.PartSize = (uint64(size)/9000 + 1<<20) &^ (1<<20 - 1)
+	opts := minio.PutObjectOptions{ContentType: o.ContentType, PartSize: PartSize(size, o.PartSize)}
+	if opts.ContentType == "" {
+		opts.ContentType = "application/octet-stream"
 	}
 	if !o.RetainUntil.IsZero() {
 		opts.Mode = minio.Governance
@@ -127,6 +146,37 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, o 
 	}
 	return nil
 }
+
+// PartSize is the multipart part size Put uses for an object of size bytes
+// (-1: unknown) given the asked one (0 = 16 MiB): S3 allows 10,000 parts,
+// so they grow for very large objects.
+func PartSize(size int64, asked uint64) uint64 {
+	if asked == 0 {
+		asked = 16 << 20
+	}
+	if size > 0 && uint64(size) > asked*9000 {
+		asked = (uint64(size)/9000 + 1<<20) &^ (1<<20 - 1)
+	}
+	return asked
+}
+
+// GetInfo opens key for reading and returns what the server says of the
+// version it sends (size, time, ETag).
+func (s *Store) GetInfo(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	obj, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Object{}, s.explain("download "+key, err)
+	}
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, Object{}, s.explain("download "+key, err)
+	}
+	return &reader{obj: obj, s: s, key: key}, Object{Key: key, Size: info.Size, LastModified: info.LastModified, ETag: trimETag(info.ETag)}, nil
+}
+
+// trimETag drops the quotes some servers keep around an ETag.
+func trimETag(e string) string { return strings.Trim(e, `"`) }
 
 // Get opens key for reading.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -171,7 +221,7 @@ func (s *Store) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, s.explain("look up "+key, err)
 	}
-	return Object{Key: key, Size: info.Size, LastModified: info.LastModified}, nil
+	return Object{Key: key, Size: info.Size, LastModified: info.LastModified, ETag: trimETag(info.ETag)}, nil
 }
 
 // List lists the objects under prefix (relative to the store's prefix),
@@ -180,10 +230,10 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[Object, error
 	return func(yield func(Object, error) bool) {
 		for info := range s.c.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 			if info.Err != nil {
-				yield(Object{}, s.explain("list "+prefix, info.Err))
+				yield(Object{}, s.explain(strings.TrimSpace("list "+prefix), info.Err))
 				return
 			}
-			if !yield(Object{Key: strings.TrimPrefix(info.Key, s.prefix), Size: info.Size, LastModified: info.LastModified}, nil) {
+			if !yield(Object{Key: strings.TrimPrefix(info.Key, s.prefix), Size: info.Size, LastModified: info.LastModified, ETag: trimETag(info.ETag)}, nil) {
 				return
 			}
 		}
@@ -222,6 +272,13 @@ func (s *Store) Remove(ctx context.Context, key string) error {
 		return err
 	}
 	return nil
+}
+
+// Hide deletes the current version of key only: in a versioned bucket a
+// delete marker hides it and its older versions stay (recoverable), unlike
+// Remove. Deleting a missing object is not an error.
+func (s *Store) Hide(ctx context.Context, key string) error {
+	return s.explain("delete "+key, s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}))
 }
 
 // versions lists the version ids of key, newest first (delete markers too).
@@ -289,6 +346,12 @@ var ErrNotFound = errors.New("no such object")
 // right (or are wrong).
 var ErrDenied = errors.New("access denied")
 
+// ErrNoBucket matches errors about a bucket that does not exist.
+var ErrNoBucket = errors.New("no such bucket")
+
+// ErrUnreachable matches errors of an endpoint that cannot be reached.
+var ErrUnreachable = errors.New("endpoint unreachable")
+
 // ErrLocked matches a delete refused because of object lock retention.
 var ErrLocked = errors.New("object is under retention")
 
@@ -331,10 +394,11 @@ func (s *Store) explain(op string, err error) error {
 	case "NoSuchKey":
 		e.kind = ErrNotFound
 	case "NoSuchBucket":
-		e.hint = "the bucket does not exist: create it, or check BACKUP_S3_BUCKET and BACKUP_S3_ENDPOINT"
+		e.kind = ErrNoBucket
+		e.hint = "the bucket does not exist: create it, or check " + s.names.Bucket + " and " + s.names.Endpoint
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
 		e.kind = ErrDenied
-		e.hint = "the server refused the credentials: check BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY"
+		e.hint = "the server refused the credentials: check " + s.names.AccessKey + " and " + s.names.SecretKey
 	case "AccessDenied":
 		e.kind = ErrDenied
 		if strings.Contains(strings.ToLower(resp.Message), "retention") || strings.Contains(strings.ToLower(resp.Message), "worm") ||
@@ -348,7 +412,7 @@ func (s *Store) explain(op string, err error) error {
 			e.kind = ErrLocked
 		}
 	case "AuthorizationHeaderMalformed":
-		e.hint = "check BACKUP_S3_REGION"
+		e.hint = "check " + s.names.Region
 	case "":
 		if resp.StatusCode == http.StatusNotFound {
 			e.kind = ErrNotFound
@@ -358,11 +422,15 @@ func (s *Store) explain(op string, err error) error {
 		var oe *net.OpError
 		switch {
 		case errors.As(err, &oe) || errors.As(err, &ne):
-			e.hint = "the S3 endpoint cannot be reached: check BACKUP_S3_ENDPOINT and the network"
+			e.kind = ErrUnreachable
+			e.hint = "the S3 endpoint cannot be reached: check " + s.names.Endpoint + " and the network"
 		case strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "certificate"):
-			e.hint = "TLS: set BACKUP_S3_CA_FILE for a private certificate authority"
+			e.hint = "TLS: the server's certificate is not trusted"
+			if s.names.CAFile != "" {
+				e.hint += ": set " + s.names.CAFile + " for a private certificate authority"
+			}
 		case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-			e.hint = "the server speaks plain http: set BACKUP_S3_INSECURE=true or an http:// endpoint"
+			e.hint = "the server speaks plain http: " + s.names.Insecure
 		}
 	}
 	return e
