@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -223,4 +224,26 @@ func (r *resolver) viaFile(name string) string {
 		return "read from the file " + d.file + " names, "
 	}
 	return ""
+}
+
+// EnvOverrides lists the Directus variables (and NAME_FILE forms) that both
+// the environment and the .env file set, to different values, sorted. The
+// tool takes the environment's, as the original backup.sh did; Directus
+// lets its .env file override its environment, so the two may read
+// different settings. Only names: the values may be secrets.
+func (c *Config) EnvOverrides() []string {
+	if c.vars.env == nil {
+		return nil
+	}
+	var out []string
+	for k, fv := range c.vars.file {
+		if !directusVar.MatchString(strings.TrimSuffix(k, "_FILE")) || blank(fv) {
+			continue
+		}
+		if ev, ok := c.vars.env(k); ok && !blank(ev) && strings.TrimSpace(ev) != strings.TrimSpace(fv) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

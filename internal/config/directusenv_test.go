@@ -152,3 +152,16 @@ STORAGE_S3_BUCKET=ignored-wins-file-same-place
 		t.Errorf("bad port from a file: got %v", err)
 	}
 }
+
+// Doctor's warning: Directus variables the environment and the .env file
+// set differently, by name only.
+func TestEnvOverrides(t *testing.T) {
+	c, _, err := loadEnvFile(t, "DB_DATABASE=d\nDB_HOST=filehost\nDB_PASSWORD=filepw\nDB_USER=u\nBACKUP_GZIP_LEVEL=5\nSTORAGE_LOCAL_ROOT=./up\n",
+		map[string]string{"DB_HOST": "envhost", "DB_PASSWORD": "envpw", "DB_USER": " u ", "BACKUP_GZIP_LEVEL": "6", "STORAGE_LOCAL_ROOT": "/srv/up"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.EnvOverrides(), ","); got != "DB_HOST,DB_PASSWORD,STORAGE_LOCAL_ROOT" {
+		t.Errorf("EnvOverrides = %s", got)
+	}
+}
