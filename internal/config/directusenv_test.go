@@ -165,3 +165,53 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("EnvOverrides = %s", got)
 	}
 }
+
+// CONFIG_PATH: from the environment it names the file read instead of
+// ./.env; inside the .env its file is laid over it; .json is read, .js and
+// .yaml are refused with what to do instead.
+func TestConfigPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write(".env", "DB_DATABASE=fromdotenv\n")
+	write("directus.env", "DB_DATABASE=fromconfig\nDB_PORT=number:6000\n")
+	write("config.json", `{"DB_DATABASE": "fromjson", "DB_PORT": 6001, "STORAGE_S3_FORCE_PATH_STYLE": true}`)
+	write("nested.json", `{"DB_DATABASE": "x", "DB_SSL": {"rejectUnauthorized": false}}`)
+	load := func(env map[string]string) (*Config, error) {
+		return Load(Sources{Env: envFunc(env), WorkDir: dir}, fixedNow())
+	}
+
+	c, err := load(map[string]string{"CONFIG_PATH": "directus.env"})
+	if err != nil || c.DB.Database != "fromconfig" || c.DB.Port != "6000" || c.EnvFile != filepath.Join(dir, "directus.env") {
+		t.Fatalf("CONFIG_PATH .env: %v %+v", err, c)
+	}
+	c, err = load(map[string]string{"CONFIG_PATH": filepath.Join(dir, "config.json")})
+	if err != nil || c.DB.Database != "fromjson" || c.DB.Port != "6001" {
+		t.Fatalf("CONFIG_PATH .json: %v %+v", err, c)
+	}
+	// BACKUP_ENV_FILE wins over CONFIG_PATH in the environment.
+	c, err = load(map[string]string{"CONFIG_PATH": "directus.env", "BACKUP_ENV_FILE": ".env"})
+	if err != nil || c.DB.Database != "fromdotenv" {
+		t.Fatalf("BACKUP_ENV_FILE: %v %+v", err, c)
+	}
+	// Inside the .env: laid over it.
+	write(".env", "DB_DATABASE=fromdotenv\nDB_HOST=h\nCONFIG_PATH=./directus.env\n")
+	c, err = load(nil)
+	if err != nil || c.DB.Database != "fromconfig" || c.DB.Host != "h" {
+		t.Fatalf("CONFIG_PATH in .env: %v %+v", err, c)
+	}
+
+	for file, want := range map[string]string{"config.js": "BACKUP_ENV_FILE", "config.yaml": "YAML",
+		"nested.json": "DB_SSL", "missing.env": "no such file"} {
+		_, err := load(map[string]string{"CONFIG_PATH": file})
+		var se *SettingError
+		if !errors.As(err, &se) || se.Setting != "CONFIG_PATH" || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("CONFIG_PATH=%s: got %v", file, err)
+		}
+	}
+}
