@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -186,15 +185,11 @@ func (r *resolver) readDirectus(name string) (directusValue, func()) {
 		case fOK && (!vOK || fFrom > from):
 			f = strings.TrimSpace(f)
 			flag, path := castFlag(f) // Directus keeps the prefix for the file's content
-			data, err := os.ReadFile(r.directusPath(path, fFrom))
+			s, err := readValueFile(r.directusPath(path, fFrom))
 			if err != nil {
 				return directusValue{from: fFrom, file: fileName}, func() {
 					r.fail(fileName, f, "a readable file holding the value of "+name, err)
 				}
-			}
-			s := string(data)
-			if t, cut := strings.CutSuffix(s, "\n"); cut {
-				s = strings.TrimSuffix(t, "\r")
 			}
 			if flag != "" {
 				s = flag + ":" + s
