@@ -186,6 +186,8 @@ DX_CLI="$DX_DIR/node_modules/@directus/api/dist/cli/run.js"
 ensure_go . || exit 1
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
+# shellcheck source=scripts/ports.sh
+. scripts/ports.sh
 
 WORK=$(mktemp -d /tmp/directus-e2e.XXXXXX)
 chmod 700 "$WORK"
@@ -228,17 +230,7 @@ DROP ROLE IF EXISTS "$DB_USER";
 SQL
 }
 
-free_port() {
-  local p
-  for p in $(seq 28055 28155); do # below the ephemeral range, as pg_free_port
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-DX_PORT=$(free_port) || fail "no free port for Directus"
+DX_PORT=$(free_port 28055) || fail "no free port for Directus"
 DX_URL="http://127.0.0.1:$DX_PORT"
 
 # The database settings in the style ENV_STYLE asks for.

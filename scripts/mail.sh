@@ -5,6 +5,9 @@
 #
 # Built once into the same cache as versitygw (scripts/s3.sh).
 
+# shellcheck source=scripts/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 MAIL_MAILPIT_VERSION=v1.33.1
 MAIL_TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/directus-backup-tools"
 MAIL_BIN="$MAIL_TOOLS_DIR/bin/mailpit"
@@ -16,24 +19,11 @@ mail_install_if_missing() {
   GOBIN="$MAIL_TOOLS_DIR/bin" go install "github.com/axllent/mailpit@$MAIL_MAILPIT_VERSION"
 }
 
-# mail_free_port FIRST: a free loopback port from FIRST on, below the
-# ephemeral range (as pg_free_port and s3_free_port).
-mail_free_port() {
-  local p
-  for p in $(seq "$1" $(($1 + 99))); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
 mail_start() {
   MAIL_DIR=$(mktemp -d /tmp/directus-backup-mail.XXXXXX)
   local smtp http
-  smtp=$(mail_free_port 28025) || { log "no free port for the SMTP server"; return 1; }
-  http=$(mail_free_port 28125) || { log "no free port for mailpit's API"; return 1; }
+  smtp=$(free_port 28025) || { log "no free port for the SMTP server"; return 1; }
+  http=$(free_port 28125) || { log "no free port for mailpit's API"; return 1; }
   # Any login is accepted over plain SMTP: the tests check that the
   # password in the URL is used and never shown, not that it is right.
   "$MAIL_BIN" --smtp "127.0.0.1:$smtp" --listen "127.0.0.1:$http" \

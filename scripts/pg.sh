@@ -6,6 +6,9 @@
 # certificate is DIRECTUS_BACKUP_TEST_PG_CA (its key beside it, ca.key, for
 # client certificates); the server trusts client certificates it signed.
 
+# shellcheck source=scripts/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 pg_find_bin() {
   local d
   for d in /usr/lib/postgresql/*/bin; do
@@ -49,20 +52,6 @@ pg_install_if_missing() {
   fi
 }
 
-# Ports below Linux's ephemeral range (32768-60999 by default): a port in it
-# can be taken between the check and the bind by any client connection on
-# the machine (seen with the S3 server's traffic beside it).
-pg_free_port() {
-  local p
-  for p in $(seq "${1:-25432}" 25532); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
 pg_start_cluster() {
   PG_DIR=$(mktemp -d /tmp/directus-backup-pg.XXXXXX)
   chmod 755 "$PG_DIR"
@@ -84,7 +73,7 @@ pg_start_cluster() {
   pg_make_certs || return 1
   local port=25431 try
   for try in 1 2 3; do
-    port=$(pg_free_port $((port + 1))) || { log "no free port for PostgreSQL"; return 1; }
+    port=$(free_port $((port + 1))) || { log "no free port for PostgreSQL"; return 1; }
     if "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
       -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key -c ssl_ca_file=$PG_DIR/tls/ca.crt" start >/dev/null; then
       break

@@ -5,6 +5,9 @@
 # The binary is built once into a cache outside the repository, so CI and
 # later runs do not rebuild it (the build takes about a minute).
 
+# shellcheck source=scripts/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+
 S3_VERSITYGW_VERSION=v1.8.0
 S3_TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/directus-backup-tools"
 S3_BIN="$S3_TOOLS_DIR/bin/versitygw"
@@ -16,22 +19,11 @@ s3_install_if_missing() {
   GOBIN="$S3_TOOLS_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@$S3_VERSITYGW_VERSION"
 }
 
-s3_free_port() {
-  local p
-  for p in $(seq 27070 27170); do # below the ephemeral range, as pg_free_port
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
 s3_start() {
   S3_DIR=$(mktemp -d /tmp/directus-backup-s3.XXXXXX)
   mkdir "$S3_DIR/root" "$S3_DIR/versions" "$S3_DIR/iam"
   local port
-  port=$(s3_free_port) || { log "no free port for the S3 server"; return 1; }
+  port=$(free_port 27070) || { log "no free port for the S3 server"; return 1; }
   DIRECTUS_BACKUP_TEST_S3_ACCESS_KEY="ak$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
   DIRECTUS_BACKUP_TEST_S3_SECRET_KEY="sk$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   # The keys go through the environment, not argv, so ps does not show
