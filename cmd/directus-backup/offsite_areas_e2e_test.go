@@ -133,3 +133,37 @@ func TestOffsiteAreas(t *testing.T) {
 		t.Errorf("restore --offsite --uploads of a database-only backup: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestOffsiteS3Location: an s3 storage location is pushed like the others;
+// restore --offsite refuses to write it into its bucket (not supported yet)
+// before anything is done, and restores it into a folder with --target-dir.
+func TestOffsiteS3Location(t *testing.T) {
+	s := newS3LocFixture(t)
+	offBucket := s.srv.NewBucket(t, false)
+	for k, v := range map[string]string{
+		"BACKUP_S3_ENDPOINT": "http://" + s.srv.Endpoint, "BACKUP_S3_BUCKET": offBucket, "BACKUP_S3_PATH_STYLE": "true",
+		"BACKUP_S3_ACCESS_KEY_ID": s.srv.AccessKey, "BACKUP_S3_SECRET_ACCESS_KEY": s.srv.SecretKey, "BACKUP_S3_REGION": "us-east-1",
+	} {
+		s.env[k] = v
+	}
+	s.put(s.bucket, "directus/a.jpg", "a")
+	s.put(s.bucket, "directus/b/c.png", "c")
+	if r := s.run("backup"); r.code != 0 {
+		t.Fatalf("backup with the push: exit %d\n%s", r.code, r.stderr)
+	}
+	want := s.objects(s.bucket, "directus/")
+	os.RemoveAll(s.backups)
+	db2 := testpg.UniqueName("offs3")
+	r := s.run("restore", "--offsite", "--target-db", db2, "--create")
+	if r.code != 2 || !strings.Contains(r.stderr, `cannot restore the s3 storage location "s3" into its bucket`) {
+		t.Errorf("restore --offsite with an s3 location: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := s.pg.MustExec(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+db2+"'"); out != "0" {
+		t.Errorf("the refused restore created the database %s", db2)
+	}
+	dir := filepath.Join(s.dir, "s3-files")
+	if r := s.run("restore", "--offsite", "--location", "s3", "--target-dir", dir); r.code != 0 {
+		t.Fatalf("restore --offsite --location s3 --target-dir: exit %d\n%s", r.code, r.stderr)
+	}
+	checkFolder(t, dir, want)
+}
