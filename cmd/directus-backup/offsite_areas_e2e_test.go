@@ -78,7 +78,10 @@ func TestOffsiteAreas(t *testing.T) {
 	if int64(len(after)) != int64(len(before))+p.ObjectsSent || after[dataKeyOf(newName)] == 0 {
 		t.Errorf("data objects: %d before, %d after; want %d more, %s among them", len(before), len(after), p.ObjectsSent, dataKeyOf(newName))
 	}
-	o.verifyOK(nil, "--read-data")
+	// Prune keeps every object an index references, those of
+	// storage/ and extensions/ included.
+	o.prune(nil, "--grace", "0s")
+	o.verifyOK(nil, "--all", "--read-data")
 
 	wantUploads, wantArchive, wantExt := treeState(t, o.uploads), treeState(t, archive), treeState(t, ext)
 	wantData := o.tableData(o.db)

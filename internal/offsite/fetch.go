@@ -129,21 +129,9 @@ func (c *Copy) readLists(ctx context.Context) error {
 			return err
 		}
 	}
-	b := repo.Backup{Name: ix.Backup, Manifest: m}
-	var views []repo.Backup
-	for _, l := range m.Storage {
-		v, err := b.Area(l.Name, false)
-		if err != nil {
-			return fmt.Errorf("offsite backup %s: %w", ix.Backup, err)
-		}
-		views = append(views, v)
-	}
-	if m.Extensions != nil {
-		v, err := b.Area(repo.ExtensionsName, true)
-		if err != nil {
-			return fmt.Errorf("offsite backup %s: %w", ix.Backup, err)
-		}
-		views = append(views, v)
+	views, err := otherAreas(repo.Backup{Name: ix.Backup, Manifest: m})
+	if err != nil {
+		return fmt.Errorf("offsite backup %s: %w", ix.Backup, err)
 	}
 	c.Lists = map[string][]byte{}
 	for _, v := range views {

@@ -631,11 +631,33 @@ type area struct {
 // Each entry list is its own meta object: files.jsonl for uploads/ (as
 // before), the local list's name for the others.
 func backupAreas(b repo.Backup) ([]area, error) {
+	var out []area
+	if b.Manifest.HasUploads() {
+		p, _, err := b.ListPath()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.FilesFolder(), err)
+		}
+		out = append(out, area{folder: b.FilesFolder(), meta: metaFiles, list: p, view: b})
+	}
+	others, err := otherAreas(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range others {
+		p, name, err := v.ListPath()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.FilesFolder(), err)
+		}
+		out = append(out, area{folder: v.FilesFolder(), meta: name, list: p, view: v})
+	}
+	return out, nil
+}
+
+// otherAreas returns a view (repo.Backup.Area) of each files folder of b
+// besides uploads/: the other storage locations, then the extensions.
+func otherAreas(b repo.Backup) ([]repo.Backup, error) {
 	m := b.Manifest
 	var views []repo.Backup
-	if m.HasUploads() {
-		views = append(views, b)
-	}
 	for _, l := range m.Storage {
 		v, err := b.Area(l.Name, false)
 		if err != nil {
@@ -650,19 +672,7 @@ func backupAreas(b repo.Backup) ([]area, error) {
 		}
 		views = append(views, v)
 	}
-	var out []area
-	for i, v := range views {
-		p, name, err := v.ListPath()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", v.FilesFolder(), err)
-		}
-		a := area{folder: v.FilesFolder(), meta: name, list: p, view: v}
-		if i == 0 && m.HasUploads() {
-			a.meta = metaFiles
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return views, nil
 }
 
 // pushArea offers the files of one area's entry list, each content once
