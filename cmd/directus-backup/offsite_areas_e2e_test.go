@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,4 +170,54 @@ func TestOffsiteS3Location(t *testing.T) {
 		t.Fatalf("restore --offsite --location s3 --target-dir: exit %d\n%s", r.code, r.stderr)
 	}
 	checkFolder(t, dir, want)
+}
+
+// TestOffsiteOlderCopyWithoutExtensions: a copy as older versions pushed it
+// (the extensions left local: no entry list for them, no "areas" in the
+// index) still verifies and restores; a restore of its extensions is
+// refused, naming them, before anything is done.
+func TestOffsiteOlderCopyWithoutExtensions(t *testing.T) {
+	o := newOffsiteFixture(t, false)
+	ext := filepath.Join(o.dir, "extensions")
+	writeTree(t, ext, map[string]string{"my-hook/index.js": "export default () => {}"})
+	if r := o.run("backup"); r.code != 0 {
+		t.Fatalf("backup with the push: exit %d\n%s", r.code, r.stderr)
+	}
+	b := o.backupNames()[0]
+	// Make it what an older version pushed.
+	p := filepath.Join(o.srv.BucketDir(o.bucket), "backups", b, "index.json")
+	var ix map[string]any
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &ix); err != nil {
+		t.Fatal(err)
+	}
+	delete(ix, "areas")
+	meta := ix["meta"].(map[string]any)
+	if _, ok := meta["manifest.extensions.jsonl"]; !ok {
+		t.Fatalf("the push did not carry the extensions: %v", meta)
+	}
+	delete(meta, "manifest.extensions.jsonl")
+	if data, err = json.Marshal(ix); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.verifyOK(nil, "--read-data")
+	want := treeState(t, o.uploads)
+	os.RemoveAll(o.uploads)
+	os.RemoveAll(ext)
+	if r := o.run("restore", "--offsite", "--extensions"); r.code != 2 || !strings.Contains(r.stderr, "holds no copy of extensions") {
+		t.Errorf("restore --offsite --extensions of an older copy: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Lstat(ext); err == nil {
+		t.Error("the refused restore created the extensions folder")
+	}
+	if r := o.run("restore", "--offsite", "--uploads"); r.code != 0 {
+		t.Fatalf("restore --offsite --uploads of an older copy: exit %d\n%s", r.code, r.stderr)
+	}
+	compareTrees(t, "uploads restored from an older copy", treeState(t, o.uploads), want)
 }
