@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
 	"github.com/directus-backup/directus-backup/internal/testpg"
@@ -138,9 +142,9 @@ func TestOffsiteAreas(t *testing.T) {
 	}
 }
 
-// TestOffsiteS3Location: an s3 storage location is pushed like the others;
-// restore --offsite refuses to write it into its bucket (not supported yet)
-// before anything is done, and restores it into a folder with --target-dir.
+// TestOffsiteS3Location: an s3 storage location is pushed like the others
+// and restored from the bucket alone into its emptied bucket (by default,
+// with the database), or into a folder with --target-dir.
 func TestOffsiteS3Location(t *testing.T) {
 	s := newS3LocFixture(t)
 	offBucket := s.srv.NewBucket(t, false)
@@ -156,14 +160,23 @@ func TestOffsiteS3Location(t *testing.T) {
 		t.Fatalf("backup with the push: exit %d\n%s", r.code, r.stderr)
 	}
 	want := s.objects(s.bucket, "directus/")
+	wantData := s.tableData(s.db)
 	os.RemoveAll(s.backups)
-	db2 := testpg.UniqueName("offs3")
-	r := s.run("restore", "--offsite", "--target-db", db2, "--create")
-	if r.code != 2 || !strings.Contains(r.stderr, `cannot restore the s3 storage location "s3" into its bucket`) {
-		t.Errorf("restore --offsite with an s3 location: exit %d\n%s", r.code, r.stderr)
+	for k := range want {
+		if err := s.c.RemoveObject(context.Background(), s.bucket, "directus/"+k, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if out := s.pg.MustExec(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+db2+"'"); out != "0" {
-		t.Errorf("the refused restore created the database %s", db2)
+	if got := s.objects(s.bucket, "directus/"); len(got) != 0 {
+		t.Fatalf("objects left in the bucket: %v", got)
+	}
+	db2 := testpg.UniqueName("offs3")
+	if r := s.run("restore", "--offsite", "--target-db", db2, "--create"); r.code != 0 {
+		t.Fatalf("restore --offsite with an s3 location: exit %d\n%s", r.code, r.stderr)
+	}
+	compareData(t, "database restored from the bucket", s.tableData(db2), wantData)
+	if got := s.objects(s.bucket, "directus/"); !maps.Equal(got, want) {
+		t.Errorf("the s3 location restored from the offsite copy: %v, want %v", got, want)
 	}
 	dir := filepath.Join(s.dir, "s3-files")
 	if r := s.run("restore", "--offsite", "--location", "s3", "--target-dir", dir); r.code != 0 {

@@ -274,7 +274,7 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 	}
 	for _, t := range ts {
 		if t.s3 != nil {
-			s, err := restoreS3(ctx, req, t, log)
+			s, err := restoreS3(ctx, req, t, off, log)
 			if err != nil {
 				if rep.Database != nil {
 					log.Warn("the database WAS restored; only the files restore failed")
@@ -347,18 +347,12 @@ func restoreArea(ctx context.Context, req Request, t target, off *Offsite, log *
 		Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}, nil
 }
 
-// offsiteTargets refuses, before anything is done, what an offsite copy
-// cannot restore: an s3 location into its bucket (s3files.Push reads a
-// local folder; restore it into a folder with --target-dir, or from
-// BACKUPS_DIR), and a folder the copy does not hold (the extensions of a
-// copy pushed by a version that left them local).
+// offsiteTargets refuses, before anything is done, a folder an offsite
+// copy does not hold (the extensions of a copy pushed by a version that
+// left them local).
 func offsiteTargets(off *Offsite, ts []target) error {
 	for _, t := range ts {
-		switch {
-		case t.s3 != nil:
-			return refuse("restore --offsite cannot restore the s3 storage location %q into its bucket yet: restore it into a folder with --location %s --target-dir DIR (then copy it into the bucket), or from BACKUPS_DIR; --location selects the others",
-				t.name, t.name)
-		case !t.uploads && off.Lists[t.view.FilesFolder()] == nil:
+		if !t.uploads && off.Lists[t.view.FilesFolder()] == nil {
 			return refuse("offsite backup %s holds no copy of %s (it was pushed by a version that left it local): restore it from BACKUPS_DIR", off.Backup, t.view.FilesFolder())
 		}
 	}
