@@ -166,18 +166,7 @@ func TestScheduleWaitsForManualRun(t *testing.T) {
 	holder, holderErr := startHolder(t, f, "3")
 	f.path = os.Getenv("PATH") // the scheduled runs' pg_dump is quick
 	f.env["BACKUP_SCHEDULE"] = "@every 1s"
-	cmd, stdout, stderr := f.command("schedule", "--json")
-	env := cmd.Env[:0]
-	for _, kv := range cmd.Env {
-		if !strings.HasPrefix(kv, "BACKUP_TIMESTAMP=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stdout, stderr := startSchedule(t, f)
 	if err := holder.Wait(); err != nil {
 		t.Fatalf("manual run: %v\n%s", err, holderErr())
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -19,20 +20,7 @@ func TestScheduleRunsSkipsAndStops(t *testing.T) {
 	f := newFixture(t)
 	slowPgDump(t, f, "2")
 	f.env["BACKUP_SCHEDULE"] = "@every 1s"
-	cmd, stdout, stderr := f.command("schedule", "--json")
-	// Each run is named from its own start time; a fixed timestamp would
-	// give every run the same name.
-	env := cmd.Env[:0]
-	for _, kv := range cmd.Env {
-		if !strings.HasPrefix(kv, "BACKUP_TIMESTAMP=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stdout, stderr := startSchedule(t, f)
 	waitFor(t, "two backups and a third run under way", func() bool {
 		return len(f.backupNames()) >= 2 && hasTemp(f)
 	})
@@ -114,4 +102,25 @@ func TestScheduleRunsVerify(t *testing.T) {
 	if !strings.Contains(stderr.String(), "restore test") && !strings.Contains(stderr.String(), "scratch") {
 		t.Errorf("no restore test in the log:\n%s", stderr)
 	}
+}
+
+// startSchedule starts `schedule --json` without the fixture's fixed
+// BACKUP_TIMESTAMP: each run is named from its own start time, and a fixed
+// timestamp would give every run the same name. The process is killed when
+// the test ends.
+func startSchedule(t *testing.T, f *fixture) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd, stdout, stderr := f.command("schedule", "--json")
+	env := cmd.Env[:0]
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, "BACKUP_TIMESTAMP=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stdout, stderr
 }

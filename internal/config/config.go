@@ -411,11 +411,17 @@ func (l layers) lookup(name string) (string, origin, bool) {
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // readEnvFile finds and parses the .env file. The file layer is not used to
-// find it: BACKUP_ENV_FILE inside a .env file means nothing.
+// find it: BACKUP_ENV_FILE inside a .env file means nothing. Without
+// BACKUP_ENV_FILE, CONFIG_PATH in the environment names the file, as for
+// Directus. A CONFIG_PATH inside the file (which a compose env_file hands
+// to Directus's environment) names a file whose settings are laid over it.
 func readEnvFile(l layers, wd string) (string, map[string]string, error) {
 	v, _, ok := l.lookup(envEnvFile)
 	v = strings.TrimSpace(v)
 	explicit := ok && v != ""
+	if cp, from, ok := l.lookup(envConfigPath); !explicit && ok && !blank(cp) && from != fromFile {
+		return readConfigPath(cp, from.String(), wd)
+	}
 	path := filepath.Join(wd, ".env")
 	if explicit {
 		path = resolvePath(wd, v)
@@ -425,7 +431,19 @@ func readEnvFile(l layers, wd string) (string, map[string]string, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		return path, parseDotenv(data), nil
+		vars := parseDotenv(data)
+		if cp := vars[envConfigPath]; !blank(cp) {
+			p, more, err := readConfigPath(cp, fromFile.String()+" "+path, filepath.Dir(path))
+			if err != nil {
+				return "", nil, err
+			}
+			if p != path {
+				for k, v := range more {
+					vars[k] = v
+				}
+			}
+		}
+		return path, vars, nil
 	case !explicit && errors.Is(err, fs.ErrNotExist):
 		return "", nil, nil
 	case errors.Is(err, fs.ErrNotExist):

@@ -419,7 +419,7 @@ func (r *resolver) dbSSL(db *DB) {
 // or with the _FILE form a path (checked to be readable), which libpq
 // then reads itself.
 func (r *resolver) pemOrFile(name, fileName string) (pem, path string) {
-	v, vFrom, vOK := r.vars.lookup(name)
+	v, vFrom, vOK := r.raw(name)
 	f, fFrom, fOK := r.get(fileName)
 	vOK = vOK && !blank(v)
 	switch {

@@ -18,6 +18,7 @@ type resolver struct {
 	wd      string // absolute
 	envDir  string // folder of the .env file, for Directus's own paths
 	errs    []error
+	dx      map[string]directusValue // Directus's variables read so far, see raw
 }
 
 // fail records a problem. No caller passes a secret's value; Error()
@@ -41,7 +42,13 @@ func (r *resolver) from(setting string) string {
 		return "" // not set at all: nothing to point at
 	case !ok:
 		return fromDefault.String()
-	case o == fromFile && r.envFile != "":
+	}
+	return r.viaFile(setting) + r.originText(o)
+}
+
+// originText says where a value was set, naming the .env file.
+func (r *resolver) originText(o origin) string {
+	if o == fromFile && r.envFile != "" {
 		return "in the .env file " + r.envFile
 	}
 	return o.String()
@@ -49,7 +56,7 @@ func (r *resolver) from(setting string) string {
 
 // get returns the trimmed value of a setting when some source sets it.
 func (r *resolver) get(name string) (string, origin, bool) {
-	v, from, ok := r.vars.lookup(name)
+	v, from, ok := r.raw(name)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
 		return "", fromDefault, false
@@ -121,8 +128,20 @@ func (r *resolver) password() string {
 // Docker secret) overrides a NAME in the .env file; both in the same source
 // is ambiguous and refused, as the official postgres image does. One
 // trailing newline of the file is dropped. trim trims the direct value, as
-// for every other setting; resolve makes the file's path absolute.
+// for every other setting; resolve makes the file's path absolute. For
+// Directus's own variables raw applies the same rules (and Directus's type
+// prefixes), so what and resolve are not used for them.
 func (r *resolver) secret(name, fileName, what string, trim bool, resolve func(string, origin) string) string {
+	if hasFileForm(name) { // Directus's own: raw reads NAME_FILE
+		v, _, ok := r.raw(name)
+		switch {
+		case !ok || blank(v):
+			return ""
+		case trim:
+			return strings.TrimSpace(v)
+		}
+		return v
+	}
 	v, vFrom, vOK := r.vars.lookup(name)
 	file, fileFrom, fileOK := r.get(fileName)
 	vOK = vOK && !blank(v)
@@ -131,14 +150,10 @@ func (r *resolver) secret(name, fileName, what string, trim bool, resolve func(s
 		r.fail(fileName, file, "either "+name+" or "+fileName+", not both in the same place", nil)
 		return ""
 	case fileOK && (!vOK || fileFrom > vFrom):
-		data, err := os.ReadFile(resolve(file, fileFrom))
+		s, err := readValueFile(resolve(file, fileFrom))
 		if err != nil {
 			r.fail(fileName, file, "a readable file holding "+what, err)
 			return ""
-		}
-		s := string(data)
-		if t, ok := strings.CutSuffix(s, "\n"); ok {
-			s = strings.TrimSuffix(t, "\r")
 		}
 		return s
 	case vOK && trim:
@@ -147,6 +162,20 @@ func (r *resolver) secret(name, fileName, what string, trim bool, resolve func(s
 		return v
 	}
 	return ""
+}
+
+// readValueFile reads a NAME_FILE's value: the file without one trailing
+// newline (as a shell's echo or an editor leaves it).
+func readValueFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := string(data)
+	if t, ok := strings.CutSuffix(s, "\n"); ok {
+		s = strings.TrimSuffix(t, "\r")
+	}
+	return s, nil
 }
 
 // directusPath resolves a path from one of Directus's own variables: one

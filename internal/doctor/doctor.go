@@ -47,6 +47,11 @@ func Run(ctx context.Context, cfg *config.Config) []Finding {
 	} else {
 		add("settings", OK, "valid; no .env file read", "")
 	}
+	if names := cfg.EnvOverrides(); len(names) > 0 {
+		add("settings", Warn, "set in both the environment and the .env file, to different values: "+strings.Join(names, ", ")+
+			"; directus-backup uses the environment's values, Directus the .env file's",
+			"remove one of the two, or make them equal, so that both read the same settings")
+	}
 	if f, ok := preflight.EnvFile(cfg); ok {
 		fs = append(fs, f)
 	}

@@ -97,6 +97,11 @@ func Check(ctx context.Context, rows []Row, lists map[string]string) (Report, er
 	return rep, nil
 }
 
+// HealthFile is the file Directus's /server/health writes at the root of
+// every storage location to check it is writable (5 random bytes, no
+// directus_files row): not an orphan.
+const HealthFile = "directus-health-file"
+
 // checkLocation streams one location's entry list past its rows: memory
 // grows with the rows, not with the files.
 func checkLocation(ctx context.Context, name string, rows []Row, list string) (Location, error) {
@@ -129,6 +134,9 @@ func checkLocation(ctx context.Context, name string, rows []Row, list string) (L
 		}
 		if e.Type == manifest.TypeDir {
 			continue // folders hold files; they are not files of their own
+		}
+		if e.Path == HealthFile {
+			continue // Directus's own, rewritten by every health check
 		}
 		loc.Files++
 		if seen, ok := want[e.Path]; ok {

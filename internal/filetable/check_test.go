@@ -179,3 +179,18 @@ func TestRecordKeepsFirstNames(t *testing.T) {
 		t.Errorf("text %q", got)
 	}
 }
+
+// Directus's health check file at a location's root is Directus's own, not
+// an orphan; the same name in a folder is an ordinary file.
+func TestHealthFileIsNotAnOrphan(t *testing.T) {
+	rows := []Row{{ID: "1", Storage: "local", Filename: "a1.jpg"}}
+	list := writeList(t, "a1.jpg", HealthFile, "sub/", "sub/"+HealthFile)
+	rep, err := Check(context.Background(), rows, map[string]string{"local": list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := rep.Location("local")
+	if !reflect.DeepEqual(loc.Orphans, []string{"sub/" + HealthFile}) || len(loc.Missing) != 0 {
+		t.Errorf("orphans %q, missing %q", loc.Orphans, loc.Missing)
+	}
+}
