@@ -79,7 +79,8 @@ a new size or time is restored from the backup). Stop Directus first.
 --offsite restores from the copy in the S3 bucket (BACKUP_S3_*) instead of
 BACKUPS_DIR, streamed with parallel downloads, with the same targets, flags
 and checks; BACKUP is a name as "offsite list" shows it (default: the newest
-complete backup in the bucket). An encrypted copy needs
+complete backup in the bucket). An s3 storage location is downloaded into
+a temporary folder (TMPDIR), then uploaded into its bucket. An encrypted copy needs
 BACKUP_AGE_IDENTITY_FILE. A missing BACKUP_S3_BUCKET or identity file, or a
 backup the bucket does not hold, is exit code 2, a bucket that cannot be
 read exit code 14 (nothing was done); a damaged object fails the restore

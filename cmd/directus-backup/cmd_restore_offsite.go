@@ -30,7 +30,7 @@ func (a *app) openOffsite(ctx context.Context, cfg *config.Config, req *restore.
 	progress := &job.Progress{}
 	progress.Step.Store("restore " + oc.Index.Backup + " from the bucket, downloaded:")
 	req.Offsite = &restore.Offsite{
-		Backup: oc.Index.Backup, Manifest: oc.Manifest, FilesList: oc.FilesList, Jobs: remote.Jobs, Where: remote.Store.Where(),
+		Backup: oc.Index.Backup, Manifest: oc.Manifest, FilesList: oc.FilesList, Lists: oc.Lists, Jobs: remote.Jobs, Where: remote.Store.Where(),
 		Dump: func(ctx context.Context) io.ReadCloser {
 			return countingReader{ReadCloser: oc.Dump(ctx), n: &progress.DumpBytes}
 		},

@@ -231,32 +231,6 @@ func TestStorageRefusals(t *testing.T) {
 
 }
 
-// The offsite push does not carry other storage locations yet: it refuses
-// such a backup (the local backup stays complete) instead of leaving a copy
-// in the bucket that looks complete without them.
-func TestOffsitePushRefusesStorageLocations(t *testing.T) {
-	o := newOffsiteFixture(t, false)
-	archive := filepath.Join(o.dir, "archive")
-	writeTree(t, archive, map[string]string{"1.pdf": "pdf"})
-	o.env["STORAGE_LOCATIONS"] = "local,archive"
-	o.env["STORAGE_ARCHIVE_DRIVER"] = "local"
-	o.env["STORAGE_ARCHIVE_ROOT"] = archive
-	r := o.run("backup")
-	if r.code != 14 || !strings.Contains(r.stderr, "offsite copies do not carry yet") {
-		t.Errorf("backup with a push of a backup with storage locations: exit %d\n%s", r.code, r.stderr)
-	}
-	if len(o.backupNames()) != 1 {
-		t.Errorf("the local backup: %v", o.backupNames())
-	}
-	r = o.run("offsite", "list")
-	if strings.Contains(r.stdout, "backup_") {
-		t.Errorf("the bucket holds a copy without the storage location:\n%s", r.stdout)
-	}
-	if r := o.run("offsite", "push"); r.code != 2 || !strings.Contains(r.stderr, "offsite copies do not carry yet") {
-		t.Errorf("offsite push of the newest: exit %d\n%s", r.code, r.stderr)
-	}
-}
-
 // doctor explains the compose mapping when the .env's folder is a path
 // inside the container.
 func TestDoctorExplainsComposeMapping(t *testing.T) {

@@ -3,12 +3,15 @@
 //
 // Layout under BACKUP_S3_PREFIX (every name here is defined in layout.go):
 //
-//	data/<2 hex>/<64 hex>              one object per distinct content: an
-//	                                   uploads file or a piece of the dump,
-//	                                   named by seal.Name of its SHA-256
+//	data/<2 hex>/<64 hex>              one object per distinct content: a
+//	                                   file of any files folder or a piece
+//	                                   of the dump, named by seal.Name of
+//	                                   its SHA-256
 //	backups/<backup>/manifest.json     the backup's own manifest files, as
 //	backups/<backup>/files.jsonl       the local backup has them (".age"
-//	backups/<backup>/chunks.jsonl      appended when sealed)
+//	backups/<backup>/chunks.jsonl      appended when sealed); files.jsonl
+//	backups/<backup>/manifest.storage.<name>.jsonl   is uploads/'s entry list,
+//	backups/<backup>/manifest.extensions.jsonl       the others keep their name
 //	backups/<backup>/objects.jsonl     which object holds which content:
 //	                                   the dump's pieces in order, the files
 //	backups/<backup>/index.json        written last, never sealed: the list

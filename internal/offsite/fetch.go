@@ -11,6 +11,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/seal"
+	"github.com/directus-backup/directus-backup/internal/repo"
 )
 
 // Copy is one backup in the bucket, opened for reading: its manifest and
@@ -25,8 +26,11 @@ type Copy struct {
 	// when it had none).
 	FilesList  []byte
 	ChunksList []byte
-	dump       []objectLine
-	files      map[string]objectLine // by SHA-256
+	// Lists are the entry lists of the other files folders (storage/<name>,
+	// extensions), by folder, each checked against the manifest.
+	Lists map[string][]byte
+	dump  []objectLine
+	files map[string]objectLine // by SHA-256
 }
 
 // Open reads a backup's index and meta objects. backup "" or "latest" is
@@ -71,11 +75,8 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 		return nil, fmt.Errorf("offsite backup %s: manifest.json: %w", backup, err)
 	}
 	c.Manifest = &m
-	if c.FilesList, err = r.readMeta(ctx, ix, metaFiles); err != nil {
+	if err := c.readLists(ctx); err != nil {
 		return nil, err
-	}
-	if sum := sha256.Sum256(c.FilesList); hex.EncodeToString(sum[:]) != m.Uploads.ListSHA256 {
-		return nil, fmt.Errorf("%w: offsite backup %s: files.jsonl does not match its manifest: run offsite verify --read-data, or restore an older backup", ErrObjectDamaged, backup)
 	}
 	if m.Database.Chunks != nil {
 		if c.ChunksList, err = r.readMeta(ctx, ix, metaChunks); err != nil {
@@ -107,6 +108,52 @@ func (r *Remote) Open(ctx context.Context, backup string) (*Copy, error) {
 		return nil, fmt.Errorf("%w: offsite backup %s: objects.jsonl: the dump's pieces add up to %d bytes, the manifest says %d: restore an older backup", ErrObjectDamaged, backup, off, m.Database.Bytes)
 	}
 	return c, nil
+}
+
+// readLists reads the entry list of every files folder the manifest names
+// and checks each against it.
+func (c *Copy) readLists(ctx context.Context) error {
+	m, ix := c.Manifest, c.Index
+	check := func(what string, data []byte, want string) error {
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+			return fmt.Errorf("%w: offsite backup %s: the entry list of %s does not match its manifest: run offsite verify --read-data, or restore an older backup", ErrObjectDamaged, ix.Backup, what)
+		}
+		return nil
+	}
+	if m.HasUploads() {
+		var err error
+		if c.FilesList, err = c.r.readMeta(ctx, ix, metaFiles); err != nil {
+			return err
+		}
+		if err := check(repo.BackupUploadsName, c.FilesList, m.Uploads.ListSHA256); err != nil {
+			return err
+		}
+	}
+	views, err := otherAreas(repo.Backup{Name: ix.Backup, Manifest: m})
+	if err != nil {
+		return fmt.Errorf("offsite backup %s: %w", ix.Backup, err)
+	}
+	c.Lists = map[string][]byte{}
+	for _, v := range views {
+		_, name, err := v.ListPath()
+		if err != nil {
+			return fmt.Errorf("offsite backup %s: %s: %w", ix.Backup, v.FilesFolder(), err)
+		}
+		if _, ok := ix.Meta[name]; !ok {
+			// Pushed by a version that left the extensions local: a
+			// restore of that folder is refused (Lists lacks it).
+			continue
+		}
+		data, err := c.r.readMeta(ctx, ix, name)
+		if err != nil {
+			return err
+		}
+		if err := check(v.FilesFolder(), data, v.Manifest.Uploads.ListSHA256); err != nil {
+			return err
+		}
+		c.Lists[v.FilesFolder()] = data
+	}
+	return nil
 }
 
 func isNotFound(err error) bool {

@@ -175,7 +175,7 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 		}
 	}
 	pushed := map[string]*Index{}
-	var damaged, uncarried []string
+	var damaged []string
 	for _, b := range todo {
 		bp := BackupPush{Backup: b.Name}
 		switch {
@@ -189,12 +189,6 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 		case b.State == repo.Legacy:
 			bp.Skipped = ErrLegacy.Error()
 			r.log().Info("not pushed", "backup", b.Name, "reason", ErrLegacy)
-		case !carried(b) && !req.All:
-			return done(exitcode.With(exitcode.Usage, fmt.Errorf("%s %w", b.Name, ErrLocations)))
-		case !carried(b):
-			bp.Skipped = ErrLocations.Error()
-			r.log().Warn("not pushed", "backup", b.Name, "reason", ErrLocations)
-			uncarried = append(uncarried, b.Name)
 		default:
 			ix, err := r.pushOne(ctx, b, l, prev, lock, &bp, req.Progress)
 			if err != nil && req.All && isLocal(err) && ctx.Err() == nil {
@@ -244,9 +238,6 @@ func (r *Remote) Push(ctx context.Context, req PushRequest) (PushReport, error) 
 				return done(err)
 			}
 		}
-	}
-	if len(uncarried) > 0 {
-		return done(fmt.Errorf("%d local backups were not pushed (%s): each %w", len(uncarried), strings.Join(uncarried, ", "), ErrLocations))
 	}
 	if len(damaged) > 0 {
 		return done(fmt.Errorf("%d local backups are damaged and were not pushed (%s): run directus-backup verify; the others were pushed",
@@ -354,9 +345,6 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	m := b.Manifest
 	log := r.log().With("backup", b.Name)
 	log.Info("pushing to the offsite bucket", "where", r.Store.Where())
-	if m.Extensions != nil {
-		log.Warn("the extensions folder is not copied offsite (not supported yet); the offsite copy holds the database and uploads/")
-	}
 
 	ix := &Index{Format: IndexFormat, Tool: "directus-backup", Version: r.Version, Backup: b.Name, Timestamp: m.Timestamp,
 		Encrypted: r.Sealer.Encrypted(), Recipients: r.Sealer.Fingerprint(), Meta: map[string]Ref{},
@@ -378,7 +366,14 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 		firstErr error
 	)
 	prog.Backup = b.Name
-	prog.Total = m.Database.Bytes + m.Uploads.Bytes
+	areas, err := backupAreas(b)
+	if err != nil {
+		return nil, err
+	}
+	prog.Total = m.Database.Bytes
+	for _, a := range areas {
+		prog.Total += a.view.Manifest.Uploads.Bytes
+	}
 	stopProg := make(chan struct{})
 	var progWG sync.WaitGroup
 	if progress != nil {
@@ -495,45 +490,13 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 		if dumpSum != m.Database.SHA256 {
 			return fmt.Errorf("%s: %w (its SHA-256 differs): run verify", m.Database.File, ErrChanged)
 		}
-		// The uploads files, each content once.
-		listPath, _, err := b.ListPath()
-		if err != nil {
-			return err
-		}
-		f, err := regfile.Open(listPath)
-		if err != nil {
-			return fmt.Errorf("read the entry list: %w", err)
-		}
-		defer f.Close()
-		h := sha256.New()
-		rd := manifest.NewReader(io.TeeReader(f, h))
+		// Every files folder (uploads/, the other storage locations, the
+		// extensions), each content once across all of them.
 		seen := map[string]bool{}
-		for {
-			e, err := rd.Next()
-			if err == io.EOF {
-				break
+		for _, a := range areas {
+			if err := r.pushArea(cctx, a, &bp.Files, seen, &lines, offer, readB.Add); err != nil {
+				return err
 			}
-			if err != nil {
-				return fmt.Errorf("read the entry list: %w", err)
-			}
-			if e.Type != manifest.TypeFile {
-				continue
-			}
-			bp.Files++
-			if seen[e.SHA256] {
-				readB.Add(e.Size)
-				continue
-			}
-			seen[e.SHA256] = true
-			name := r.Sealer.Name(e.SHA256)
-			lines = append(lines, objectLine{Kind: kindFile, Name: name, SHA256: e.SHA256, Size: e.Size})
-			p := filepath.Join(b.UploadsPath(), filepath.FromSlash(e.Path))
-			if !offer(upload{name: name, sum: e.SHA256, size: e.Size, path: p, kind: kindFile, what: "uploads/" + e.Path}) {
-				return cctx.Err()
-			}
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != m.Uploads.ListSHA256 {
-			return fmt.Errorf("the entry list: %w (its SHA-256 differs from manifest.json): run verify", ErrChanged)
 		}
 		return nil
 	}()
@@ -554,7 +517,10 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 	}
 	ix.DumpPieces = bp.DumpPieces
 	ix.Files = bp.Files
-	ix.FileBytes = m.Uploads.Bytes
+	for _, a := range areas {
+		ix.FileBytes += a.view.Manifest.Uploads.Bytes
+		ix.Areas = append(ix.Areas, a.folder)
+	}
 	bp.DumpBytes = m.Database.Bytes
 
 	// A refresh of our lock failed: a prune may have taken us for gone and
@@ -583,8 +549,8 @@ func (r *Remote) pushOne(ctx context.Context, b repo.Backup, l *Listing, prev *I
 
 	// The meta objects, then the index.
 	metas := []struct{ meta, path string }{{metaManifest, filepath.Join(b.Path, manifest.FileName)}}
-	if lp, _, err := b.ListPath(); err == nil {
-		metas = append(metas, struct{ meta, path string }{metaFiles, lp})
+	for _, a := range areas {
+		metas = append(metas, struct{ meta, path string }{a.meta, a.list})
 	}
 	if m.Database.Chunks != nil {
 		metas = append(metas, struct{ meta, path string }{metaChunks, repo.ChunksIn(b.Path)})
@@ -652,13 +618,99 @@ func (r *Remote) putMeta(ctx context.Context, ix *Index, meta string, data []byt
 	return nil
 }
 
-// ErrLocations: the backup holds files an offsite copy does not carry yet.
-var ErrLocations = errors.New("holds storage locations besides uploads/ (or no uploads/), which offsite copies do not carry yet: " +
-	"it was not pushed, so that no copy in the bucket looks complete without them")
+// area is one files folder of a backup as a push carries it.
+type area struct {
+	folder string      // inside the backup: uploads, storage/<name>, extensions
+	meta   string      // the meta object of its entry list
+	list   string      // the local entry list
+	view   repo.Backup // repo.Backup.Area's view of it
+}
 
-// carried reports whether an offsite copy holds all of b: its dump and
-// uploads/ (the extensions folder is not copied: a warning says so).
-func carried(b repo.Backup) bool {
+// backupAreas lists the files folders of b: uploads/ (unless the backup
+// has none), every other storage location, and the extensions folder.
+// Each entry list is its own meta object: files.jsonl for uploads/ (as
+// before), the local list's name for the others.
+func backupAreas(b repo.Backup) ([]area, error) {
+	var out []area
+	if b.Manifest.HasUploads() {
+		p, _, err := b.ListPath()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.FilesFolder(), err)
+		}
+		out = append(out, area{folder: b.FilesFolder(), meta: metaFiles, list: p, view: b})
+	}
+	others, err := otherAreas(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range others {
+		p, name, err := v.ListPath()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.FilesFolder(), err)
+		}
+		out = append(out, area{folder: v.FilesFolder(), meta: name, list: p, view: v})
+	}
+	return out, nil
+}
+
+// otherAreas returns a view (repo.Backup.Area) of each files folder of b
+// besides uploads/: the other storage locations, then the extensions.
+func otherAreas(b repo.Backup) ([]repo.Backup, error) {
 	m := b.Manifest
-	return m == nil || len(m.Storage) == 0 && m.HasUploads()
+	var views []repo.Backup
+	for _, l := range m.Storage {
+		v, err := b.Area(l.Name, false)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	if m.Extensions != nil {
+		v, err := b.Area(repo.ExtensionsName, true)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// pushArea offers the files of one area's entry list, each content once
+// across the backup (seen), and checks the list against the manifest.
+func (r *Remote) pushArea(ctx context.Context, a area, files *int64, seen map[string]bool, lines *[]objectLine, offer func(upload) bool, read func(int64) int64) error {
+	f, err := regfile.Open(a.list)
+	if err != nil {
+		return fmt.Errorf("read the entry list of %s: %w", a.folder, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	rd := manifest.NewReader(io.TeeReader(f, h))
+	for {
+		e, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read the entry list of %s: %w", a.folder, err)
+		}
+		if e.Type != manifest.TypeFile {
+			continue
+		}
+		*files++
+		if seen[e.SHA256] {
+			read(e.Size)
+			continue
+		}
+		seen[e.SHA256] = true
+		name := r.Sealer.Name(e.SHA256)
+		*lines = append(*lines, objectLine{Kind: kindFile, Name: name, SHA256: e.SHA256, Size: e.Size})
+		p := filepath.Join(a.view.UploadsPath(), filepath.FromSlash(e.Path))
+		if !offer(upload{name: name, sum: e.SHA256, size: e.Size, path: p, kind: kindFile, what: a.view.FilesRel(e.Path)}) {
+			return ctx.Err()
+		}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != a.view.Manifest.Uploads.ListSHA256 {
+		return fmt.Errorf("the entry list of %s: %w (its SHA-256 differs from manifest.json): run verify", a.folder, ErrChanged)
+	}
+	return nil
 }

@@ -69,12 +69,15 @@ type Index struct {
 	Meta map[string]Ref `json:"meta"`
 	// Objects are the data objects referenced, sorted by name, each once.
 	Objects []Ref `json:"objects"`
-	// Figures of the backup (plaintext sizes).
-	Files      int64  `json:"files"`
-	FileBytes  int64  `json:"file_bytes"`
-	DumpFile   string `json:"dump_file"`
-	DumpBytes  int64  `json:"dump_bytes"`
-	DumpPieces int64  `json:"dump_pieces"`
+	// Figures of the backup (plaintext sizes). Files and FileBytes count
+	// every files folder, listed in Areas (uploads, storage/<name>,
+	// extensions; absent in indexes of versions that pushed uploads/ only).
+	Areas      []string `json:"areas,omitempty"`
+	Files      int64    `json:"files"`
+	FileBytes  int64    `json:"file_bytes"`
+	DumpFile   string   `json:"dump_file"`
+	DumpBytes  int64    `json:"dump_bytes"`
+	DumpPieces int64    `json:"dump_pieces"`
 	// RetainUntil is the earliest object lock retention of the objects
 	// referenced, as of the push (zero without object lock).
 	RetainUntil time.Time `json:"retain_until,omitzero"`

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/directus-backup/directus-backup/internal/exitcode"
@@ -73,6 +72,10 @@ type Offsite struct {
 	Backup    string
 	Manifest  *manifest.Manifest
 	FilesList []byte // manifest.files.jsonl
+	// Lists are the entry lists of the other files folders, by folder in
+	// the backup (storage/<name>, extensions); a folder the copy does not
+	// hold is missing.
+	Lists map[string][]byte
 	// Dump returns the dump file's bytes; the reader fails when a piece is
 	// damaged.
 	Dump func(ctx context.Context) io.ReadCloser
@@ -234,8 +237,10 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 	if err != nil {
 		return done(err)
 	}
-	if off != nil && (len(ts) > 1 || len(ts) == 1 && !ts[0].uploads) {
-		return done(refuse("restore --offsite restores the database and uploads/ only, not %s: restore from BACKUPS_DIR", strings.Join(names(ts), ", ")))
+	if off != nil {
+		if err := offsiteTargets(off, ts); err != nil {
+			return done(err)
+		}
 	}
 	if req.DB {
 		t := req.Target
@@ -269,7 +274,7 @@ func restoreFrom(ctx context.Context, req Request, b repo.Backup, rep Report, st
 	}
 	for _, t := range ts {
 		if t.s3 != nil {
-			s, err := restoreS3(ctx, req, t, log)
+			s, err := restoreS3(ctx, req, t, off, log)
 			if err != nil {
 				if rep.Database != nil {
 					log.Warn("the database WAS restored; only the files restore failed")
@@ -322,7 +327,11 @@ func restoreArea(ctx context.Context, req Request, t target, off *Offsite, log *
 		Backup: t.view, Target: dir, Force: req.Delete, Checksum: req.Checksum, PreserveOwner: os.Geteuid() == 0, Warn: log.Warn,
 	}
 	if off != nil {
-		uo.Offsite = &UploadsOffsite{List: off.FilesList, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
+		list := off.FilesList
+		if !t.uploads {
+			list = off.Lists[t.view.FilesFolder()]
+		}
+		uo.Offsite = &UploadsOffsite{List: list, Open: off.OpenFile, Jobs: off.Jobs, Where: off.Where}
 	}
 	res, err := Uploads(ctx, uo)
 	if err != nil {
@@ -336,4 +345,16 @@ func restoreArea(ctx context.Context, req Request, t target, off *Offsite, log *
 		Linked: res.Linked, Hashed: res.Hashed, Checksum: req.Checksum, Copied: res.Copied, Mismatched: res.Mismatched, Unchanged: res.Unchanged, Kept: res.Kept,
 		Removed: res.Removed, Verified: res.Verified, Leftovers: append([]string{}, res.Leftovers...),
 		Aside: append([]string{}, res.Aside...), Seconds: res.Duration.Seconds()}, nil
+}
+
+// offsiteTargets refuses, before anything is done, a folder an offsite
+// copy does not hold (the extensions of a copy pushed by a version that
+// left them local).
+func offsiteTargets(off *Offsite, ts []target) error {
+	for _, t := range ts {
+		if !t.uploads && off.Lists[t.view.FilesFolder()] == nil {
+			return refuse("offsite backup %s holds no copy of %s (it was pushed by a version that left it local): restore it from BACKUPS_DIR", off.Backup, t.view.FilesFolder())
+		}
+	}
+	return nil
 }

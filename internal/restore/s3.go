@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -80,7 +82,12 @@ func redirectS3(req Request, ts []target) error {
 // restoreS3 uploads an s3 location's files into its bucket (s3files.Push)
 // after checking its entry list against the manifest; each file's SHA-256
 // is checked before its upload.
-func restoreS3(ctx context.Context, req Request, t target, log *slog.Logger) (*S3Report, error) {
+//
+// From an offsite copy (off set), the files are first restored into a
+// temporary folder (TMPDIR; as much space as the location's files), each
+// checked as it is downloaded, and pushed from there: s3files.Push reads a
+// folder, and reads each file twice (its ETag, then the upload).
+func restoreS3(ctx context.Context, req Request, t target, off *Offsite, log *slog.Logger) (*S3Report, error) {
 	start := time.Now()
 	endpoint, bucket, prefix := t.s3.Where()
 	rep := &S3Report{Target: "s3://" + bucket + "/" + prefix, Endpoint: endpoint}
@@ -91,8 +98,24 @@ func restoreS3(ctx context.Context, req Request, t target, log *slog.Logger) (*S
 	if err != nil {
 		return fail(err)
 	}
-	list, err := regfile.ReadFile(p)
-	if err != nil {
+	src := t.view.UploadsPath()
+	var list []byte
+	if off != nil {
+		tmp, err := os.MkdirTemp("", "directus-backup-restore-s3-")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		src = filepath.Join(tmp, "files")
+		ft := t
+		ft.s3, ft.dir = nil, src
+		quiet := req
+		quiet.Delete, quiet.Checksum = false, false
+		if _, err := restoreArea(ctx, quiet, ft, off, log); err != nil {
+			return fail(err)
+		}
+		p, list = "the offsite copy's entry list", off.Lists[t.view.FilesFolder()]
+	} else if list, err = regfile.ReadFile(p); err != nil {
 		return fail(fmt.Errorf("read its entry list: %w", err))
 	}
 	sum := sha256.Sum256(list)
@@ -100,7 +123,7 @@ func restoreS3(ctx context.Context, req Request, t target, log *slog.Logger) (*S
 		return fail(fmt.Errorf("%w: the entry list %s does not match the checksum in the manifest: run verify", ErrChecksum, p))
 	}
 	log.Info("restoring "+t.view.FilesFolder()+" into the bucket", "target", rep.Target, "endpoint", endpoint, "delete", req.Delete)
-	res, err := s3files.Push(ctx, *t.s3, s3files.PushOptions{Source: t.view.UploadsPath(), List: bytes.NewReader(list), Delete: req.Delete})
+	res, err := s3files.Push(ctx, *t.s3, s3files.PushOptions{Source: src, List: bytes.NewReader(list), Delete: req.Delete})
 	if err != nil {
 		if errors.Is(err, s3files.ErrDamaged) {
 			err = fmt.Errorf("%w (objects uploaded before it stay)", err)
