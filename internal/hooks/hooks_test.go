@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,32 +8,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 )
 
-// syncBuf is a log buffer the scanner goroutine and the test share.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newHook(cmd string) (Hook, *syncBuf) {
-	buf := &syncBuf{}
+func newHook(cmd string) (Hook, *capbuf.Head) {
+	buf := &capbuf.Head{Max: 1 << 20} // the log, shared with the hook's output goroutine
 	return Hook{Name: "test-hook", Command: cmd, Env: os.Environ(), Log: slog.New(slog.NewTextHandler(buf, nil))}, buf
 }
 

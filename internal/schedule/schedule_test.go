@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/directus-backup/directus-backup/internal/capbuf"
 )
 
 // fakeClock moves only when the test says so; registered reports each
@@ -70,23 +71,6 @@ func (c *fakeClock) waitRegistered(t *testing.T) time.Duration {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
@@ -130,7 +114,7 @@ func TestRunSkipsOverlap(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	var runs int
-	var logs syncBuf
+	logs := capbuf.Head{Max: 1 << 20} // shared with the jobs' goroutines
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var done []string
@@ -215,7 +199,7 @@ func TestRunQueuesOtherJob(t *testing.T) {
 	every, _ := Parse("@every 1m")
 	started := make(chan string)
 	release := make(chan struct{})
-	var logs syncBuf
+	logs := capbuf.Head{Max: 1 << 20} // shared with the jobs' goroutines
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	job := func(name string) func(context.Context) error {
