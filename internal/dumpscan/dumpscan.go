@@ -11,6 +11,7 @@ package dumpscan
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -141,6 +142,16 @@ func (s *Scanner) endCopyLine() {
 	}
 	s.line = s.line[:0]
 	s.truncated = false
+}
+
+// Columns returns the position of each of names among a COPY block's
+// columns (OnRow's columns), -1 for a name the block lacks.
+func Columns(columns []string, names ...string) []int {
+	out := make([]int, len(names))
+	for i, n := range names {
+		out[i] = slices.Index(columns, n)
+	}
+	return out
 }
 
 // Field returns column col of a COPY text-format row, unescaped, and false

@@ -32,7 +32,7 @@ func IsMigrationsTable(table string) bool {
 // returned collector, beside any rows s already hands on (Want, OnRow).
 func (s *Scanner) CollectMigrations() *Migrations {
 	m := &Migrations{scan: s}
-	cols := map[string][2]int{}
+	var idx []int // of version and name, in m.Table
 	s.Also(IsMigrationsTable, func(table string, columns []string, line []byte) {
 		if m.Table == "" {
 			m.Table = table
@@ -40,18 +40,8 @@ func (s *Scanner) CollectMigrations() *Migrations {
 		if table != m.Table {
 			return // a second schema's copy: the first one seen is Directus's
 		}
-		idx, ok := cols[table]
-		if !ok {
-			idx = [2]int{-1, -1}
-			for i, c := range columns {
-				switch c {
-				case "version":
-					idx[0] = i
-				case "name":
-					idx[1] = i
-				}
-			}
-			cols[table] = idx
+		if idx == nil {
+			idx = Columns(columns, "version", "name")
 		}
 		v, ok := Field(line, idx[0])
 		if !ok {

@@ -33,11 +33,17 @@ type Collector struct {
 	// NoColumn lists the file tables whose COPY has no filename_disk
 	// column: nothing could be read from them.
 	NoColumn []string
-	cols     map[string]columns
+	cols     map[string][]int
 }
 
-// columns are the positions of the columns read, -1 when absent.
-type columns struct{ id, storage, filename int }
+// The columns read, in the order dumpscan.Columns gives their positions.
+var wantColumns = []string{"id", "storage", "filename_disk"}
+
+const (
+	colID = iota
+	colStorage
+	colFilename
+)
 
 // Hook makes s hand the file table's rows to c.
 func (c *Collector) Hook(s *dumpscan.Scanner) {
@@ -49,36 +55,26 @@ func (c *Collector) Hook(s *dumpscan.Scanner) {
 func (c *Collector) OnRow(table string, cols []string, line []byte) {
 	idx, ok := c.cols[table]
 	if !ok {
-		idx = columns{-1, -1, -1}
-		for i, col := range cols {
-			switch col {
-			case "id":
-				idx.id = i
-			case "storage":
-				idx.storage = i
-			case "filename_disk":
-				idx.filename = i
-			}
-		}
+		idx = dumpscan.Columns(cols, wantColumns...)
 		if c.cols == nil {
-			c.cols = map[string]columns{}
+			c.cols = map[string][]int{}
 		}
 		c.cols[table] = idx
-		if idx.filename < 0 {
+		if idx[colFilename] < 0 {
 			c.NoColumn = append(c.NoColumn, table)
 		}
 	}
-	if idx.filename < 0 {
+	if idx[colFilename] < 0 {
 		return
 	}
-	name, ok := dumpscan.Field(line, idx.filename)
+	name, ok := dumpscan.Field(line, idx[colFilename])
 	if !ok {
 		return
 	}
 	r := Row{Filename: name, Storage: DefaultLocation}
-	if st, ok := dumpscan.Field(line, idx.storage); ok {
+	if st, ok := dumpscan.Field(line, idx[colStorage]); ok {
 		r.Storage = st
 	}
-	r.ID, _ = dumpscan.Field(line, idx.id)
+	r.ID, _ = dumpscan.Field(line, idx[colID])
 	c.Rows = append(c.Rows, r)
 }
