@@ -203,8 +203,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 
 	r.storageAndUploads(c)
 	c.ExtensionsDir = r.extensionsDir()
-	c.NoFiles = r.choice(envFiles, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
-		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "off"
+	c.NoFiles = !r.on(envFiles)
 	// Backups inside a copied folder would be copied into every new
 	// backup (and files inside the backups folder would be pruned).
 	for _, l := range append(c.Storage, StorageLocation{Name: envExtensionsPath, Driver: DriverLocal, Root: c.ExtensionsDir}) {
@@ -247,8 +246,7 @@ func Load(src Sources, now time.Time) (*Config, error) {
 
 	c.Offsite = r.offsite()
 	c.PingURL = r.pingURL()
-	c.PingExitStatus = r.choice(envPingExit, "on or off", map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
-		"true": "on", "false": "off", "yes": "on", "no": "off"}) == "on"
+	c.PingExitStatus = r.on(envPingExit)
 	if _, _, ok := r.get(envMetricsFile); ok {
 		c.MetricsFile = r.path(envMetricsFile)
 	}

@@ -91,6 +91,13 @@ func (r *resolver) percent(name string) int {
 	return r.integer(name, 0, 100, "an integer from 0 to 100")
 }
 
+// onOffWords are the spellings an on/off setting accepts.
+var onOffWords = map[string]string{"on": "on", "off": "off", "1": "on", "0": "off",
+	"true": "on", "false": "off", "yes": "on", "no": "off"}
+
+// on reads an on/off setting (on, off, 1, 0, true, false, yes, no).
+func (r *resolver) on(name string) bool { return r.choice(name, "on or off", onOffWords) == "on" }
+
 // choice accepts the keys of allowed, case-insensitively, and returns the
 // canonical value.
 func (r *resolver) choice(name, accepted string, allowed map[string]string) string {
