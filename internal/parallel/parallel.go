@@ -1,9 +1,11 @@
-// Package parallel runs the file system work of one folder's children on
-// several goroutines: the snapshot and the restore both do it in batches,
-// then record the results in order on one goroutine.
+// Package parallel runs work on several goroutines: For for the file
+// system work of one folder's children (the snapshot and the restore do it
+// in batches, then record the results in order on one goroutine), Each for
+// transfers that stop at the first error.
 package parallel
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -31,4 +33,31 @@ func For(n, workers int, do func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Each calls do for every i from 0 to n-1 on up to workers goroutines and
+// returns the first error (or ctx's), after which no new call starts and
+// the ctx of those running is cancelled.
+func Each(ctx context.Context, n, workers int, do func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var first error
+	For(n, workers, func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := do(ctx, i); err != nil {
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+			cancel()
+		}
+	})
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }

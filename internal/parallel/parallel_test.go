@@ -1,6 +1,8 @@
 package parallel
 
 import (
+	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 )
@@ -27,5 +29,31 @@ func TestForDoesEachIndexOnce(t *testing.T) {
 				t.Errorf("workers %d, n %d: %d calls at once", workers, n, most.Load())
 			}
 		}
+	}
+}
+
+// Each returns the first error; after it no new call starts, and the
+// calls running see their context cancelled.
+func TestEachStopsAtFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	var calls atomic.Int32
+	err := Each(context.Background(), 100, 1, func(ctx context.Context, i int) error {
+		calls.Add(1)
+		if i == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || calls.Load() != 4 {
+		t.Errorf("Each = %v after %d calls, want boom after 4", err, calls.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Each(ctx, 5, 2, func(context.Context, int) error { t.Error("called after cancel"); return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Each on a cancelled context = %v", err)
+	}
+	var seen atomic.Int32
+	if err := Each(context.Background(), 50, 4, func(context.Context, int) error { seen.Add(1); return nil }); err != nil || seen.Load() != 50 {
+		t.Errorf("Each = %v, %d calls of 50", err, seen.Load())
 	}
 }

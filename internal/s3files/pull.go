@@ -125,7 +125,7 @@ func Pull(ctx context.Context, loc Location, opts PullOptions, list *manifest.Li
 		workers = DefaultWorkers
 	}
 	p := &puller{st: st, opts: opts, warn: warn}
-	if err := each(ctx, len(files), workers, func(ctx context.Context, i int) error { return p.transfer(ctx, files[i]) }); err != nil {
+	if err := parallel.Each(ctx, len(files), workers, func(ctx context.Context, i int) error { return p.transfer(ctx, files[i]) }); err != nil {
 		return res, fmt.Errorf("copy %s: %w", st.Where(), err)
 	}
 
@@ -477,33 +477,6 @@ func dirEntry(abs string, it *item, mt manifest.Time) (manifest.Entry, error) {
 }
 
 func uts(t manifest.Time) unix.Timespec { return unix.Timespec{Sec: t.Sec, Nsec: t.Nsec} }
-
-// each calls do for every i from 0 to n-1 on up to workers goroutines and
-// returns the first error (or ctx's), after which no new call starts and
-// the ctx of those running is cancelled.
-func each(ctx context.Context, n, workers int, do func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var first error
-	parallel.For(n, workers, func(i int) {
-		if ctx.Err() != nil {
-			return
-		}
-		if err := do(ctx, i); err != nil {
-			mu.Lock()
-			if first == nil {
-				first = err
-			}
-			mu.Unlock()
-			cancel()
-		}
-	})
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
-}
 
 // ctxReader stops a copy at the next read once ctx is done.
 type ctxReader struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/directus-backup/directus-backup/internal/manifest"
 	"github.com/directus-backup/directus-backup/internal/offsite/s3store"
+	"github.com/directus-backup/directus-backup/internal/parallel"
 	"github.com/directus-backup/directus-backup/internal/regfile"
 )
 
@@ -101,7 +102,7 @@ func Push(ctx context.Context, loc Location, opts PushOptions) (PushResult, erro
 		workers = DefaultWorkers
 	}
 	var mu sync.Mutex // guards res
-	err = each(ctx, len(ups), workers, func(ctx context.Context, i int) error {
+	err = parallel.Each(ctx, len(ups), workers, func(ctx context.Context, i int) error {
 		u := ups[i]
 		skipped, err := pushOne(ctx, st, opts.Source, u, have)
 		if err != nil {
@@ -137,7 +138,7 @@ func Push(ctx context.Context, loc Location, opts PushOptions) (PushResult, erro
 	for k := range have {
 		extra = append(extra, k)
 	}
-	err = each(ctx, len(extra), workers, func(ctx context.Context, i int) error {
+	err = parallel.Each(ctx, len(extra), workers, func(ctx context.Context, i int) error {
 		if err := st.Hide(ctx, extra[i]); err != nil {
 			return err
 		}
